@@ -1,0 +1,32 @@
+# The two commands of the README's quick start. Each sets itself up on a fresh machine.
+#   make demo   runs the bundled example under the gate
+#   make test   runs the whole test suite (what .ci/run calls)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml examples/digits/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/digits/requirements.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/python examples/digits/demo.py
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check pepr_gate tests benchmarks examples scripts
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/overhead.py
+	$(VENV)/bin/python benchmarks/gate_power.py
+	$(VENV)/bin/python benchmarks/score_speed.py
+	$(VENV)/bin/python benchmarks/check_speed.py
+
+clean:
+	rm -rf $(VENV) .pepr examples/digits/.pepr examples/digits/metrics.json

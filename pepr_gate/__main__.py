@@ -1,0 +1,3 @@
+from pepr_gate.cli import main
+
+raise SystemExit(main())

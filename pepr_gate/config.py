@@ -1,0 +1,313 @@
+"""`pepr.toml` (or `[tool.pepr-gate]` in `pyproject.toml`), loaded and validated in one place.
+
+Every model forbids unknown keys and is frozen. `load_config` turns any problem into a
+`ConfigError` that names the file, the field and what to do; nothing is coerced silently.
+Relative paths (`run.workdir`, a relative SQLite store) are resolved against the
+directory holding the config file, so `pepr-gate run` behaves the same from any cwd.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pepr_gate.errors import ConfigError
+from pepr_gate.records import Resource
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAMES = ("pepr.toml", "pyproject.toml")
+DEFAULT_STORE = "sqlite:///.pepr/history.db"
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StageConfig(_Section):
+    name: str = Field(min_length=1)
+    cmd: list[str] | str
+    shell: bool = False
+    timeout_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _check_cmd(self) -> StageConfig:
+        if isinstance(self.cmd, str):
+            if not self.shell:
+                raise ValueError(
+                    "cmd is a string; write it as an argv list like [\"python\", \"train.py\"], "
+                    "or set shell = true on this stage to run it through /bin/sh on purpose"
+                )
+            if not self.cmd.strip():
+                raise ValueError("cmd is empty; give the command to run")
+        elif not self.cmd or not self.cmd[0].strip():
+            raise ValueError("cmd is empty; give the command as an argv list, e.g. [\"make\", \"train\"]")
+        return self
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.cmd] if isinstance(self.cmd, str) else list(self.cmd)
+
+
+class RunConfig(_Section):
+    stages: list[StageConfig] = Field(default_factory=list)
+    timeout_s: PositiveFloat | None = None
+    workdir: str = "."
+    env: dict[str, str] = Field(default_factory=dict)
+    repeats: int = Field(default=1, ge=1, le=100)
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_names(cls, stages: list[StageConfig]) -> list[StageConfig]:
+        names = [s.name for s in stages]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"stage names must be unique; repeated: {', '.join(sorted(dup))}")
+        return stages
+
+
+class PerformanceConfig(_Section):
+    file: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    name: str | None = None
+    scale: PositiveFloat = 1.0
+    params_key: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key.rsplit(".", 1)[-1]
+
+
+class ScaleConfig(_Section):
+    """The resource amount that counts as R = 1, per resource (units as in the record)."""
+
+    energy: PositiveFloat | None = None  # kWh
+    carbon: PositiveFloat | None = None  # kg CO2eq
+    time: PositiveFloat | None = None  # s
+    gpu_memory: PositiveFloat | None = None  # GB
+    params: PositiveFloat | None = None  # parameters
+
+    def for_resource(self, resource: str) -> float | None:
+        value: float | None = getattr(self, resource)
+        return value
+
+
+class ScoreConfig(_Section):
+    resource: Resource = "energy"
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
+
+
+class CarbonConfig(_Section):
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    intensity_g_per_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    pue: Annotated[float, Field(ge=1.0, le=5.0, allow_inf_nan=False)] = 1.0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CarbonConfig:
+        if self.country and self.intensity_g_per_kwh is not None:
+            raise ValueError("set either country or intensity_g_per_kwh, not both")
+        return self
+
+
+class StoreConfig(_Section):
+    url: str = DEFAULT_STORE
+
+
+class MeterConfig(_Section):
+    kind: str = Field(default="auto", description="auto | process | replay:TRACE.json")
+    gpu: bool = True
+    rapl: bool = True
+
+
+class BudgetConfig(_Section):
+    energy_kwh: PositiveFloat | None = None
+    carbon_kg: PositiveFloat | None = None
+    duration_s: PositiveFloat | None = None
+    gpu_memory_gb: PositiveFloat | None = None
+
+
+class GateConfig(_Section):
+    window: int = Field(default=5, ge=1)
+    max_pepr_drop: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.05
+    max_performance_drop: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    strict: bool = False
+    base_branch: str | None = None
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+
+
+class Config(_Section):
+    run: RunConfig = Field(default_factory=RunConfig)
+    performance: PerformanceConfig | None = None
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
+    carbon: CarbonConfig = Field(default_factory=CarbonConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    meter: MeterConfig = Field(default_factory=MeterConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+
+    # Where the config came from; not part of the file.
+    source: str | None = Field(default=None, exclude=True)
+    root: str = Field(default=".", exclude=True)
+
+    @property
+    def workdir(self) -> Path:
+        return (Path(self.root) / self.run.workdir).resolve()
+
+    def config_hash(self) -> str:
+        """Hash of what makes two runs comparable.
+
+        Covers the metric, the score variant and scale, carbon settings and the meter
+        kind; leaves out the commands, environment, timeouts, store and gate settings,
+        because changing the model or its training command is exactly what a pull request
+        does and must still be compared with the base branch.
+        """
+        relevant = self.model_dump(include={"performance", "score", "carbon", "meter"})
+        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def scale_for(self, resource: str) -> tuple[float | None, str | None]:
+        """The explicit scale, else the budget, for a resource; (None, None) if neither."""
+        explicit = self.score.scale.for_resource(resource)
+        if explicit is not None:
+            return explicit, "config"
+        budgets = self.gate.budgets
+        budget = {
+            "energy": budgets.energy_kwh,
+            "carbon": budgets.carbon_kg,
+            "time": budgets.duration_s,
+            "gpu_memory": budgets.gpu_memory_gb,
+        }.get(resource)
+        if budget is not None:
+            return budget, "budget"
+        return None, None
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    here = start or Path.cwd()
+    pepr = here / "pepr.toml"
+    if pepr.is_file():
+        return pepr
+    pyproject = here / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        if "pepr-gate" in data.get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(path: str | Path | None = None, *, required: bool = True) -> Config:
+    """Load and validate the config; with `required=False` a missing file gives defaults."""
+    if path is None:
+        found = find_config()
+        if found is None:
+            if required:
+                raise ConfigError(
+                    f"no config found in {Path.cwd()}: looked for pepr.toml and "
+                    "[tool.pepr-gate] in pyproject.toml",
+                    hint="create pepr.toml (see the README's example), pass --config PATH, "
+                    "or give the command after `--`",
+                )
+            return Config()
+        path = found
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found", hint="check --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc}") from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: TOML syntax error: {exc}", hint="fix the line named") from None
+    section = "" if p.name != "pyproject.toml" else "tool.pepr-gate."
+    if p.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        if "pepr-gate" not in tool:
+            raise ConfigError(f"{p}: no [tool.pepr-gate] table", hint="add one, or use pepr.toml")
+        data = tool["pepr-gate"]
+    return parse_config(data, source=str(p), root=str(p.resolve().parent), prefix=section)
+
+
+def parse_config(data: dict[str, Any], *, source: str, root: str, prefix: str = "") -> Config:
+    try:
+        return Config.model_validate({**data, "source": source, "root": root})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, data, source, prefix)) from None
+
+
+def _describe(exc: ValidationError, data: dict[str, Any], source: str, prefix: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list["))]
+        field = prefix + ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            tip = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+            lines.append(f"{source}: unknown key '{field}'{tip}")
+        else:
+            value = _lookup(data, err["loc"])
+            shown = "" if value is _MISSING else f" (got {value!r})"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{source}: field '{field}': {msg}{shown}")
+    return "\n".join(lines)
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    cur = data
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+            cur = cur[part]
+        else:
+            return _MISSING
+    if isinstance(cur, float) and not math.isfinite(cur):
+        return cur
+    return cur
+
+
+def _known_keys(parent: list[str]) -> list[str]:
+    model: Any = Config
+    for part in parent:
+        if part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        model = next(
+            (a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+             and issubclass(a, BaseModel)),
+            None,
+        )
+        if model is None:
+            args = getattr(ann, "__args__", ())
+            inner = [getattr(a, "__args__", ()) for a in args]
+            model = next(
+                (x for group in inner for x in group if isinstance(x, type)
+                 and issubclass(x, BaseModel)),
+                None,
+            )
+            if model is None:
+                return []
+    return sorted(k for k in model.model_fields if k not in {"source", "root"})
+

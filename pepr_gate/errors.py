@@ -1,0 +1,57 @@
+"""One root exception, one exit code per kind of failure.
+
+Every error a user can cause is a `PeprError` whose message names the file, field or
+value at fault and says what to do next; `cli.main` prints it and returns `exit_code`.
+Anything else is a bug: `cli.main` writes the traceback to a log file and returns 4.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_COMMAND_FAILED = 3
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+
+
+class PeprError(Exception):
+    """An error the user can fix; the message is printed without a traceback."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class ConfigError(PeprError):
+    """The config file is missing, unreadable or invalid."""
+
+
+class InputError(PeprError):
+    """A file or value given on the command line is wrong."""
+
+
+class MetricsError(PeprError):
+    """The metrics file the job should have written is missing or wrong."""
+
+
+class StoreError(PeprError):
+    """The history store cannot be opened, read or written."""
+
+
+class CommandFailed(PeprError):
+    """The measured command failed: non-zero exit, signal, timeout or not found."""
+
+    exit_code = EXIT_COMMAND_FAILED
+
+
+class Interrupted(PeprError):
+    """The user pressed Ctrl-C (or the runner was told to stop)."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,221 @@
+"""The meter interface: one `MeterSession` per run, one sampling thread, many sources.
+
+A `Source` is one thing that can be read: the process tree, the CPU estimate, NVML, RAPL,
+a replayed trace. The session calls every source's `start` right before the first
+`Popen`, then `sample` from its single thread at the interval each source asks for, and
+`stop` right after the last `wait4`. No settle sleeps anywhere.
+
+Sources return `Component` readings labelled `measured`, `estimated` or `unavailable`
+(with the reason). `MeterSession.close` combines them: a measured CPU/DRAM reading
+replaces the CPU/RAM estimate in the total (the estimate is kept, marked as not counted),
+and the record says which parts were measured and which estimated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from pepr_gate.records import Component, EnergyMethod, GpuInfo
+
+
+@dataclass
+class Window:
+    """What the runner knows about the metered window when it closes."""
+
+    start: float  # time.monotonic() right before the first Popen
+    end: float  # time.monotonic() right after the last wait4
+    cpu_user_s: float = 0.0  # from os.wait4, the whole waited-for tree
+    cpu_sys_s: float = 0.0
+    max_rss_single_bytes: int = 0  # ru_maxrss of the largest waited-for process
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    @property
+    def cpu_time_s(self) -> float:
+        return self.cpu_user_s + self.cpu_sys_s
+
+
+@dataclass
+class SourceResult:
+    components: list[Component] = field(default_factory=list)
+    peak_rss_bytes: int | None = None
+    peak_rss_single_bytes: int | None = None
+    gpu_peak_memory_bytes: int | None = None
+    gpus: list[GpuInfo] = field(default_factory=list)
+    driver_version: str | None = None
+    cuda_version: str | None = None
+    exclusive: bool | None = None
+    low_confidence: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Source(ABC):
+    """One readable thing. `interval_s` is how often `sample` wants to run (None: never)."""
+
+    name: str = "source"
+    interval_s: float | None = None
+
+    def start(self, t: float) -> None:  # noqa: B027 - optional hook
+        """Snapshot counters; called right before the first Popen."""
+
+    def sample(self, t: float, pids: frozenset[int]) -> None:  # noqa: B027 - optional hook
+        """Take one sample; `pids` are the tracked roots (their trees are the job)."""
+
+    def stop(self, t: float) -> None:  # noqa: B027 - optional hook
+        """Snapshot counters; called right after the last wait4."""
+
+    @abstractmethod
+    def result(self, window: Window) -> SourceResult: ...
+
+
+@dataclass
+class MeterResult:
+    """Everything a session measured, ready for the run record."""
+
+    components: list[Component]
+    energy_kwh: float | None
+    energy_method: EnergyMethod
+    energy_measured_kwh: float | None
+    energy_estimated_kwh: float | None
+    peak_rss_bytes: int | None
+    peak_rss_single_bytes: int | None
+    gpu_peak_memory_bytes: int | None
+    gpus: list[GpuInfo]
+    driver_version: str | None
+    cuda_version: str | None
+    exclusive: bool | None
+    low_confidence: bool
+    telemetry_ok: bool
+    notes: list[str]
+    sampler_cpu_s: float
+
+
+class MeterSession:
+    """Opens a metering window, samples from one thread, closes and combines."""
+
+    def __init__(self, sources: list[Source], *, name: str = "process") -> None:
+        self.name = name
+        self.sources = sources
+        self._pids: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._gaps = 0
+        self._sampler_cpu_s = 0.0
+        self.t_start = 0.0
+
+    def open(self) -> None:
+        self.t_start = time.monotonic()
+        for src in self.sources:
+            src.start(self.t_start)
+        if any(s.interval_s for s in self.sources):
+            self._thread = threading.Thread(target=self._loop, name="pepr-meter", daemon=True)
+            self._thread.start()
+
+    def track(self, pid: int) -> None:
+        """Add a job's root process; its descendants are found by the sources."""
+        with self._lock:
+            self._pids.add(pid)
+        self._wake.set()  # take a first sample of the new process right away
+
+    def close(self, window: Window) -> MeterResult:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        for src in self.sources:
+            src.stop(window.end)
+        return combine([s.result(window) for s in self.sources], window, self)
+
+    def _loop(self) -> None:
+        cpu0 = time.thread_time()
+        due = {id(s): self.t_start for s in self.sources if s.interval_s}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            with self._lock:
+                pids = frozenset(self._pids)
+            woke = self._wake.is_set()
+            self._wake.clear()
+            for src in self.sources:
+                if not src.interval_s:
+                    continue
+                if now >= due[id(src)] or woke:
+                    if now - due[id(src)] > 2 * src.interval_s + 0.5:
+                        self._gaps += 1
+                    src.sample(now, pids)
+                    due[id(src)] = now + src.interval_s
+            wait = max(0.0, min(due.values()) - time.monotonic())
+            self._wake.wait(wait)
+        self._sampler_cpu_s = time.thread_time() - cpu0
+
+    @property
+    def sampling_gaps(self) -> int:
+        return self._gaps
+
+
+def combine(results: list[SourceResult], window: Window, session: MeterSession) -> MeterResult:
+    comps = [c for r in results for c in r.components]
+    measured_kinds = {
+        c.kind for c in comps if c.method == "measured" and c.energy_kwh is not None
+    }
+    # A measured reading replaces the estimate of the same part: RAPL package -> CPU
+    # estimate, RAPL DRAM -> RAM estimate. The estimate stays in the record, not counted.
+    replaces = {"cpu": "cpu", "ram": "dram"}
+    final: list[Component] = []
+    for c in comps:
+        if c.method == "estimated" and replaces.get(c.kind) in measured_kinds:
+            c = c.model_copy(
+                update={"counts_toward_total": False,
+                        "notes": [*c.notes, "not counted: a measured reading replaces it"]}
+            )
+        final.append(c)
+    counted = [c for c in final if c.counts_toward_total and c.energy_kwh is not None]
+    measured = [c.energy_kwh for c in counted if c.method == "measured" and c.energy_kwh is not None]
+    estimated = [c.energy_kwh for c in counted if c.method == "estimated" and c.energy_kwh is not None]
+    m_total = sum(measured) if measured else None
+    e_total = sum(estimated) if estimated else None
+    method: EnergyMethod
+    if measured and estimated:
+        method = "mixed"
+    elif measured:
+        method = "measured"
+    elif estimated:
+        method = "estimated"
+    else:
+        method = "unavailable"
+    total = None if m_total is None and e_total is None else (m_total or 0.0) + (e_total or 0.0)
+
+    def peak(values: list[int | None]) -> int | None:
+        vals = [v for v in values if v is not None]
+        return max(vals) if vals else None
+
+    exclusive_vals = [r.exclusive for r in results if r.exclusive is not None]
+    notes = [n for r in results for n in r.notes]
+    low = any(r.low_confidence for r in results)
+    if session.sampling_gaps:
+        low = True
+        notes.append(f"sampling fell behind {session.sampling_gaps} time(s); figures may miss peaks")
+    return MeterResult(
+        components=final,
+        energy_kwh=total,
+        energy_method=method,
+        energy_measured_kwh=m_total,
+        energy_estimated_kwh=e_total,
+        peak_rss_bytes=peak([r.peak_rss_bytes for r in results]),
+        peak_rss_single_bytes=peak([r.peak_rss_single_bytes for r in results]),
+        gpu_peak_memory_bytes=peak([r.gpu_peak_memory_bytes for r in results]),
+        gpus=[g for r in results for g in r.gpus],
+        driver_version=next((r.driver_version for r in results if r.driver_version), None),
+        cuda_version=next((r.cuda_version for r in results if r.cuda_version), None),
+        exclusive=all(exclusive_vals) if exclusive_vals else None,
+        low_confidence=low,
+        telemetry_ok=total is not None,
+        notes=notes,
+        sampler_cpu_s=session._sampler_cpu_s,
+    )

@@ -1,0 +1,267 @@
+"""The run record and the check result: what pepr-gate writes, stores and reads back.
+
+Records are plain data (pydantic v2). `RUN_SCHEMA` names the JSON layout; a reader
+refuses any other value so that a newer pepr-gate's records are never misread.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pepr_gate.errors import InputError
+
+RUN_SCHEMA = "pepr-gate/run/1"
+CHECK_SCHEMA = "pepr-gate/check/1"
+
+Method = Literal["measured", "estimated", "unavailable"]
+EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
+Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
+VerdictName = Literal["pass", "warn", "fail", "inconclusive"]
+
+VARIANTS: dict[str, str] = {
+    "energy": "PePR-E",
+    "carbon": "PePR-C",
+    "time": "PePR-T",
+    "gpu_memory": "PePR-M",
+    "params": "PePR-P",
+}
+UNITS: dict[str, str] = {
+    "energy": "kWh",
+    "carbon": "kg CO2eq",
+    "time": "s",
+    "gpu_memory": "GB",
+    "params": "parameters",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Component(_Model):
+    """One reading: a GPU, a RAPL domain, the CPU or RAM estimate, the process tree."""
+
+    kind: Literal["gpu", "cpu", "dram", "ram", "process"]
+    name: str
+    method: Method
+    detail: str | None = Field(
+        default=None,
+        description="How it was obtained: counter, power-integration, rapl, tdp-estimate ...",
+    )
+    energy_kwh: float | None = None
+    counts_toward_total: bool = True
+    reason: str | None = None
+    hint: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Stage(_Model):
+    name: str
+    argv: list[str]
+    shell: bool = False
+    exit_code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    duration_s: float = 0.0
+
+
+class Performance(_Model):
+    name: str
+    value: float | None = None
+    raw_value: float | None = None
+    file: str | None = None
+    key: str | None = None
+
+
+class Resources(_Model):
+    energy_kwh: float | None = None
+    energy_method: EnergyMethod = "unavailable"
+    energy_measured_kwh: float | None = None
+    energy_estimated_kwh: float | None = None
+    carbon_kg: float | None = None
+    carbon_intensity_g_per_kwh: float | None = None
+    carbon_source: str | None = None
+    pue: float = 1.0
+    duration_s: float = 0.0
+    cpu_time_s: float = 0.0
+    cpu_user_s: float = 0.0
+    cpu_sys_s: float = 0.0
+    peak_rss_bytes: int | None = None
+    peak_rss_single_bytes: int | None = None
+    gpu_peak_memory_bytes: int | None = None
+    params: int | None = None
+
+
+class GpuInfo(_Model):
+    index: int | None = None
+    name: str
+    uuid: str | None = None
+    memory_total_bytes: int | None = None
+    visible: bool = True
+
+
+class Hardware(_Model):
+    cpu_model: str
+    cpu_count: int
+    ram_bytes: int
+    platform: str
+    gpus: list[GpuInfo] = Field(default_factory=list)
+    driver_version: str | None = None
+    cuda_version: str | None = None
+    container: bool = False
+    fingerprint: str
+
+
+class GitInfo(_Model):
+    sha: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+
+
+class Normalization(_Model):
+    mode: Literal["pool", "scale"]
+    scale: float | None = None
+    scale_source: str | None = None
+    min: float | None = None
+    max: float | None = None
+    over_scale: bool = False
+
+
+class Score(_Model):
+    variant: str
+    resource: Resource
+    resource_value: float | None
+    R: float | None
+    pepr: float | None
+    normalization: Normalization | None = None
+
+
+class RunRecord(_Model):
+    schema_: Literal["pepr-gate/run/1"] = Field(default=RUN_SCHEMA, alias="schema")
+    id: str
+    created_at: datetime
+    status: Literal["ok", "failed"]
+    failure: str | None = None
+    stages: list[Stage]
+    performance: Performance
+    resources: Resources
+    components: list[Component] = Field(default_factory=list)
+    hardware: Hardware
+    git: GitInfo | None = None
+    config_hash: str
+    score: Score | None = None
+    meter: str = "process"
+    telemetry_ok: bool = True
+    low_confidence: bool = False
+    exclusive: bool | None = None
+    repeat_group: str | None = None
+    repeat_index: int = 0
+    notes: list[str] = Field(default_factory=list)
+    pepr_gate_version: str | None = None
+
+    @property
+    def branch(self) -> str | None:
+        return self.git.branch if self.git else None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def run_record_schema() -> dict[str, Any]:
+    return RunRecord.model_json_schema(by_alias=True)
+
+
+def parse_run_record(data: Any, source: str) -> RunRecord:
+    """Validate a decoded run record; `source` names it in the error."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: not a pepr-gate run record (expected a JSON object)")
+    schema = data.get("schema")
+    if schema != RUN_SCHEMA:
+        raise InputError(
+            f"{source}: unknown record schema {schema!r}; this pepr-gate reads {RUN_SCHEMA!r}",
+            hint="re-create the record with this pepr-gate version, or upgrade pepr-gate",
+        )
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(
+            f"{source}: invalid run record at field '{where}': {first['msg']}",
+            hint="pass a file written by `pepr-gate run --out`",
+        ) from None
+
+
+def load_run_record(path: str | Path) -> RunRecord:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{p}: run record not found", hint="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read run record: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{p}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            hint="pass a run record written by `pepr-gate run --out`",
+        ) from None
+    return parse_run_record(data, str(p))
+
+
+class Side(_Model):
+    """One side of a comparison: the median over its runs."""
+
+    run_ids: list[str]
+    pepr: float | None
+    pepr_spread: float | None = None
+    performance: float | None
+    resource_value: float | None
+    R: float | None
+    energy_kwh: float | None = None
+    carbon_kg: float | None = None
+    duration_s: float | None = None
+    gpu_peak_memory_bytes: int | None = None
+    energy_method: EnergyMethod | None = None
+    branch: str | None = None
+    sha: str | None = None
+
+
+class CheckResult(_Model):
+    """The verdict of `pepr-gate check`, re-renderable by `pepr-gate report`."""
+
+    schema_: Literal["pepr-gate/check/1"] = Field(default=CHECK_SCHEMA, alias="schema")
+    created_at: datetime
+    verdict: VerdictName
+    reasons: list[str]
+    variant: str
+    resource: Resource
+    performance_name: str
+    candidate: Side
+    baseline: Side | None = None
+    pepr_change: float | None = Field(default=None, description="relative change, -0.05 = -5%")
+    noise: float | None = Field(default=None, description="noise band on the relative change")
+    threshold: float
+    normalization: Normalization | None = None
+    base_branch: str | None = None
+    head_branch: str | None = None
+    head_sha: str | None = None
+    hardware: Hardware | None = None
+    methods: list[str] = Field(default_factory=list)
+    trend: list[tuple[str, float]] = Field(default_factory=list)
+    strict: bool = False
+    config_path: str | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
