@@ -14,7 +14,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -53,7 +53,9 @@ class StageConfig(_Section):
             if not self.cmd.strip():
                 raise ValueError("cmd is empty; give the command to run")
         elif not self.cmd or not self.cmd[0].strip():
-            raise ValueError("cmd is empty; give the command as an argv list, e.g. [\"make\", \"train\"]")
+            raise ValueError(
+                "cmd is empty; give the command as an argv list, e.g. [\"make\", \"train\"]"
+            )
         return self
 
     @property
@@ -274,9 +276,9 @@ _MISSING = object()
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+        in_dict = isinstance(cur, dict) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and part < len(cur)
+        if in_dict or in_list:
             cur = cur[part]
         else:
             return _MISSING

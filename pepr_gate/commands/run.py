@@ -1,15 +1,70 @@
-"""`pepr-gate run` (being built: see its issue)."""
+"""`pepr-gate run`: run the declared stages (or a command after `--`) under the meter."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("run", help="(being built)")
+    p = sub.add_parser(
+        "run",
+        help="run the train/eval stages under the meter, score and store the run",
+        description=(
+            "Run the stages declared in pepr.toml (or the command after `--` as the only "
+            "stage) under the meter, read P from the metrics file, compute PePR, write the "
+            "run record and append it to the history store."
+        ),
+    )
+    p.add_argument("--config", metavar="PATH", help="pepr.toml or pyproject.toml (default: ./)")
+    p.add_argument("--out", metavar="FILE", type=Path,
+                   help="write the run record here (default: .pepr/runs/<id>.json)")
+    p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
+    p.add_argument("--no-store", action="store_true", help="do not append to the history store")
+    p.add_argument("--meter", metavar="KIND",
+                   help="auto | process | replay:TRACE.json (default: [meter] kind)")
+    p.add_argument("--repeats", type=int, metavar="N",
+                   help="run the stages N times, each stored (default: [run] repeats)")
+    p.add_argument("--branch", metavar="B", help="record the run under this branch name")
+    p.add_argument("--record-trace", metavar="FILE", type=Path,
+                   help="also record the GPU samples as a replay trace (real GPUs only)")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...",
+                   help="run this command as the only stage instead of the configured ones")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("run")
+    from pepr_gate.config import load_config
+    from pepr_gate.errors import InputError
+    from pepr_gate.execute import execute
+    from pepr_gate.report.run_table import print_run
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    elif cmd:
+        raise InputError(
+            f"unexpected argument {cmd[0]!r}",
+            hint="put the command to measure after `--`, e.g. pepr-gate run -- python train.py",
+        )
+    if args.repeats is not None and args.repeats < 1:
+        raise InputError(f"--repeats {args.repeats}: must be 1 or more")
+    config = load_config(args.config, required=not cmd)
+    outcome = execute(
+        config,
+        argv=cmd or None,
+        repeats=args.repeats,
+        meter=args.meter,
+        store_url=args.store,
+        no_store=args.no_store,
+        out=args.out,
+        branch=args.branch,
+        record_trace=args.record_trace,
+    )
+    for record, path in zip(outcome.records, outcome.record_paths):
+        print_run(record)
+        print(f"record: {path}")
+    if outcome.error is not None:
+        raise outcome.error
+    return 0

@@ -176,8 +176,8 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
             )
         final.append(c)
     counted = [c for c in final if c.counts_toward_total and c.energy_kwh is not None]
-    measured = [c.energy_kwh for c in counted if c.method == "measured" and c.energy_kwh is not None]
-    estimated = [c.energy_kwh for c in counted if c.method == "estimated" and c.energy_kwh is not None]
+    measured = [c.energy_kwh or 0.0 for c in counted if c.method == "measured"]
+    estimated = [c.energy_kwh or 0.0 for c in counted if c.method == "estimated"]
     m_total = sum(measured) if measured else None
     e_total = sum(estimated) if estimated else None
     method: EnergyMethod
@@ -200,7 +200,9 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
     low = any(r.low_confidence for r in results)
     if session.sampling_gaps:
         low = True
-        notes.append(f"sampling fell behind {session.sampling_gaps} time(s); figures may miss peaks")
+        notes.append(
+            f"sampling fell behind {session.sampling_gaps} time(s); figures may miss peaks"
+        )
     return MeterResult(
         components=final,
         energy_kwh=total,

@@ -1,0 +1,68 @@
+"""The machine a run was measured on, and a stable fingerprint for comparing runs.
+
+The fingerprint hashes what changes the numbers between machines of one runner pool:
+CPU model, logical CPUs, RAM (rounded to GiB) and the visible GPUs' names and memory.
+It leaves out GPU UUIDs, hostnames and driver versions, so identical runners share
+baselines while a different card or CPU never does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from pathlib import Path
+
+import psutil
+
+from pepr_gate.records import GpuInfo, Hardware
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def in_container() -> bool:
+    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
+        return True
+    try:
+        cgroup = Path("/proc/1/cgroup").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(word in cgroup for word in ("docker", "kubepods", "containerd", "lxc"))
+
+
+def fingerprint(model: str, cpus: int, ram_bytes: int, gpus: list[GpuInfo]) -> str:
+    visible = sorted(
+        f"{g.name}:{round((g.memory_total_bytes or 0) / 2**30)}" for g in gpus if g.visible
+    )
+    parts = [model, str(cpus), str(round(ram_bytes / 2**30)), *visible]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def describe(
+    gpus: list[GpuInfo] | None = None,
+    driver_version: str | None = None,
+    cuda_version: str | None = None,
+) -> Hardware:
+    model = cpu_model()
+    cpus = os.cpu_count() or 1
+    ram = psutil.virtual_memory().total
+    gpu_list = gpus or []
+    return Hardware(
+        cpu_model=model,
+        cpu_count=cpus,
+        ram_bytes=ram,
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        gpus=gpu_list,
+        driver_version=driver_version,
+        cuda_version=cuda_version,
+        container=in_container(),
+        fingerprint=fingerprint(model, cpus, ram, gpu_list),
+    )

@@ -1,0 +1,84 @@
+"""Reading the performance P from the metrics file the job wrote."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from pepr_gate.config import PerformanceConfig
+from pepr_gate.errors import MetricsError
+
+
+def _dig(data: Any, key: str, path: Path) -> Any:
+    cur = data
+    walked: list[str] = []
+    for part in key.split("."):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            where = ".".join(walked) or "the top level"
+            keys = sorted(cur) if isinstance(cur, dict) else []
+            listing = ", ".join(keys[:30]) if keys else "(not an object)"
+            raise MetricsError(
+                f"{path}: key '{key}' not found: no '{part}' at {where}; keys there: {listing}",
+                hint="set [performance] key to a dotted path into the file, e.g. 'test.accuracy'",
+            )
+        walked.append(part)
+    return cur
+
+
+def _number(value: Any, what: str, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MetricsError(
+            f"{path}: {what} is {value!r}, not a number",
+            hint="make the job write a plain JSON number there",
+        )
+    if not math.isfinite(value):
+        raise MetricsError(
+            f"{path}: {what} is {value!r}; it must be a finite number",
+            hint="the job's evaluation produced NaN or infinity; check its output",
+        )
+    return float(value)
+
+
+def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, int | None]:
+    """Return (P in [0, 1], the raw value, parameter count or None)."""
+    path = (workdir / perf.file) if not Path(perf.file).is_absolute() else Path(perf.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MetricsError(
+            f"metrics file {path} was not written by the run",
+            hint="make the job write it, or fix [performance] file (relative to [run] workdir)",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MetricsError(f"cannot read metrics file {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MetricsError(
+            f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            hint="the job must write a JSON object such as {\"accuracy\": 0.93}",
+        ) from None
+    raw = _number(_dig(data, perf.key, path), f"'{perf.key}'", path)
+    value = raw / perf.scale
+    if not 0.0 <= value <= 1.0:
+        tip = (
+            "it looks like a percentage: set [performance] scale = 100"
+            if 1.0 < raw <= 100.0 and perf.scale == 1.0
+            else "P must lie in [0, 1]; set [performance] scale so that value / scale does"
+        )
+        raise MetricsError(
+            f"{path}: '{perf.key}' = {raw:g} gives P = {value:g}, outside [0, 1]", hint=tip
+        )
+    params = None
+    if perf.params_key:
+        p = _number(_dig(data, perf.params_key, path), f"'{perf.params_key}'", path)
+        if p < 0 or p != int(p):
+            raise MetricsError(f"{path}: '{perf.params_key}' = {p:g} is not a parameter count")
+        params = int(p)
+    return value, raw, params

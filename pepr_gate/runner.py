@@ -1,0 +1,194 @@
+"""Running the user's stages: argv lists, live output, process groups, timeouts, signals.
+
+Each stage runs in a new session (its own process group) so that a timeout or Ctrl-C
+reaches every process the job started. The child is reaped with `os.wait4`, which also
+gives the CPU time of the whole waited-for tree. Output is not captured: the job writes
+straight to pepr-gate's stdout and stderr, so logs stream live at no cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pepr_gate.errors import CommandFailed, Interrupted
+from pepr_gate.records import Stage
+
+KILL_GRACE_S = 5.0
+
+
+@dataclass
+class StageSpec:
+    name: str
+    argv: list[str]
+    shell: bool = False
+    timeout_s: float | None = None
+
+
+@dataclass
+class StageOutcome:
+    stage: Stage
+    cpu_user_s: float
+    cpu_sys_s: float
+    max_rss_bytes: int
+    interrupted: bool = False
+
+
+class _GroupKiller:
+    """Sends SIGTERM to a process group, then SIGKILL after a grace period."""
+
+    def __init__(self, pgid: int, grace_s: float) -> None:
+        self.pgid = pgid
+        self.grace_s = grace_s
+        self._timer: threading.Timer | None = None
+
+    def terminate(self, sig: int = signal.SIGTERM) -> None:
+        _signal_group(self.pgid, sig)
+        if self._timer is None:
+            self._timer = threading.Timer(self.grace_s, _signal_group, (self.pgid, signal.SIGKILL))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def run_stage(
+    spec: StageSpec,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    on_start: Callable[[int], None] | None = None,
+    grace_s: float = KILL_GRACE_S,
+) -> StageOutcome:
+    """Run one stage to completion; raises CommandFailed only when it cannot start."""
+    argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else spec.argv
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True)
+    except FileNotFoundError:
+        raise CommandFailed(
+            f"stage '{spec.name}': command not found: {argv[0]!r}",
+            hint="check [run] stages cmd (an argv list: the program first) and PATH",
+        ) from None
+    except PermissionError:
+        raise CommandFailed(
+            f"stage '{spec.name}': permission denied running {argv[0]!r}",
+            hint="make the file executable or run it through its interpreter",
+        ) from None
+    except NotADirectoryError:
+        raise CommandFailed(
+            f"stage '{spec.name}': working directory {cwd} is not a folder"
+        ) from None
+    if on_start is not None:
+        on_start(proc.pid)
+
+    killer = _GroupKiller(proc.pid, grace_s)
+    timed_out = threading.Event()
+    interrupted = threading.Event()
+    timer: threading.Timer | None = None
+    if spec.timeout_s is not None:
+        def _expire() -> None:
+            timed_out.set()
+            killer.terminate()
+        timer = threading.Timer(spec.timeout_s, _expire)
+        timer.daemon = True
+        timer.start()
+
+    def _forward(signum: int, _frame: object) -> None:
+        if interrupted.is_set():
+            _signal_group(proc.pid, signal.SIGKILL)  # a second Ctrl-C: stop now
+            return
+        interrupted.set()
+        killer.terminate(signum)
+
+    previous = _install_handlers(_forward)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        _restore_handlers(previous)
+        if timer is not None:
+            timer.cancel()
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # Reap any grandchildren left in the group so that none outlives the stage.
+    if timed_out.is_set() or interrupted.is_set():
+        _signal_group(proc.pid, signal.SIGKILL)
+    duration = time.monotonic() - t0
+
+    code = proc.returncode
+    stage = Stage(
+        name=spec.name,
+        argv=spec.argv,
+        shell=spec.shell,
+        exit_code=code if code >= 0 else None,
+        signal=-code if code < 0 else None,
+        timed_out=timed_out.is_set(),
+        duration_s=duration,
+    )
+    outcome = StageOutcome(
+        stage=stage,
+        cpu_user_s=usage.ru_utime,
+        cpu_sys_s=usage.ru_stime,
+        max_rss_bytes=usage.ru_maxrss * 1024,  # Linux reports KiB
+        interrupted=interrupted.is_set(),
+    )
+    return outcome
+
+
+def describe_failure(stage: Stage, limit: str) -> str | None:
+    """A sentence for a failed stage, or None when it succeeded; `limit` names the timeout."""
+    if stage.timed_out:
+        return (
+            f"stage '{stage.name}' timed out ({limit} reached after {stage.duration_s:.1f} s); "
+            f"its process group was sent SIGTERM, then SIGKILL after {KILL_GRACE_S:g} s if needed"
+        )
+    if stage.signal is not None:
+        try:
+            name = signal.Signals(stage.signal).name
+        except ValueError:
+            name = f"signal {stage.signal}"
+        return f"stage '{stage.name}' was killed by {name}"
+    if stage.exit_code:
+        return f"stage '{stage.name}' exited with code {stage.exit_code}"
+    return None
+
+
+def raise_for_interrupt(outcome: StageOutcome) -> None:
+    if outcome.interrupted:
+        raise Interrupted(
+            f"interrupted during stage '{outcome.stage.name}'; the job's process group was "
+            "stopped and nothing was stored as ok"
+        )
+
+
+_Handler = Callable[[int, object], None]
+
+
+def _install_handlers(handler: _Handler) -> dict[int, object] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signal handlers can only be set from the main thread
+    previous: dict[int, object] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, object] | None) -> None:
+    if previous is None:
+        return
+    for sig, old in previous.items():
+        signal.signal(sig, old)  # type: ignore[arg-type]
