@@ -1,15 +1,112 @@
-"""`pepr-gate comment` (being built: see its issue)."""
+"""`pepr-gate comment`: post or update the PR comment from a check-result file.
+
+Made for the second half of the fork-safe pattern: a `workflow_run` job downloads the
+artifact an unprivileged job wrote and comments from it. The file is data only: it is
+validated as a `pepr-gate/check/1` result and re-rendered, never executed or echoed raw.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from typing import Any
+
+from pepr_gate.errors import InputError
+
+MODES = ("always", "on-change", "on-regression", "never")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("comment", help="(being built)")
+    p = sub.add_parser(
+        "comment",
+        help="post or update the sticky PR comment from a check result JSON",
+        description="Post or update pepr-gate's one comment on a pull request from a "
+        "check result (`.pepr/ci/check.json`), using GITHUB_TOKEN and GITHUB_API_URL.",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="CHECK.json",
+                   help="check result written by `pepr-gate ci` or `pepr-gate check --json`")
+    p.add_argument("--pr", required=True, metavar="N", help="pull request number")
+    p.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: GITHUB_REPOSITORY)")
+    p.add_argument("--comment", default="always", choices=MODES, help="comment mode (default always)")
+    p.add_argument(
+        "--expect-head-sha", metavar="SHA",
+        help="refuse a result for another commit, and skip when the PR has moved past SHA "
+        "(pass github.event.workflow_run.head_sha)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("comment")
+    from pepr_gate.github.api import GitHubClient
+    from pepr_gate.github.context import default_api_url
+    from pepr_gate.github.publish import compose_body, set_outputs, upsert_comment
+    from pepr_gate.report.markdown import comment_marker, render_markdown
+
+    env = os.environ
+    number = _pr_number(args.pr)
+    repo = (args.repo or env.get("GITHUB_REPOSITORY", "")).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+        raise InputError(f"--repo {repo[:80]!r} is not OWNER/NAME",
+                         hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        raise InputError("GITHUB_TOKEN is empty: commenting needs a token",
+                         hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step")
+    result = _load_check(args.source)
+    expect = (args.expect_head_sha or "").strip().lower() or None
+    if expect and (result.head_sha or "").lower() != expect:
+        raise InputError(
+            f"{args.source}: reports commit {str(result.head_sha)[:40]!r}, not {expect}",
+            hint="the artifact belongs to another run; download the one of this workflow_run",
+        )
+    api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
+    marker = comment_marker(result.config_path or "pepr.toml")
+    body = compose_body(render_markdown(result, max_chars=64_800), marker=marker,
+                        head_sha=result.head_sha, verdict=result.verdict)
+    with GitHubClient(api_url, token) as client:
+        if expect:
+            head = ((client.get_pull(repo, number).get("head") or {}).get("sha") or "").lower()
+            if head != expect:
+                print(f"pepr-gate: PR #{number} is now at {head[:12]}, not {expect[:12]}: "
+                      "a newer run will comment; nothing posted")
+                return 0
+        done = upsert_comment(client, repo, number, body, marker=marker, mode=args.comment,
+                              verdict=result.verdict, head_sha=result.head_sha,
+                              created_at=result.created_at.isoformat())
+    print(f"pepr-gate: comment {done.action}: {done.reason}" + (f" ({done.url})" if done.url else ""))
+    set_outputs({"comment-url": done.url or ""}, env)
+    return 0
+
+
+def _pr_number(text: str) -> int:
+    cleaned = text.strip().lstrip("#")
+    if not re.fullmatch(r"[0-9]{1,10}", cleaned) or int(cleaned) == 0:
+        raise InputError(f"--pr {text[:40]!r} is not a pull request number", hint="e.g. --pr 42")
+    return int(cleaned)
+
+
+def _load_check(source: str) -> Any:
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from pepr_gate.records import CHECK_SCHEMA, CheckResult
+
+    path = Path(source)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: check result not found", hint="check --from") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON check result: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != CHECK_SCHEMA:
+        raise InputError(f"{path}: not a {CHECK_SCHEMA} check result",
+                         hint="pass .pepr/ci/check.json from `pepr-gate ci`")
+    try:
+        return CheckResult.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"{path}: invalid check result at field '{where}': {first['msg']}") from None

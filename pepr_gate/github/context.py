@@ -1,0 +1,177 @@
+"""What the workflow run is about, read from the Actions environment and event payload.
+
+GitHub writes the triggering webhook payload to `$GITHUB_EVENT_PATH`; everything a PR
+author controls (branch names, titles, bodies) arrives through it and is treated as
+data: it is parsed, never executed or pasted into a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pepr_gate.errors import InputError
+
+ZERO_SHA = "0" * 40
+Kind = Literal["pull_request", "push", "tag", "other"]
+PR_EVENTS = ("pull_request", "pull_request_target")
+# Inputs a `workflow_dispatch` may carry to say which pull request to measure.
+DISPATCH_PR_INPUTS = ("pr", "pull_request", "pull-request", "pr_number", "pr-number")
+
+
+@dataclass(frozen=True)
+class EventContext:
+    event_name: str
+    kind: Kind
+    repo: str  # owner/name of the repository the workflow runs in
+    api_url: str
+    server_url: str
+    sha: str | None  # the commit measured
+    ref: str | None
+    branch: str | None  # branch the runs are stored under
+    pr_number: int | None = None
+    base_ref: str | None = None
+    base_sha: str | None = None
+    head_ref: str | None = None
+    head_sha: str | None = None
+    head_repo: str | None = None
+    fork: bool = False
+    new_branch: bool = False
+    deleted: bool = False
+    tag: str | None = None
+    run_id: str | None = None
+    run_attempt: str | None = None
+    # A dispatch names a PR by number only; its refs come from the API later.
+    needs_pr_lookup: bool = False
+
+    @property
+    def run_url(self) -> str | None:
+        if not self.run_id or not self.repo:
+            return None
+        url = f"{self.server_url.rstrip('/')}/{self.repo}/actions/runs/{self.run_id}"
+        if self.run_attempt and self.run_attempt != "1":
+            url += f"/attempts/{self.run_attempt}"
+        return url
+
+    def with_pull(self, pull: Mapping[str, Any]) -> EventContext:
+        """This context completed with a pull request object from the REST API."""
+        return replace(self, needs_pr_lookup=False, **_pull_fields(pull, self.repo))
+
+
+def _pull_fields(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
+    base = pr.get("base") or {}
+    head = pr.get("head") or {}
+    base_repo = ((base.get("repo") or {}).get("full_name")) or repo
+    # A deleted fork shows `head.repo: null`; it is still not this repository.
+    head_repo_obj = head.get("repo")
+    head_repo = head_repo_obj.get("full_name") if head_repo_obj else None
+    fork = head_repo is None or head_repo.lower() != base_repo.lower()
+    head_ref = head.get("ref")
+    # Runs of a fork's branch are stored under its `owner:branch` label, so a fork's
+    # `main` never lands in this repository's `main` history (the baseline of every PR).
+    branch = (head.get("label") or f"{head_repo}:{head_ref}") if fork else head_ref
+    return {
+        "pr_number": int(pr["number"]),
+        "base_ref": base.get("ref"),
+        "base_sha": base.get("sha"),
+        "head_ref": head_ref,
+        "head_sha": head.get("sha"),
+        "head_repo": head_repo,
+        "fork": fork,
+        "branch": branch,
+        "sha": head.get("sha"),
+    }
+
+
+def _dispatch_pr_number(payload: Mapping[str, Any]) -> int | None:
+    inputs = payload.get("inputs") or {}
+    for name in DISPATCH_PR_INPUTS:
+        raw = inputs.get(name)
+        if raw is None or str(raw).strip() == "":
+            continue
+        text = str(raw).strip().lstrip("#")
+        if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) == 0:
+            raise InputError(
+                f"workflow_dispatch input '{name}' = {str(raw)[:40]!r} is not a pull request number",
+                hint="give the number only, e.g. 42",
+            )
+        return int(text)
+    return None
+
+
+def load_event(env: Mapping[str, str]) -> EventContext:
+    """Parse the Actions environment; raises InputError naming the variable at fault."""
+    event_name = env.get("GITHUB_EVENT_NAME", "").strip()
+    if not event_name:
+        raise InputError(
+            "GITHUB_EVENT_NAME is not set: `pepr-gate ci` runs inside GitHub Actions",
+            hint="outside Actions use `pepr-gate run` and `pepr-gate check`",
+        )
+    payload = _read_payload(env)
+    repo = env.get("GITHUB_REPOSITORY") or ((payload.get("repository") or {}).get("full_name", ""))
+    server_url = env.get("GITHUB_SERVER_URL") or "https://github.com"
+    api_url = env.get("GITHUB_API_URL") or default_api_url(server_url)
+    ref = env.get("GITHUB_REF") or payload.get("ref")
+    sha = env.get("GITHUB_SHA") or None
+    common: dict[str, Any] = {
+        "event_name": event_name,
+        "repo": repo,
+        "api_url": api_url.rstrip("/"),
+        "server_url": server_url.rstrip("/"),
+        "ref": ref,
+        "run_id": env.get("GITHUB_RUN_ID") or None,
+        "run_attempt": env.get("GITHUB_RUN_ATTEMPT") or None,
+    }
+    if event_name in PR_EVENTS and isinstance(payload.get("pull_request"), dict):
+        return EventContext(kind="pull_request", **common, **_pull_fields(payload["pull_request"], repo))
+    if event_name == "workflow_dispatch":
+        number = _dispatch_pr_number(payload)
+        if number is not None:
+            return EventContext(
+                kind="pull_request", sha=sha, branch=None, pr_number=number,
+                needs_pr_lookup=True, **common,
+            )
+    if ref and ref.startswith("refs/tags/"):
+        return EventContext(kind="tag", sha=sha, branch=None, tag=ref[len("refs/tags/"):], **common)
+    if event_name in ("push", "workflow_dispatch", "schedule") and ref and ref.startswith("refs/heads/"):
+        after = payload.get("after")
+        deleted = bool(payload.get("deleted")) or after == ZERO_SHA
+        new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
+        return EventContext(
+            kind="other" if deleted else "push",
+            sha=(after if after and after != ZERO_SHA else sha),
+            branch=ref[len("refs/heads/"):],
+            new_branch=new_branch,
+            deleted=deleted,
+            **common,
+        )
+    return EventContext(kind="other", sha=sha, branch=None, **common)
+
+
+def default_api_url(server_url: str) -> str:
+    # GitHub Enterprise Server serves the REST API under /api/v3 of its own host.
+    if server_url.rstrip("/") in ("https://github.com", "http://github.com"):
+        return "https://api.github.com"
+    return server_url.rstrip("/") + "/api/v3"
+
+
+def _read_payload(env: Mapping[str, str]) -> dict[str, Any]:
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"GITHUB_EVENT_PATH={path}: event payload not found",
+            hint="run inside GitHub Actions, or point GITHUB_EVENT_PATH at a webhook payload",
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"GITHUB_EVENT_PATH={path}: unreadable event payload: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"GITHUB_EVENT_PATH={path}: event payload is not a JSON object")
+    return data
