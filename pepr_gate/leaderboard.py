@@ -231,7 +231,7 @@ def check_performance(p: np.ndarray, column: str, where: list[str], scale: float
     bad = np.flatnonzero((p < 0) | (p > 1))
     if bad.size:
         i = int(bad[0])
-        shown = f"{p[i] * scale!r}" + (f" / {scale:g} = {p[i]!r}" if scale != 1 else "")
+        shown = f"{float(p[i] * scale)!r}" + (f" / {scale:g} = {float(p[i])!r}" if scale != 1 else "")
         raise InputError(
             f"{where[i]}, column {column!r}: performance {shown} is outside [0, 1]",
             hint="a percentage column needs a scale: pass --performance-scale 100 "
@@ -244,7 +244,7 @@ def check_resource(x: np.ndarray, column: str, where: list[str]) -> None:
     if bad.size:
         i = int(bad[0])
         raise InputError(
-            f"{where[i]}, column {column!r}: negative resource {x[i]!r}",
+            f"{where[i]}, column {column!r}: negative resource {float(x[i])!r}",
             hint="resources are amounts (energy, time, memory ...) and cannot be negative",
         )
 

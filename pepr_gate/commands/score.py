@@ -145,7 +145,14 @@ def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
     paths: list[Path] = []
     for raw in args.inputs:
         p = Path(raw)
-        paths.extend(sorted(p.glob("*.json")) if p.is_dir() else [p])
+        if p.is_dir():
+            found = sorted(p.glob("*.json"))
+            if not found:
+                raise InputError(f"{p}: a folder with no run records (*.json) in it",
+                                 hint="pass a CSV file, run-record files, or .pepr/runs/")
+            paths.extend(found)
+        else:
+            paths.append(p)
     record_paths = [p for p in paths if p.suffix.lower() == ".json"]
     if record_paths or args.store:
         if len(record_paths) != len(paths):

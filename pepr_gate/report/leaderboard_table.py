@@ -103,5 +103,5 @@ def render_markdown(lb: Leaderboard, *, top: int) -> str:
                 out.append(f"| {line.rank} | {name} | {line.p:.4f} | {line.value:.4g} | "
                            f"{line.r:.4f} | {line.pepr:.4f} |")
             out += ["", md_escape(_caption(lb, v, g)), ""]
-    out += [RANKING_NOTE.capitalize() + ".", ""]
+    out += ["R" + RANKING_NOTE[1:] + ".", ""]
     return "\n".join(out)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pepr_gate.leaderboard import Leaderboard, Variant
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PANEL_W, PANEL_H, DPI = 6.4, 4.8, 110
 C_ALL, C_FRONT, C_TOP, C_BEST, C_ISO = "#9aa5b1", "#1f6fb2", "#e07b00", "#c0143c", "#6b7785"
@@ -42,9 +45,9 @@ def iso_levels(lo: float, best: float, count: int = 7) -> list[float]:
     return [float(t) for t in ticks if lo * 0.98 <= t < best - gap and t > 0]
 
 
-def plot_profile(lb: Leaderboard, path: Path, *, top: int) -> None:
+def plot_profile(lb: Leaderboard, path: Path, *, top: int) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: F811 - the runtime import, kept lazy
 
     panels = [(g, v) for g in range(len(lb.group_names)) for v in lb.variants]
     # One row per group; a single group's variants wrap two to a row (a 1 x 4 strip is
@@ -67,6 +70,7 @@ def plot_profile(lb: Leaderboard, path: Path, *, top: int) -> None:
     fig.legend(handles, names, loc="lower center", ncol=len(names) if cols > 2 else 3,
                frameon=False, fontsize=9.5)
     fig.savefig(path, format="png", dpi=DPI)
+    return fig
 
 
 Label = tuple[float, float, str, str]  # x, y, text, colour
