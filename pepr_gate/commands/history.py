@@ -1,15 +1,200 @@
-"""`pepr-gate history` (being built: see its issue)."""
+"""`pepr-gate history`: a branch's stored runs, newest first, with a PePR trend."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pepr_gate.history import Store
+    from pepr_gate.records import RunRecord
+
+DESCRIPTION = """\
+Show the runs stored for a branch (default: the current git branch; every branch
+outside a repository), newest first, with P, the scored resource, PePR and energy,
+and a sparkline of PePR from oldest to newest.
+
+examples:
+  pepr-gate history                                 current branch, last 20 runs
+  pepr-gate history --branch main --limit 50
+  pepr-gate history --all-branches --format csv > runs.csv
+  pepr-gate history --store git:pepr-data --format json
+  pepr-gate history --store git:pepr-data --import .pepr/runs/RUN_ID.json
+"""
+
+CSV_COLUMNS = ("id", "created_at", "branch", "sha", "status", "performance_name",
+               "performance", "variant", "resource", "resource_value", "R", "pepr",
+               "energy_kwh", "energy_method", "carbon_kg", "duration_s",
+               "gpu_peak_memory_bytes", "fingerprint", "config_hash")
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("history", help="(being built)")
+    p = sub.add_parser("history", help="show a branch's stored runs with a PePR trend",
+                       description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="PATH", help="config file (default: ./pepr.toml)")
+    p.add_argument("--store", metavar="URL",
+                   help="history store (default: [store] url, else sqlite:///.pepr/history.db)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--branch", metavar="B", help="the branch to show")
+    which.add_argument("--all-branches", action="store_true", help="show every branch")
+    p.add_argument("--status", choices=("ok", "failed"), help="only runs with this status")
+    p.add_argument("--limit", type=_positive_int, default=20, metavar="N",
+                   help="at most N runs, newest first (default: 20)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--import", dest="import_files", nargs="+", metavar="FILE",
+                   help="store these run-record files (e.g. ones a failed push left in "
+                   ".pepr/runs/) instead of listing; ids already stored are skipped")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("history")
+    from pepr_gate.config import load_config
+    from pepr_gate.history import open_store
+
+    config = load_config(args.config, required=False)
+    root = Path(config.root).resolve() if config.source else Path.cwd()
+    url = args.store or config.store.url
+    with open_store(url, root=root) as store:
+        if args.import_files:
+            return _import(store, [Path(f) for f in args.import_files])
+        branch = None
+        if not args.all_branches:
+            from pepr_gate.gitinfo import current_branch
+
+            branch = args.branch or current_branch(Path.cwd())
+        records = store.runs(branch, limit=args.limit, status=args.status)
+    if args.format == "json":
+        import json
+
+        print(json.dumps([r.model_dump(mode="json", by_alias=True) for r in records], indent=2))
+    elif args.format == "csv":
+        _print_csv(records)
+    else:
+        _print_table(records, branch, url)
+    return 0
+
+
+def _import(store: Store, files: list[Path]) -> int:
+    from pepr_gate.history.codec import DuplicateRun
+    from pepr_gate.records import load_run_record
+
+    records = [load_run_record(f) for f in files]  # all valid before any is stored
+    stored = 0
+    for path, record in zip(files, records, strict=True):
+        try:
+            store.append(record)
+            stored += 1
+        except DuplicateRun:
+            print(f"{path}: run {record.id} is already in {store.url}; skipped")
+    print(f"stored {stored} of {len(records)} run(s) in {store.url}")
+    return 0
+
+
+def _row(record: RunRecord) -> dict[str, Any]:
+    score, res = record.score, record.resources
+    return {
+        "id": record.id,
+        "created_at": record.created_at.isoformat(),
+        "branch": record.branch,
+        "sha": record.git.sha if record.git else None,
+        "status": record.status,
+        "performance_name": record.performance.name,
+        "performance": record.performance.value,
+        "variant": score.variant if score else None,
+        "resource": score.resource if score else None,
+        "resource_value": score.resource_value if score else None,
+        "R": score.R if score else None,
+        "pepr": score.pepr if score else None,
+        "energy_kwh": res.energy_kwh,
+        "energy_method": res.energy_method,
+        "carbon_kg": res.carbon_kg,
+        "duration_s": res.duration_s,
+        "gpu_peak_memory_bytes": res.gpu_peak_memory_bytes,
+        "fingerprint": record.hardware.fingerprint,
+        "config_hash": record.config_hash,
+    }
+
+
+def _print_csv(records: list[RunRecord]) -> None:
+    import csv
+    import sys
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: "" if v is None else v for k, v in _row(record).items()})
+
+
+def sparkline(values: list[float]) -> str:
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    if span <= 0:
+        return SPARKS[3] * len(values)
+    return "".join(SPARKS[min(int((v - low) / span * len(SPARKS)), len(SPARKS) - 1)]
+                   for v in values)
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if value != 0 and abs(value) < 10 ** -digits:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def _print_table(records: list[RunRecord], branch: str | None, url: str) -> None:
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from pepr_gate.records import UNITS
+
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    where = "all branches" if branch is None else f"branch {branch}"
+    if not records:
+        console.print(Text(f"no runs stored for {where} in {url}"))
+        console.print("  hint: `pepr-gate run` stores a run; --all-branches shows every branch")
+        return
+    table = Table(title=Text(f"pepr-gate history · {where} · {url}"), title_justify="left")
+    for name in ("id", "time (UTC)", "branch", "sha", "status"):
+        table.add_column(name)
+    for name in ("P", "resource", "PePR", "energy"):
+        table.add_column(name, justify="right")
+    for r in records:
+        score, res = r.score, r.resources
+        resource = "—"
+        if score and score.resource_value is not None:
+            resource = f"{_num(score.resource_value, 4)} {UNITS[score.resource]}"
+        pepr = f"{_num(score.pepr)} {score.variant}" if score and score.pepr is not None else "—"
+        energy = (f"{_num(res.energy_kwh, 4)} kWh ({res.energy_method})"
+                  if res.energy_kwh is not None else f"— ({res.energy_method})")
+        table.add_row(
+            Text(r.id), r.created_at.strftime("%Y-%m-%d %H:%M"), Text(r.branch or "—"),
+            Text((r.git.sha or "—")[:8] if r.git else "—"),
+            Text(r.status, style="red" if r.status == "failed" else "green"),
+            _num(r.performance.value), resource, pepr, energy,
+        )
+    console.print(table)
+    trend = [r.score.pepr for r in reversed(records)
+             if r.status == "ok" and r.score and r.score.pepr is not None]
+    if trend:
+        console.print(Text(
+            f"PePR trend, oldest → newest ({len(trend)} ok runs): {sparkline(trend)}  "
+            f"min {_num(min(trend))} · last {_num(trend[-1])} · max {_num(max(trend))}"))

@@ -13,6 +13,10 @@ from pepr_gate.records import RunRecord, parse_run_record
 SCHEMA_VERSION = 1
 
 
+class DuplicateRun(StoreError):
+    """A run with this id is already stored; stores never overwrite one."""
+
+
 def decode_record(text: str | bytes, where: str) -> RunRecord | None:
     """Parse one stored record; a corrupted one is skipped with a warning naming it.
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pepr_gate.errors import StoreError
 from pepr_gate.history import Store
-from pepr_gate.history.codec import SCHEMA_VERSION, check_version, decode_record
+from pepr_gate.history.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
 from pepr_gate.records import RunRecord
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class SqlStore(Store):
                     conn.execute(self._runs.insert(), rows)
             except IntegrityError:
                 clash = self._existing([r["id"] for r in rows])
-                raise StoreError(
+                raise DuplicateRun(
                     f"{self._where}: run {', '.join(map(repr, clash or [rows[0]['id']]))} "
                     "is already stored; pepr-gate never overwrites a stored run",
                     hint="each run needs a new id; re-run `pepr-gate run` "
