@@ -231,7 +231,9 @@ def check_performance(p: np.ndarray, column: str, where: list[str], scale: float
     bad = np.flatnonzero((p < 0) | (p > 1))
     if bad.size:
         i = int(bad[0])
-        shown = f"{float(p[i] * scale)!r}" + (f" / {scale:g} = {float(p[i])!r}" if scale != 1 else "")
+        shown = f"{float(p[i] * scale)!r}"
+        if scale != 1:
+            shown += f" / {scale:g} = {float(p[i])!r}"
         raise InputError(
             f"{where[i]}, column {column!r}: performance {shown} is outside [0, 1]",
             hint="a percentage column needs a scale: pass --performance-scale 100 "
@@ -324,11 +326,14 @@ def pool_normalize_grouped(
 
 
 def rank_grouped(
-    codes: np.ndarray, score: np.ndarray, p: np.ndarray, x: np.ndarray, names: np.ndarray
+    codes: np.ndarray, score: np.ndarray, p: np.ndarray, x: np.ndarray, name_ids: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rank per row, row order by group then rank, start of each group in that order)."""
-    _, name_order = np.unique(names, return_inverse=True)
-    order = np.lexsort((name_order.ravel(), x, -p, -score, codes))  # last key is primary
+    """(rank per row, row order by group then rank, start of each group in that order).
+
+    `name_ids` numbers the names in alphabetical order (np.unique's inverse), so that
+    the last tie-break sorts integers, not strings.
+    """
+    order = np.lexsort((name_ids, x, -p, -score, codes))  # the last key is the primary one
     starts = np.searchsorted(codes[order], np.arange(int(codes.max()) + 1))
     rank = np.empty(len(codes), dtype=np.int64)
     rank[order] = np.arange(len(codes)) - starts[codes[order]] + 1
@@ -336,11 +341,9 @@ def rank_grouped(
 
 
 def find_duplicates(
-    names: np.ndarray, codes: np.ndarray, groups: list[str]
+    names: np.ndarray, name_ids: np.ndarray, codes: np.ndarray, groups: list[str]
 ) -> list[tuple[str, str]]:
     """(group, name) pairs that occur more than once."""
-    _, name_ids = np.unique(names, return_inverse=True)
-    name_ids = name_ids.ravel()
     order = np.lexsort((name_ids, codes))
     c, k = codes[order], name_ids[order]
     again = order[1:][(c[1:] == c[:-1]) & (k[1:] == k[:-1])]
@@ -355,6 +358,7 @@ def score_table(
     if len(table) == 0:
         raise InputError("empty table: no rows to score", hint="pass at least one model")
     group_names, codes = group_codes(table.groups)
+    name_ids = np.unique(table.names, return_inverse=True)[1].ravel()
     n = len(group_names)
     variants: list[Variant] = []
     labels: set[str] = set()
@@ -368,14 +372,14 @@ def score_table(
             scale = (scales or {})[column]
             r, over = np.minimum(x / scale, 1.0), x > scale
             lo, hi = np.zeros(n), np.full(n, scale)
-        score = pepr(table.performance, r)
-        rank, order, starts = rank_grouped(codes, score, table.performance, x, table.names)
+        score = np.asarray(pepr(table.performance, r))  # type: ignore[arg-type]  # elementwise
+        rank, order, starts = rank_grouped(codes, score, table.performance, x, name_ids)
         label = variant_label(column)
         if label in labels:  # e.g. both co2 and carbon_kg: keep the columns apart
             label = f"PePR[{column}]"
         labels.add(label)
         variants.append(Variant(column, label, x, r, score, rank, order, lo, hi, over, scale))
-    dups = find_duplicates(table.names, codes, group_names)
+    dups = find_duplicates(table.names, name_ids, codes, group_names)
     return Leaderboard(table, mode, group_names, codes, starts, variants, dups)
 
 

@@ -33,7 +33,9 @@ def published() -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def expected_ranks(rows: list[dict[str, str]], column: str, resource: str) -> dict[tuple[str, str], int]:
+def expected_ranks(
+    rows: list[dict[str, str]], column: str, resource: str
+) -> dict[tuple[str, str], int]:
     """The ranking the published scores imply, by the documented rule."""
     ranks: dict[tuple[str, str], int] = {}
     for dataset in DATASETS:

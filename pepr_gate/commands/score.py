@@ -54,7 +54,8 @@ def register(sub: Any) -> None:
     p.add_argument("--resource", metavar="COL[,COL...]",
                    help="resource columns, one PePR variant each (CSV default: energy; "
                    "records: energy, carbon/co2, time, memory/gpu_memory, params)")
-    p.add_argument("--name", metavar="COL", help="CSV column naming the model (default: model, name)")
+    p.add_argument("--name", metavar="COL",
+                   help="CSV column naming the model (default: model, name)")
     p.add_argument("--group", metavar="COL",
                    help="normalise and rank within each value of COL (records: "
                    + ", ".join(RECORD_GROUPS) + ")")
@@ -67,7 +68,8 @@ def register(sub: Any) -> None:
     p.add_argument("--top", metavar="N", type=int, default=5, help="rows per leaderboard shown (5)")
     p.add_argument("--json", metavar="OUT", type=Path, help="write every row as JSON")
     p.add_argument("--csv", metavar="OUT", type=Path, help="write every row as CSV")
-    p.add_argument("--markdown", metavar="OUT", type=Path, help="write the top-N tables as Markdown")
+    p.add_argument("--markdown", metavar="OUT", type=Path,
+                   help="write the top-N tables as Markdown")
     p.add_argument("--plot", metavar="OUT.png", type=Path, help="write the PePR profile plot (PNG)")
     p.set_defaults(func=run)
 
@@ -135,7 +137,7 @@ def _scales(value: str | None, columns: list[str], mode: str) -> dict[str, float
     if len(xs) != len(columns) or not all(x > 0 and x != float("inf") for x in xs):
         raise InputError(f"--scale {value!r}: need one positive value, or one per resource "
                          f"({', '.join(columns)})")
-    return dict(zip(columns, xs))
+    return dict(zip(columns, xs, strict=True))
 
 
 def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
@@ -212,11 +214,11 @@ def _records_table(
                              hint="score runs whose metrics file held the performance key")
         perf.append(rec.performance.value / performance_scale)
         for k in kinds:
-            x = resource_value(rec.resources, k)
-            if x is None:
+            amount = resource_value(rec.resources, k)
+            if amount is None:
                 raise InputError(f"{src}: resource {k!r} was not measured in this run",
                                  hint="choose a measured resource with --resource, e.g. time")
-            values[k].append(x)
+            values[k].append(amount)
         names.append(_record_name(rec))
         groups.append(_record_group(rec, group))
     p = np.array(perf, dtype=np.float64)

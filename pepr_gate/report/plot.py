@@ -42,12 +42,12 @@ def iso_levels(lo: float, best: float, count: int = 7) -> list[float]:
 
     ticks = MaxNLocator(nbins=count, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, best)
     gap = (best - lo) / (count * 3) if best > lo else 0.02
-    return [float(t) for t in ticks if lo * 0.98 <= t < best - gap and t > 0]
+    return [round(float(t), 10) for t in ticks if lo * 0.98 <= t < best - gap and t > 0]
 
 
 def plot_profile(lb: Leaderboard, path: Path, *, top: int) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # noqa: F811 - the runtime import, kept lazy
+    from matplotlib.figure import Figure
 
     panels = [(g, v) for g in range(len(lb.group_names)) for v in lb.variants]
     # One row per group; a single group's variants wrap two to a row (a 1 x 4 strip is
