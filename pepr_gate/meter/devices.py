@@ -98,7 +98,7 @@ def parse_visible(env: Mapping[str, str]) -> VisibleSpec:
                 break  # CUDA stops at the first invalid index: "-1" hides all
             entries.append(Entry("index", str(int(token))))
         elif _GPU.match(token):
-            entries.append(Entry("uuid", token.lower()))
+            entries.append(Entry("uuid", token))
         elif _MIG.match(token):
             entries.append(Entry("mig", token))
         else:
@@ -132,7 +132,7 @@ def cuda_order(gpus: Sequence[PhysicalGpu], order: str) -> list[PhysicalGpu]:
 
 
 def _match_uuid(value: str, gpus: Sequence[PhysicalGpu]) -> tuple[PhysicalGpu | None, str]:
-    hits = [g for g in gpus if g.uuid.lower().startswith(value)]
+    hits = [g for g in gpus if g.uuid.lower().startswith(value.lower())]
     if len(hits) == 1:
         return hits[0], ""
     if not hits:

@@ -170,7 +170,8 @@ class Device:
                 listed = self._reading(f"processes:{fn}", fn, h)
                 if listed is None:
                     continue
-                self.lists_ok = True
+                # CUDA jobs show up in the compute list; the graphics list alone proves little.
+                self.lists_ok = self.lists_ok or "Compute" in fn
                 for p in listed:
                     procs.append({"pid": int(p.pid), "used_memory_bytes": p.usedGpuMemory or 0,
                                   "job": int(p.pid) in job})
