@@ -153,11 +153,13 @@ class ReplaySource(Source):
         for dev, curve in zip(tr.devices, self.curves, strict=True):
             played = [s for s in dev.samples if s.t <= d] or dev.samples[:1]
             util = [s.utilization for s in played if s.utilization is not None]
-            for s in dev.samples:
+            # A looped run has seen the whole recording; a shorter one only its start.
+            seen = dev.samples if d >= curve.period else played
+            for s in seen:
                 if s.processes is not None:
                     foreign = foreign or any(not p.job for p in s.processes)
             job_mem = [sum(p.used_memory_bytes for p in s.processes if p.job)
-                       for s in dev.samples if s.processes]
+                       for s in seen if s.processes]
             peak += max(job_mem, default=0)
             loops = d / curve.period if curve.period > 0 else 0.0
             res.components.append(Component(
