@@ -103,7 +103,11 @@ class SqlStore(Store):
         self._where = where
         self._hint = hint
         self._md, self._runs, self._meta = _build_tables()
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            engine.dispose()  # no pooled connection may outlive a refused store
+            raise
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
