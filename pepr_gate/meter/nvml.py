@@ -108,11 +108,14 @@ class NvmlSource(Source):
     def result(self, window: Window) -> SourceResult:
         if self._failure is not None or (self._lib is None and not self._devices):
             f = self._failure or NvmlFailure("error", "NVML was not opened", "")
+            from pepr_gate.meter.nvml_errors import check_binding
+
+            old = check_binding()
             return SourceResult(
                 components=[Component(kind="gpu", name="gpu", method="unavailable",
                                       reason=f.reason, hint=f.hint,
                                       extra={"nvml_error": f.kind})],
-                notes=[f"GPU energy not measured: {f.reason}"],
+                notes=[f"GPU energy not measured: {f.reason}", *([old] if old else [])],
             )
         res = SourceResult(driver_version=self._driver, cuda_version=self._cuda)
         lib = self._lib

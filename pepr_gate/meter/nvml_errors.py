@@ -107,6 +107,15 @@ def deprecated_pynvml(module: Any) -> str | None:
     return None
 
 
+def check_binding() -> str | None:
+    """The deprecated-package warning for whatever `import pynvml` provides, if any."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    return deprecated_pynvml(pynvml)
+
+
 class Nvml:
     """An initialised NVML; `call` is the only way the meter reaches the library."""
 
