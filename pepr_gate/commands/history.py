@@ -154,7 +154,7 @@ def _num(value: float | None, digits: int = 3) -> str:
         return "—"
     if value != 0 and abs(value) < 10 ** -digits:
         return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}f}".rstrip("0").rstrip(".") if value else "0"
+    return f"{value:.{digits}f}"
 
 
 def _print_table(records: list[RunRecord], branch: str | None, url: str) -> None:
