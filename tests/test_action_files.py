@@ -1,0 +1,179 @@
+"""action.yml, the example workflows, our own workflows and the Dockerfile, checked for real:
+zizmor and hadolint (from the dev extra) run on them, and the YAML is parsed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pepr_gate.commands.ci import ENV_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+EXAMPLES = sorted((ROOT / "action" / "examples").glob("*.yml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+INPUTS = {"config", "github-token", "comment", "fail-on-regression", "repeats", "store",
+          "working-directory", "threshold", "python"}
+OUTPUTS = {"verdict", "pepr", "baseline-pepr", "pepr-change", "performance", "energy-kwh",
+           "report-path", "record-path", "comment-url"}
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def steps_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    if "runs" in doc:
+        return list(doc["runs"]["steps"])
+    return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
+
+
+def test_zizmor_finds_nothing() -> None:
+    files = ["action.yml", *(str(p.relative_to(ROOT)) for p in EXAMPLES), ".github/workflows"]
+    proc = subprocess.run([str(BIN / "zizmor"), "--offline", *files], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout
+
+
+def test_hadolint_passes_the_dockerfile() -> None:
+    proc = subprocess.run([str(BIN / "hadolint"), "Dockerfile"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_pins_its_base_and_drops_root() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", text, re.M)
+    assert base and (re.search(r":\d+\.\d+\.\d+-", base.group(1)) or "@sha256:" in base.group(1))
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and user[-1].split(":")[0] not in ("root", "0")
+    assert 'ENTRYPOINT ["pepr-gate"]' in text
+
+
+def test_action_is_composite_with_the_documented_inputs_and_outputs() -> None:
+    action = load(ROOT / "action.yml")
+    assert action["runs"]["using"] == "composite"
+    assert set(action["inputs"]) == INPUTS
+    assert action["inputs"]["config"]["required"] is True
+    assert set(action["outputs"]) == OUTPUTS
+    for name, spec in action["outputs"].items():
+        assert spec["value"] == f"${{{{ steps.ci.outputs.{name} }}}}"
+
+
+def test_inputs_reach_scripts_only_through_env() -> None:
+    action = load(ROOT / "action.yml")
+    for step in steps_of(action):
+        assert "${{" not in step.get("run", ""), step["name"]
+    ci = next(s for s in steps_of(action) if s.get("id") == "ci")
+    env = ci["env"]
+    for dest, (var, input_name) in ENV_NAMES.items():
+        if dest == "meter":
+            continue  # CLI-only: the selftest sets it in its config instead
+        assert env[var] == f"${{{{ inputs.{input_name} }}}}"
+    assert env["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    # The private venv's pepr-gate is called by path: the user's PATH stays as it was.
+    assert '"$PEPR_GATE_BIN" ci' in ci["run"]
+    assert "PATH" not in ci["run"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES + WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
+    doc = load(path)
+    assert doc.get("permissions") in ({"contents": "read"}, {})
+    for step in steps_of(doc):
+        uses = step.get("uses")
+        if uses and not uses.startswith(("./", "OWNER/pepr-gate@")):
+            assert PINNED.match(uses), f"{path.name}: {uses} is not pinned to a commit"
+        if uses and uses.startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+        assert "${{" not in step.get("run", ""), f"{path.name}: expression pasted into a script"
+    for job in doc["jobs"].values():
+        for scope, level in (job.get("permissions") or {}).items():
+            assert (scope, level) in {("contents", "read"), ("pull-requests", "write"), ("actions", "read")}
+
+
+def test_fork_comment_workflow_never_touches_pr_code() -> None:
+    doc = load(ROOT / "action" / "examples" / "fork-comment.yml")
+    assert list(doc[True]) == ["workflow_run"]  # YAML 1.1 reads the key `on` as True
+    uses = [s.get("uses", "") for s in steps_of(doc)]
+    assert not any(u.startswith("actions/checkout") for u in uses)
+    script = "\n".join(s.get("run", "") for s in steps_of(doc))
+    assert "pepr-gate comment --from" in script and "--expect-head-sha" in script
+
+
+def test_fork_measure_workflow_cannot_write() -> None:
+    doc = load(ROOT / "action" / "examples" / "fork-measure.yml")
+    assert doc["permissions"] == {"contents": "read"}
+    assert all("permissions" not in job for job in doc["jobs"].values())
+    gate = next(s for s in steps_of(doc) if s.get("uses", "").startswith("OWNER/pepr-gate"))
+    assert gate["with"]["comment"] == "never"
+    upload = next(s for s in steps_of(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == ".pepr/ci/"
+
+
+def test_container_example_passes_the_gpus() -> None:
+    doc = load(ROOT / "action" / "examples" / "container.yml")
+    assert "--gpus all" in doc["jobs"]["pepr"]["container"]["options"]
+
+
+def test_selftest_runs_the_action_twice_expecting_pass_and_fail() -> None:
+    doc = load(ROOT / ".github" / "workflows" / "selftest.yml")
+    job = doc["jobs"]["selftest"]
+    cases = {c["case"]: c["baseline-accuracy"] for c in job["strategy"]["matrix"]["include"]}
+    assert set(cases) == {"good", "tightened"} and float(cases["tightened"]) > float(cases["good"])
+    gate = next(s for s in job["steps"] if s.get("id") == "gate")
+    assert gate["uses"].split(" ")[0] == "./"
+    check = next(s for s in job["steps"] if s.get("name") == "Check the outcome")
+    assert 'test "$OUTCOME" = failure && test "$VERDICT" = fail' in check["run"]
+
+
+def test_ci_workflow_runs_the_ci_script() -> None:
+    doc = load(ROOT / ".github" / "workflows" / "ci.yml")
+    assert any(s.get("run") == ".ci/run" for s in steps_of(doc))
+
+
+def _setup(tmp_path: Path, python: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), "GITHUB_ACTION_PATH": str(ROOT),
+           "GITHUB_OUTPUT": str(tmp_path / "out"), "PEPR_PYTHON": python}
+    return subprocess.run(["bash", str(ROOT / "action" / "setup.sh")], env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_setup_script_names_a_missing_interpreter(tmp_path: Path) -> None:
+    proc = _setup(tmp_path, "python-does-not-exist")
+    assert proc.returncode == 2
+    assert "::error title=pepr-gate::input python" in proc.stdout
+    assert not (tmp_path / "pepr-gate").exists()
+
+
+def test_setup_script_refuses_an_old_python(tmp_path: Path) -> None:
+    fake = tmp_path / "python3.8"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = -V ]; then echo 'Python 3.8.10'; exit 0; fi\nexit 1\n")
+    fake.chmod(0o755)
+    proc = _setup(tmp_path, str(fake))
+    assert proc.returncode == 2
+    assert "Python 3.8.10 is too old" in proc.stderr
+
+
+@pytest.mark.slow
+def test_setup_script_installs_privately_then_reuses(tmp_path: Path) -> None:
+    first = _setup(tmp_path, sys.executable)
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = (tmp_path / "out").read_text()
+    binary = Path(re.search(r"^bin=(.+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    assert binary.is_file() and str(binary).startswith(str(tmp_path / "pepr-gate"))
+    second = _setup(tmp_path, sys.executable)
+    assert second.returncode == 0
+    assert "reusing" in second.stdout
+    assert "pepr-gate 0.1.0" in second.stdout
