@@ -75,16 +75,30 @@ class FakeGitHub:
         return self.origin + self.prefix
 
     # -- seeding -----------------------------------------------------------------------
-    def add_comment(self, repo: str, number: int, body: str, user: str = "someone") -> dict[str, Any]:
+    def add_comment(
+        self, repo: str, number: int, body: str, user: str = "someone"
+    ) -> dict[str, Any]:
         with self._lock:
             return self._add(repo, number, body, user)
 
-    def add_pull(self, repo: str, number: int, *, head_sha: str, head_ref: str = "feature",
-                 base_ref: str = "main", head_repo: str | None = None) -> None:
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        *,
+        head_sha: str,
+        head_ref: str = "feature",
+        base_ref: str = "main",
+        head_repo: str | None = None,
+    ) -> None:
         self.pulls[(repo, number)] = {
             "number": number,
-            "head": {"ref": head_ref, "sha": head_sha, "label": f"{(head_repo or repo).split('/')[0]}:{head_ref}",
-                     "repo": {"full_name": head_repo or repo}},
+            "head": {
+                "ref": head_ref,
+                "sha": head_sha,
+                "label": f"{(head_repo or repo).split('/')[0]}:{head_ref}",
+                "repo": {"full_name": head_repo or repo},
+            },
             "base": {"ref": base_ref, "sha": "b" * 40, "repo": {"full_name": repo}},
         }
 
@@ -92,7 +106,6 @@ class FakeGitHub:
         self._next_id += 1
         self._clock += 1
         stamp = f"2024-05-01T10:{self._clock // 60:02d}:{self._clock % 60:02d}Z"
-        owner, name = repo.split("/")
         item = {
             "id": self._next_id,
             "body": body,
@@ -118,8 +131,9 @@ class FakeGitHub:
         h.end_headers()
         h.wfile.write(data)
 
-    def _route(self, h: BaseHTTPRequestHandler, method: str, path: str,
-               query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+    def _route(
+        self, h: BaseHTTPRequestHandler, method: str, path: str, query: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str]]:
         if h.headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"message": "Bad credentials"}, {}
         if method in self.fail_once:
@@ -127,10 +141,14 @@ class FakeGitHub:
             return 502, {"message": "Server Error"}, {}
         if method in self.rate_limit_once:
             self.rate_limit_once.discard(method)
-            return 403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "0"}
+            return (
+                403,
+                {"message": "You have exceeded a secondary rate limit."},
+                {"Retry-After": "0"},
+            )
         if not path.startswith(self.prefix):
             return 404, {"message": "Not Found"}, {}
-        path = path[len(self.prefix):]
+        path = path[len(self.prefix) :]
         body: dict[str, Any] = {}
         if method in ("POST", "PATCH"):
             length = int(h.headers.get("Content-Length", "0"))
@@ -140,15 +158,20 @@ class FakeGitHub:
         with self._lock:
             return self._dispatch(method, path, query, body)
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]],
-                  body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    def _dispatch(
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/(\d+)/comments", path)
         if m and method == "GET":
             return self._list(m.group(1), int(m.group(2)), query)
         if m and method == "POST":
             if len(body.get("body", "")) > MAX_BODY:
                 return 422, _too_long(), {}
-            return 201, self._add(m.group(1), int(m.group(2)), body["body"], "github-actions[bot]"), {}
+            return (
+                201,
+                self._add(m.group(1), int(m.group(2)), body["body"], "github-actions[bot]"),
+                {},
+            )
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/comments/(\d+)", path)
         if m and method == "PATCH":
             if len(body.get("body", "")) > MAX_BODY:
@@ -158,7 +181,9 @@ class FakeGitHub:
                     if item["id"] == int(m.group(2)):
                         self._clock += 1
                         item["body"] = body["body"]
-                        item["updated_at"] = f"2024-05-01T11:{self._clock // 60:02d}:{self._clock % 60:02d}Z"
+                        item["updated_at"] = (
+                            f"2024-05-01T11:{self._clock // 60:02d}:{self._clock % 60:02d}Z"
+                        )
                         return 200, item, {}
             return 404, {"message": "Not Found"}, {}
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls/(\d+)", path)
@@ -175,12 +200,14 @@ class FakeGitHub:
             return 200, {"status": status}, {}
         return 404, {"message": "Not Found"}, {}
 
-    def _list(self, repo: str, number: int, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+    def _list(
+        self, repo: str, number: int, query: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str]]:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)
         page = int(query.get("page", ["1"])[0])
         items = self.comments.get((repo, number), [])
         last = max(1, -(-len(items) // per_page))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         base = f"{self.api_url}/repos/{repo}/issues/{number}/comments"
         links = []
         if page < last:
@@ -194,6 +221,12 @@ class FakeGitHub:
 def _too_long() -> dict[str, Any]:
     return {
         "message": "Validation Failed",
-        "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
-                    "message": "body is too long (maximum is 65536 characters)"}],
+        "errors": [
+            {
+                "resource": "IssueComment",
+                "code": "custom",
+                "field": "body",
+                "message": "body is too long (maximum is 65536 characters)",
+            }
+        ],
     }

@@ -19,10 +19,28 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 EXAMPLES = sorted((ROOT / "action" / "examples").glob("*.yml"))
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-INPUTS = {"config", "github-token", "comment", "fail-on-regression", "repeats", "store",
-          "working-directory", "threshold", "python"}
-OUTPUTS = {"verdict", "pepr", "baseline-pepr", "pepr-change", "performance", "energy-kwh",
-           "report-path", "record-path", "comment-url"}
+INPUTS = {
+    "config",
+    "github-token",
+    "comment",
+    "fail-on-regression",
+    "repeats",
+    "store",
+    "working-directory",
+    "threshold",
+    "python",
+}
+OUTPUTS = {
+    "verdict",
+    "pepr",
+    "baseline-pepr",
+    "pepr-change",
+    "performance",
+    "energy-kwh",
+    "report-path",
+    "record-path",
+    "comment-url",
+}
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -40,15 +58,21 @@ def steps_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_zizmor_finds_nothing() -> None:
     files = ["action.yml", *(str(p.relative_to(ROOT)) for p in EXAMPLES), ".github/workflows"]
-    proc = subprocess.run([str(BIN / "zizmor"), "--offline", *files], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout
 
 
 def test_hadolint_passes_the_dockerfile() -> None:
-    proc = subprocess.run([str(BIN / "hadolint"), "Dockerfile"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(BIN / "hadolint"), "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -100,7 +124,11 @@ def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
         assert "${{" not in step.get("run", ""), f"{path.name}: expression pasted into a script"
     for job in doc["jobs"].values():
         for scope, level in (job.get("permissions") or {}).items():
-            assert (scope, level) in {("contents", "read"), ("pull-requests", "write"), ("actions", "read")}
+            assert (scope, level) in {
+                ("contents", "read"),
+                ("pull-requests", "write"),
+                ("actions", "read"),
+            }
 
 
 def test_fork_comment_workflow_never_touches_pr_code() -> None:
@@ -118,7 +146,9 @@ def test_fork_measure_workflow_cannot_write() -> None:
     assert all("permissions" not in job for job in doc["jobs"].values())
     gate = next(s for s in steps_of(doc) if s.get("uses", "").startswith("OWNER/pepr-gate"))
     assert gate["with"]["comment"] == "never"
-    upload = next(s for s in steps_of(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
+    upload = next(
+        s for s in steps_of(doc) if s.get("uses", "").startswith("actions/upload-artifact")
+    )
     assert upload["if"] == "always()" and upload["with"]["path"] == ".pepr/ci/"
 
 
@@ -144,10 +174,20 @@ def test_ci_workflow_runs_the_ci_script() -> None:
 
 
 def _setup(tmp_path: Path, python: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), "GITHUB_ACTION_PATH": str(ROOT),
-           "GITHUB_OUTPUT": str(tmp_path / "out"), "PEPR_PYTHON": python}
-    return subprocess.run(["bash", str(ROOT / "action" / "setup.sh")], env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_ACTION_PATH": str(ROOT),
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "PEPR_PYTHON": python,
+    }
+    return subprocess.run(
+        ["bash", str(ROOT / "action" / "setup.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def test_setup_script_names_a_missing_interpreter(tmp_path: Path) -> None:
@@ -159,7 +199,9 @@ def test_setup_script_names_a_missing_interpreter(tmp_path: Path) -> None:
 
 def test_setup_script_refuses_an_old_python(tmp_path: Path) -> None:
     fake = tmp_path / "python3.8"
-    fake.write_text("#!/bin/sh\nif [ \"$1\" = -V ]; then echo 'Python 3.8.10'; exit 0; fi\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\nif [ \"$1\" = -V ]; then echo 'Python 3.8.10'; exit 0; fi\nexit 1\n"
+    )
     fake.chmod(0o755)
     proc = _setup(tmp_path, str(fake))
     assert proc.returncode == 2

@@ -43,16 +43,35 @@ def client(gh: FakeGitHub) -> Iterator[GitHubClient]:
 
 
 def body(text: str, sha: str = SHA_C, verdict: str = "pass") -> str:
-    return compose_body(f"{MARKER}\n## PePR-E {text}\n", marker=MARKER, head_sha=sha, verdict=verdict)
+    return compose_body(
+        f"{MARKER}\n## PePR-E {text}\n", marker=MARKER, head_sha=sha, verdict=verdict
+    )
 
 
-def upsert(client: GitHubClient, text: str, mode: str = "always", sha: str = SHA_C,
-           verdict: str = "pass", pr: int = 7):  # type: ignore[no-untyped-def]
-    return upsert_comment(client, REPO, pr, body(text, sha, verdict), marker=MARKER, mode=mode,
-                          verdict=verdict, head_sha=sha, created_at="2024-05-02T00:00:00+00:00")
+def upsert(
+    client: GitHubClient,
+    text: str,
+    mode: str = "always",
+    sha: str = SHA_C,
+    verdict: str = "pass",
+    pr: int = 7,
+):  # type: ignore[no-untyped-def]
+    return upsert_comment(
+        client,
+        REPO,
+        pr,
+        body(text, sha, verdict),
+        marker=MARKER,
+        mode=mode,
+        verdict=verdict,
+        head_sha=sha,
+        created_at="2024-05-02T00:00:00+00:00",
+    )
 
 
-def test_create_then_update_in_place_then_never_leaves_it(gh: FakeGitHub, client: GitHubClient) -> None:
+def test_create_then_update_in_place_then_never_leaves_it(
+    gh: FakeGitHub, client: GitHubClient
+) -> None:
     first = upsert(client, "run 1")
     assert first.action == "created"
     assert len(gh.comments[(REPO, 7)]) == 1
@@ -70,7 +89,9 @@ def test_create_then_update_in_place_then_never_leaves_it(gh: FakeGitHub, client
 
 def test_marker_on_page_three_of_250_comments(gh: FakeGitHub, client: GitHubClient) -> None:
     for i in range(250):
-        gh.add_comment(REPO, 7, f"comment {i}: quoting {MARKER} is not ours" if i == 5 else f"comment {i}")
+        gh.add_comment(
+            REPO, 7, f"comment {i}: quoting {MARKER} is not ours" if i == 5 else f"comment {i}"
+        )
         if i == 229:
             gh.add_comment(REPO, 7, body("old"), user="github-actions[bot]")
     done = upsert(client, "new")
@@ -98,7 +119,9 @@ def test_secondary_rate_limit_waits_retry_after(gh: FakeGitHub, client: GitHubCl
     assert client.waits == [0.0]  # type: ignore[attr-defined]
 
 
-def test_read_only_token_is_an_access_error_without_the_token(gh: FakeGitHub, client: GitHubClient) -> None:
+def test_read_only_token_is_an_access_error_without_the_token(
+    gh: FakeGitHub, client: GitHubClient
+) -> None:
     gh.read_only = True
     with pytest.raises(GitHubAccessError) as info:
         upsert(client, "x")
@@ -116,14 +139,18 @@ def test_missing_pull_request_is_404_access_error(client: GitHubClient) -> None:
 
 def test_bad_token_error_never_shows_the_token(gh: FakeGitHub) -> None:
     secret = "ghp_SECRETsecret1234567890"
-    with GitHubClient(gh.api_url + f"/{secret}", secret, sleep=lambda s: None) as c, \
-            pytest.raises(GitHubError) as info:
+    with (
+        GitHubClient(gh.api_url + f"/{secret}", secret, sleep=lambda s: None) as c,
+        pytest.raises(GitHubError) as info,
+    ):
         c.create_comment(REPO, 7, "x")
     assert secret not in str(info.value)
     assert "***" in str(info.value)
 
 
-def test_server_refuses_over_65536_and_compose_body_trims(gh: FakeGitHub, client: GitHubClient) -> None:
+def test_server_refuses_over_65536_and_compose_body_trims(
+    gh: FakeGitHub, client: GitHubClient
+) -> None:
     huge = "x" * 70_000
     with pytest.raises(GitHubError, match="too long"):
         client.create_comment(REPO, 7, huge)
@@ -153,7 +180,9 @@ def test_newer_run_replaces_an_older_commit(gh: FakeGitHub, client: GitHubClient
     assert any("/compare/" in path for _, path, _ in gh.log)
 
 
-def test_on_change_updates_only_when_the_verdict_changes(gh: FakeGitHub, client: GitHubClient) -> None:
+def test_on_change_updates_only_when_the_verdict_changes(
+    gh: FakeGitHub, client: GitHubClient
+) -> None:
     assert upsert(client, "1", mode="on-change", verdict="pass").action == "created"
     assert upsert(client, "2", mode="on-change", verdict="pass").action == "skipped"
     assert upsert(client, "3", mode="on-change", verdict="fail").action == "updated"
@@ -169,7 +198,9 @@ def test_on_regression_stays_quiet_until_a_regression(gh: FakeGitHub, client: Gi
     assert "fixed" in gh.comments[(REPO, 7)][0]["body"]
 
 
-def test_pagination_never_sends_the_token_to_another_host(gh: FakeGitHub, client: GitHubClient) -> None:
+def test_pagination_never_sends_the_token_to_another_host(
+    gh: FakeGitHub, client: GitHubClient
+) -> None:
     gh.api_url  # noqa: B018 - server started
     original = gh._list
 

@@ -1,4 +1,4 @@
-"""Event parsing against real webhook payloads (tests/fixtures/github-events, MIT, octokit/webhooks)."""
+"""Event parsing against real webhook payloads (tests/fixtures/github-events, octokit, MIT)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ def test_fork_pull_request_is_detected_and_stored_under_its_label(tmp_path: Path
         d["pull_request"]["head"]["label"] = "mallory:master"
         d["pull_request"]["head"]["ref"] = "master"
 
-    ctx = load_event(env_for("pull_request", write_variant(tmp_path, "pull_request.opened.json", to_fork)))
+    ctx = load_event(
+        env_for("pull_request", write_variant(tmp_path, "pull_request.opened.json", to_fork))
+    )
     assert ctx.fork is True
     assert ctx.head_repo == "mallory/Hello-World"
     # A fork's `master` must not be stored as this repository's `master` baseline.
@@ -87,12 +89,16 @@ def test_deleted_fork_counts_as_fork(tmp_path: Path) -> None:
     def drop(d: dict[str, Any]) -> None:
         d["pull_request"]["head"]["repo"] = None
 
-    ctx = load_event(env_for("pull_request", write_variant(tmp_path, "pull_request.opened.json", drop)))
+    ctx = load_event(
+        env_for("pull_request", write_variant(tmp_path, "pull_request.opened.json", drop))
+    )
     assert ctx.fork is True
 
 
 def test_push_of_a_new_branch() -> None:
-    ctx = load_event(env_for("push", EVENTS / "push.with-new-branch.json", GITHUB_REF="refs/heads/master"))
+    ctx = load_event(
+        env_for("push", EVENTS / "push.with-new-branch.json", GITHUB_REF="refs/heads/master")
+    )
     assert ctx.kind == "push"
     assert ctx.branch == "master"
     assert ctx.new_branch is True
@@ -118,8 +124,14 @@ def test_deleted_branch_is_not_measured(tmp_path: Path) -> None:
 
 
 def test_dispatch_without_pr_runs_the_branch() -> None:
-    ctx = load_event(env_for("workflow_dispatch", EVENTS / "workflow_dispatch.json",
-                             GITHUB_REF="refs/heads/master", GITHUB_REPOSITORY="octo-org/octo-repo"))
+    ctx = load_event(
+        env_for(
+            "workflow_dispatch",
+            EVENTS / "workflow_dispatch.json",
+            GITHUB_REF="refs/heads/master",
+            GITHUB_REPOSITORY="octo-org/octo-repo",
+        )
+    )
     assert ctx.kind == "push"
     assert ctx.branch == "master"
     assert ctx.sha == "f" * 40
@@ -127,40 +139,69 @@ def test_dispatch_without_pr_runs_the_branch() -> None:
 
 @pytest.mark.parametrize("key", ["pr", "pull_request"])
 def test_dispatch_with_a_pr_number(tmp_path: Path, key: str) -> None:
-    path = write_variant(tmp_path, "workflow_dispatch.json", lambda d: d["inputs"].update({key: "#17"}))
+    path = write_variant(
+        tmp_path, "workflow_dispatch.json", lambda d: d["inputs"].update({key: "#17"})
+    )
     ctx = load_event(env_for("workflow_dispatch", path, GITHUB_REF="refs/heads/master"))
     assert ctx.kind == "pull_request"
     assert ctx.pr_number == 17
     assert ctx.needs_pr_lookup is True
-    filled = ctx.with_pull({
-        "number": 17,
-        "base": {"ref": "main", "sha": "a" * 40, "repo": {"full_name": "Codertocat/Hello-World"}},
-        "head": {"ref": "topic", "sha": "c" * 40, "label": "Codertocat:topic",
-                 "repo": {"full_name": "Codertocat/Hello-World"}},
-    })
-    assert (filled.base_ref, filled.head_ref, filled.sha, filled.fork) == ("main", "topic", "c" * 40, False)
+    filled = ctx.with_pull(
+        {
+            "number": 17,
+            "base": {
+                "ref": "main",
+                "sha": "a" * 40,
+                "repo": {"full_name": "Codertocat/Hello-World"},
+            },
+            "head": {
+                "ref": "topic",
+                "sha": "c" * 40,
+                "label": "Codertocat:topic",
+                "repo": {"full_name": "Codertocat/Hello-World"},
+            },
+        }
+    )
+    assert (filled.base_ref, filled.head_ref, filled.sha, filled.fork) == (
+        "main",
+        "topic",
+        "c" * 40,
+        False,
+    )
     assert filled.needs_pr_lookup is False
 
 
 def test_dispatch_with_a_bad_pr_input_names_it(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, "workflow_dispatch.json", lambda d: d["inputs"].update({"pr": "12; rm"}))
+    path = write_variant(
+        tmp_path, "workflow_dispatch.json", lambda d: d["inputs"].update({"pr": "12; rm"})
+    )
     with pytest.raises(InputError, match="input 'pr'"):
         load_event(env_for("workflow_dispatch", path))
 
 
 def test_issue_comment_is_another_event() -> None:
-    ctx = load_event(env_for("issue_comment", EVENTS / "issue_comment.created.json",
-                             GITHUB_REF="refs/heads/master"))
+    ctx = load_event(
+        env_for(
+            "issue_comment", EVENTS / "issue_comment.created.json", GITHUB_REF="refs/heads/master"
+        )
+    )
     assert ctx.kind == "other"
 
 
 def test_enterprise_server_api_url() -> None:
-    env = env_for("pull_request", EVENTS / "pull_request.opened.json",
-                  GITHUB_SERVER_URL="https://ghe.example.com", GITHUB_RUN_ATTEMPT="2")
+    env = env_for(
+        "pull_request",
+        EVENTS / "pull_request.opened.json",
+        GITHUB_SERVER_URL="https://ghe.example.com",
+        GITHUB_RUN_ATTEMPT="2",
+    )
     del env["GITHUB_API_URL"]
     ctx = load_event(env)
     assert ctx.api_url == "https://ghe.example.com/api/v3"
-    assert ctx.run_url == "https://ghe.example.com/Codertocat/Hello-World/actions/runs/987654/attempts/2"
+    assert (
+        ctx.run_url
+        == "https://ghe.example.com/Codertocat/Hello-World/actions/runs/987654/attempts/2"
+    )
 
 
 def test_outside_actions_is_a_clear_error() -> None:

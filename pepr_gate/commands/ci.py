@@ -37,9 +37,12 @@ def register(sub: Any) -> None:
         "Every flag may also be set by its PEPR_* environment variable.",
     )
     p.add_argument("--config", help="config file (PEPR_CONFIG; Action input `config`)")
-    p.add_argument("--comment", help=f"comment mode: {' | '.join(MODES)} (PEPR_COMMENT; default always)")
     p.add_argument(
-        "--fail-on-regression", metavar="true|false",
+        "--comment", help=f"comment mode: {' | '.join(MODES)} (PEPR_COMMENT; default always)"
+    )
+    p.add_argument(
+        "--fail-on-regression",
+        metavar="true|false",
         help="false: a failed gate is reported but exits 0 (PEPR_FAIL_ON_REGRESSION; default true)",
     )
     p.add_argument("--repeats", help="runs per measurement (PEPR_REPEATS; default: the config's)")
@@ -90,9 +93,7 @@ def options(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
 
 def _bad(dest: str, given: str, hint: str) -> InputError:
     env_name, input_name = ENV_NAMES[dest]
-    return InputError(
-        f"input `{input_name}` ({env_name}) = {given[:60]!r} is not valid", hint=hint
-    )
+    return InputError(f"input `{input_name}` ({env_name}) = {given[:60]!r} is not valid", hint=hint)
 
 
 def _bool(text: str) -> bool:
@@ -119,7 +120,9 @@ def _threshold(text: str) -> float | None:
     try:
         number = float(text.rstrip("%").strip())
     except ValueError:
-        raise _bad("threshold", text, "use a fraction such as 0.05, or a percentage such as 5%") from None
+        raise _bad(
+            "threshold", text, "use a fraction such as 0.05, or a percentage such as 5%"
+        ) from None
     if percent:
         number /= 100
     if not 0 <= number < 1:

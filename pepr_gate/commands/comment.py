@@ -24,13 +24,21 @@ def register(sub: Any) -> None:
         description="Post or update pepr-gate's one comment on a pull request from a "
         "check result (`.pepr/ci/check.json`), using GITHUB_TOKEN and GITHUB_API_URL.",
     )
-    p.add_argument("--from", dest="source", required=True, metavar="CHECK.json",
-                   help="check result written by `pepr-gate ci` or `pepr-gate check --json`")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="CHECK.json",
+        help="check result written by `pepr-gate ci` or `pepr-gate check --json`",
+    )
     p.add_argument("--pr", required=True, metavar="N", help="pull request number")
     p.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: GITHUB_REPOSITORY)")
-    p.add_argument("--comment", default="always", choices=MODES, help="comment mode (default always)")
     p.add_argument(
-        "--expect-head-sha", metavar="SHA",
+        "--comment", default="always", choices=MODES, help="comment mode (default always)"
+    )
+    p.add_argument(
+        "--expect-head-sha",
+        metavar="SHA",
         help="refuse a result for another commit, and skip when the PR has moved past SHA "
         "(pass github.event.workflow_run.head_sha)",
     )
@@ -47,12 +55,16 @@ def run(args: argparse.Namespace) -> int:
     number = _pr_number(args.pr)
     repo = (args.repo or env.get("GITHUB_REPOSITORY", "")).strip()
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
-        raise InputError(f"--repo {repo[:80]!r} is not OWNER/NAME",
-                         hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+        raise InputError(
+            f"--repo {repo[:80]!r} is not OWNER/NAME",
+            hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY",
+        )
     token = env.get("GITHUB_TOKEN", "")
     if not token:
-        raise InputError("GITHUB_TOKEN is empty: commenting needs a token",
-                         hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step")
+        raise InputError(
+            "GITHUB_TOKEN is empty: commenting needs a token",
+            hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step",
+        )
     result = _load_check(args.source)
     expect = (args.expect_head_sha or "").strip().lower() or None
     if expect and (result.head_sha or "").lower() != expect:
@@ -62,19 +74,35 @@ def run(args: argparse.Namespace) -> int:
         )
     api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
     marker = comment_marker(result.config_path or "pepr.toml")
-    body = compose_body(render_markdown(result, max_chars=64_800), marker=marker,
-                        head_sha=result.head_sha, verdict=result.verdict)
+    body = compose_body(
+        render_markdown(result, max_chars=64_800),
+        marker=marker,
+        head_sha=result.head_sha,
+        verdict=result.verdict,
+    )
     with GitHubClient(api_url, token) as client:
         if expect:
             head = ((client.get_pull(repo, number).get("head") or {}).get("sha") or "").lower()
             if head != expect:
-                print(f"pepr-gate: PR #{number} is now at {head[:12]}, not {expect[:12]}: "
-                      "a newer run will comment; nothing posted")
+                print(
+                    f"pepr-gate: PR #{number} is now at {head[:12]}, not {expect[:12]}: "
+                    "a newer run will comment; nothing posted"
+                )
                 return 0
-        done = upsert_comment(client, repo, number, body, marker=marker, mode=args.comment,
-                              verdict=result.verdict, head_sha=result.head_sha,
-                              created_at=result.created_at.isoformat())
-    print(f"pepr-gate: comment {done.action}: {done.reason}" + (f" ({done.url})" if done.url else ""))
+        done = upsert_comment(
+            client,
+            repo,
+            number,
+            body,
+            marker=marker,
+            mode=args.comment,
+            verdict=result.verdict,
+            head_sha=result.head_sha,
+            created_at=result.created_at.isoformat(),
+        )
+    print(
+        f"pepr-gate: comment {done.action}: {done.reason}" + (f" ({done.url})" if done.url else "")
+    )
     set_outputs({"comment-url": done.url or ""}, env)
     return 0
 
@@ -102,11 +130,15 @@ def _load_check(source: str) -> Any:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable JSON check result: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != CHECK_SCHEMA:
-        raise InputError(f"{path}: not a {CHECK_SCHEMA} check result",
-                         hint="pass .pepr/ci/check.json from `pepr-gate ci`")
+        raise InputError(
+            f"{path}: not a {CHECK_SCHEMA} check result",
+            hint="pass .pepr/ci/check.json from `pepr-gate ci`",
+        )
     try:
         return CheckResult.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: invalid check result at field '{where}': {first['msg']}") from None
+        raise InputError(
+            f"{path}: invalid check result at field '{where}': {first['msg']}"
+        ) from None

@@ -121,7 +121,9 @@ class GitHubClient:
         return Comment.from_api(self._request("PATCH", url, json={"body": body}).json())
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
-        data: dict[str, Any] = self._request("GET", f"{self.api_url}/repos/{repo}/pulls/{number}").json()
+        data: dict[str, Any] = self._request(
+            "GET", f"{self.api_url}/repos/{repo}/pulls/{number}"
+        ).json()
         return data
 
     def compare_status(self, repo: str, base: str, head: str) -> str:

@@ -69,10 +69,12 @@ def _client(ctx: EventContext, token: str) -> GitHubClient | None:
 
 
 def _measure_and_publish(
-    ctx: EventContext, config: Config, opts: CiOptions, env: Mapping[str, str],
+    ctx: EventContext,
+    config: Config,
+    opts: CiOptions,
+    env: Mapping[str, str],
     client: GitHubClient | None,
 ) -> int:
-    from pepr_gate.check import exit_code_for, run_check
     from pepr_gate.execute import execute
 
     out = Published()
@@ -82,12 +84,18 @@ def _measure_and_publish(
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
         outcome = execute(
-            config, repeats=opts.repeats, meter=opts.meter, store_url=opts.store,
-            branch=ctx.branch, sha=ctx.sha,
+            config,
+            repeats=opts.repeats,
+            meter=opts.meter,
+            store_url=opts.store,
+            branch=ctx.branch,
+            sha=ctx.sha,
         )
         records, paths = outcome.records, _copy_records(outcome.record_paths)
         if outcome.error is not None:
             raise outcome.error
+        from pepr_gate.check import exit_code_for, run_check
+
         result = run_check(
             config,
             candidates=[r for r in records if r.status == "ok"],
@@ -138,7 +146,10 @@ def _lookup_pull(ctx: EventContext, client: GitHubClient | None) -> EventContext
 
 
 def _comment(
-    ctx: EventContext, result: CheckResult, opts: CiOptions, client: GitHubClient | None,
+    ctx: EventContext,
+    result: CheckResult,
+    opts: CiOptions,
+    client: GitHubClient | None,
     out: Published,
 ) -> None:
     if opts.comment == "never":
@@ -159,12 +170,21 @@ def _comment(
     marker = comment_marker(result.config_path or opts.config)
     body = publish.compose_body(
         render_markdown(result, max_chars=publish.MAX_COMMENT_CHARS - 200),
-        marker=marker, head_sha=ctx.head_sha, verdict=result.verdict,
+        marker=marker,
+        head_sha=ctx.head_sha,
+        verdict=result.verdict,
     )
     try:
         done = publish.upsert_comment(
-            client, ctx.repo, ctx.pr_number or 0, body, marker=marker, mode=opts.comment,
-            verdict=result.verdict, head_sha=ctx.head_sha, created_at=result.created_at.isoformat(),
+            client,
+            ctx.repo,
+            ctx.pr_number or 0,
+            body,
+            marker=marker,
+            mode=opts.comment,
+            verdict=result.verdict,
+            head_sha=ctx.head_sha,
+            created_at=result.created_at.isoformat(),
         )
     except GitHubAccessError as exc:
         out.notices.append(
@@ -243,7 +263,9 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _publish_error(ctx: EventContext, exc: PeprError, paths: list[Path], env: Mapping[str, str]) -> None:
+def _publish_error(
+    ctx: EventContext, exc: PeprError, paths: list[Path], env: Mapping[str, str]
+) -> None:
     title = "the measured command failed" if exc.exit_code == 3 else "could not check this run"
     report = f"## pepr-gate: {title}\n\n{code_block(str(exc))}\n"
     if ctx.run_url:
@@ -252,8 +274,12 @@ def _publish_error(ctx: EventContext, exc: PeprError, paths: list[Path], env: Ma
     _write(CI_DIR / "error.json", json.dumps({"exit_code": exc.exit_code, "message": exc.message}))
     publish.write_summary(report, env)
     publish.set_outputs(
-        {"verdict": "error", "report-path": str(report_path),
-         "record-path": "\n".join(str(p) for p in paths), "comment-url": ""},
+        {
+            "verdict": "error",
+            "report-path": str(report_path),
+            "record-path": "\n".join(str(p) for p in paths),
+            "comment-url": "",
+        },
         env,
     )
     publish.annotation("error", f"pepr-gate: {title}: {exc.message}")

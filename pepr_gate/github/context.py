@@ -96,7 +96,7 @@ def _dispatch_pr_number(payload: Mapping[str, Any]) -> int | None:
         text = str(raw).strip().lstrip("#")
         if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) == 0:
             raise InputError(
-                f"workflow_dispatch input '{name}' = {str(raw)[:40]!r} is not a pull request number",
+                f"workflow_dispatch input '{name}' = {str(raw)[:40]!r} is not a PR number",
                 hint="give the number only, e.g. 42",
             )
         return int(text)
@@ -127,24 +127,36 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         "run_attempt": env.get("GITHUB_RUN_ATTEMPT") or None,
     }
     if event_name in PR_EVENTS and isinstance(payload.get("pull_request"), dict):
-        return EventContext(kind="pull_request", **common, **_pull_fields(payload["pull_request"], repo))
+        return EventContext(
+            kind="pull_request", **common, **_pull_fields(payload["pull_request"], repo)
+        )
     if event_name == "workflow_dispatch":
         number = _dispatch_pr_number(payload)
         if number is not None:
             return EventContext(
-                kind="pull_request", sha=sha, branch=None, pr_number=number,
-                needs_pr_lookup=True, **common,
+                kind="pull_request",
+                sha=sha,
+                branch=None,
+                pr_number=number,
+                needs_pr_lookup=True,
+                **common,
             )
     if ref and ref.startswith("refs/tags/"):
-        return EventContext(kind="tag", sha=sha, branch=None, tag=ref[len("refs/tags/"):], **common)
-    if event_name in ("push", "workflow_dispatch", "schedule") and ref and ref.startswith("refs/heads/"):
+        return EventContext(
+            kind="tag", sha=sha, branch=None, tag=ref[len("refs/tags/") :], **common
+        )
+    if (
+        event_name in ("push", "workflow_dispatch", "schedule")
+        and ref
+        and ref.startswith("refs/heads/")
+    ):
         after = payload.get("after")
         deleted = bool(payload.get("deleted")) or after == ZERO_SHA
         new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
         return EventContext(
             kind="other" if deleted else "push",
             sha=(after if after and after != ZERO_SHA else sha),
-            branch=ref[len("refs/heads/"):],
+            branch=ref[len("refs/heads/") :],
             new_branch=new_branch,
             deleted=deleted,
             **common,

@@ -24,7 +24,9 @@ MAX_SUMMARY_BYTES = 1024 * 1024
 # GitHub refuses comment bodies over 65,536 characters (HTTP 422); keep a margin.
 MAX_COMMENT_CHARS = 65_000
 COMMENT_MODES = ("always", "on-change", "on-regression", "never")
-TRIM_NOTE = "\n\n_… trimmed to fit GitHub's size limit; the full report is in the job's artifact._\n"
+TRIM_NOTE = (
+    "\n\n_… trimmed to fit GitHub's size limit; the full report is in the job's artifact._\n"
+)
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 _HEAD_SHA_MARK = re.compile(r"<!-- pepr-gate:head-sha=([0-9a-fA-F]{7,64}) -->")
 _VERDICT_MARK = re.compile(r"<!-- pepr-gate:verdict=([a-z]+) -->")
@@ -39,7 +41,9 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(level: str, message: str, *, title: str = "pepr-gate", stream: TextIO | None = None) -> None:
+def annotation(
+    level: str, message: str, *, title: str = "pepr-gate", stream: TextIO | None = None
+) -> None:
     """Print one `::error`/`::warning`/`::notice` workflow command."""
     if level not in ("error", "warning", "notice"):
         raise ValueError(level)
@@ -158,11 +162,16 @@ def upsert_comment(
     # on-regression still updates an existing comment, so it never keeps showing a
     # regression that the latest commit fixed.
     old_sha = recorded_head_sha(existing.body)
-    if old_sha and head_sha and old_sha != head_sha and not _is_newer(
-        client, repo, pr, old_sha, head_sha, existing.updated_at, created_at
+    if (
+        old_sha
+        and head_sha
+        and old_sha != head_sha
+        and not _is_newer(client, repo, pr, old_sha, head_sha, existing.updated_at, created_at)
     ):
         return CommentOutcome(
-            "skipped", existing.html_url, f"the comment already reports a newer commit ({old_sha[:12]})"
+            "skipped",
+            existing.html_url,
+            f"the comment already reports a newer commit ({old_sha[:12]})",
         )
     if existing.body == body:
         return CommentOutcome("updated", existing.html_url, "comment already up to date")
