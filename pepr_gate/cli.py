@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
-    except Exception:  # noqa: BLE001 - the one place that turns bugs into exit code 4
+    except Exception:  # the one place that turns a bug into exit code 4
         log = _write_crash_log(args_list)
         print(
             f"pepr-gate: internal error (a bug, not your input). Traceback written to {log}\n"

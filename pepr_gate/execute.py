@@ -9,6 +9,7 @@ only to fail at the end on a typo. Failed runs are written and stored with
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -269,7 +270,7 @@ def _check_fresh(config: Config, wall_start: float) -> None:
         )
 
 
-def _write_trace(sources: list[object], path: Path) -> None:
+def _write_trace(sources: Sequence[object], path: Path) -> None:
     for src in sources:
         trace = getattr(src, "trace", None)
         if callable(trace):

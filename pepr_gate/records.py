@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pepr_gate.errors import InputError
 
-RUN_SCHEMA = "pepr-gate/run/1"
-CHECK_SCHEMA = "pepr-gate/check/1"
+RUN_SCHEMA: Final = "pepr-gate/run/1"
+CHECK_SCHEMA: Final = "pepr-gate/check/1"
 
 Method = Literal["measured", "estimated", "unavailable"]
 EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
@@ -262,6 +262,11 @@ class CheckResult(_Model):
     trend: list[tuple[str, float]] = Field(default_factory=list)
     strict: bool = False
     config_path: str | None = None
+    noise_z: float | None = Field(default=None, description="fail needs a drop > noise_z x noise")
+    spread: float | None = Field(default=None, description="per-run relative spread used")
+    noise_run_ids: list[str] = Field(default_factory=list)
+    repeats_needed: int | None = None
+    notes: list[str] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

@@ -76,7 +76,7 @@ def score_scaled(
                 score = pepr(performance, r)
     return Score(
         variant=VARIANTS[resource],
-        resource=resource,  # type: ignore[arg-type]
+        resource=resource,
         resource_value=value,
         R=r,
         pepr=score,
