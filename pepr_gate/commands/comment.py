@@ -49,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.github.api import GitHubClient
     from pepr_gate.github.context import default_api_url
     from pepr_gate.github.publish import compose_body, set_outputs, upsert_comment
-    from pepr_gate.report.markdown import comment_marker, render_markdown
 
     env = os.environ
     number = _pr_number(args.pr)
@@ -72,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.source}: reports commit {str(result.head_sha)[:40]!r}, not {expect}",
             hint="the artifact belongs to another run; download the one of this workflow_run",
         )
+    from pepr_gate.report.markdown import comment_marker, render_markdown
+
     api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
     marker = comment_marker(result.config_path or "pepr.toml")
     body = compose_body(
