@@ -277,7 +277,10 @@ def test_bad_inputs_exit_2_naming_the_input(
     assert names in capsys.readouterr().err
 
 
-NASTY = '"; touch pwned-a; # $(touch pwned-b) `touch pwned-c` <img src=x onerror=alert(1)> @org/team ]]>'
+NASTY = (
+    '"; touch pwned-a; # $(touch pwned-b) `touch pwned-c` '
+    "<img src=x onerror=alert(1)> @org/team ]]>"
+)
 
 
 def test_injection_changes_nothing_outside_the_comment_text(project: Project) -> None:
