@@ -1,15 +1,69 @@
-"""`pepr-gate check` (being built: see its issue)."""
+"""`pepr-gate check`: compare a candidate run with the base branch's baseline."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("check", help="(being built)")
+    p = sub.add_parser(
+        "check", help="compare a run with the baseline and give the verdict",
+        description="Compare the candidate run's PePR with the base branch's baseline "
+        "(noise-aware), check budgets and the performance guardrail, print the verdict. "
+        "Exit 0 pass/warn/inconclusive, 1 fail (or inconclusive with --strict), 2 bad input.",
+    )
+    p.add_argument("--config", metavar="PATH", help="pepr.toml (default: found in cwd)")
+    p.add_argument("--candidate", metavar="FILE.json|latest",
+                   help="a run record file, or 'latest' (default): the newest stored run of "
+                   "the current git branch")
+    p.add_argument("--baseline", metavar="FILE.json", nargs="+", action="extend",
+                   help="baseline run record file(s) instead of the store")
+    p.add_argument("--baseline-branch", metavar="B",
+                   help="base branch (default: [gate] base_branch, GITHUB_BASE_REF, main)")
+    p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
+    p.add_argument("--threshold", metavar="X", type=float,
+                   help="largest allowed relative PePR drop (default: [gate] max_pepr_drop)")
+    p.add_argument("--markdown", metavar="OUT.md", help="write the PR comment body here")
+    p.add_argument("--json", metavar="OUT.json", help="write the check result here")
+    p.add_argument("--strict", action="store_true", default=None,
+                   help="exit 1 when the verdict is inconclusive")
     p.set_defaults(func=run)
 
 
+def write_output(path: str, text: str) -> None:
+    from pepr_gate.errors import InputError
+
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}",
+                         hint="choose a writable path") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("check")
+    from pepr_gate.check import exit_code_for, run_check, validate_threshold
+    from pepr_gate.config import load_config
+    from pepr_gate.records import load_run_record
+    from pepr_gate.report.markdown import render_markdown
+    from pepr_gate.report.terminal import render_terminal
+
+    validate_threshold(args.threshold)
+    from_file = args.candidate not in (None, "latest")
+    config = load_config(args.config, required=args.config is not None or not from_file)
+    candidates = [load_run_record(args.candidate)] if from_file else None
+    baselines = [load_run_record(f) for f in args.baseline] if args.baseline else None
+    result = run_check(
+        config, candidates=candidates, candidate_latest=not from_file, baselines=baselines,
+        baseline_branch=args.baseline_branch, store_url=args.store, threshold=args.threshold,
+        strict=args.strict,
+    )
+    if args.json:
+        write_output(args.json, result.to_json() + "\n")
+    if args.markdown:
+        write_output(args.markdown, render_markdown(result))
+    render_terminal(result)
+    return exit_code_for(result)
