@@ -108,7 +108,7 @@ def _measure_and_publish(
         _publish_error(ctx, exc, paths, env)
         raise
     result = result.model_copy(update={"config_path": result.config_path or opts.config})
-    check_path = _write(CI_DIR / "check.json", result.to_json())
+    _write(CI_DIR / "check.json", result.to_json())
     if ctx.kind == "pull_request" and ctx.pr_number is not None:
         _write(CI_DIR / "pr-number", f"{ctx.pr_number}\n")
     if ctx.kind == "pull_request":
@@ -120,7 +120,7 @@ def _measure_and_publish(
     report = _summary_markdown(ctx, result, out)
     report_path = _write(CI_DIR / "report.md", report)
     publish.write_summary(report, env)
-    publish.set_outputs(_outputs(result, report_path, paths, out.comment_url, check_path), env)
+    publish.set_outputs(_outputs(result, report_path, paths, out.comment_url), env)
     publish.annotation(publish.level_for(result.verdict), _headline(result))
     for notice in out.notices:
         print(f"pepr-gate: {notice}")
@@ -224,7 +224,7 @@ def _headline(result: CheckResult) -> str:
 
 
 def _outputs(
-    result: CheckResult, report: Path, records: list[Path], comment_url: str | None, check: Path
+    result: CheckResult, report: Path, records: list[Path], comment_url: str | None
 ) -> dict[str, str | None]:
     cand, base = result.candidate, result.baseline
     return {
@@ -236,7 +236,6 @@ def _outputs(
         "energy-kwh": _num(cand.energy_kwh),
         "report-path": str(report),
         "record-path": "\n".join(str(p) for p in records),
-        "check-path": str(check),
         "comment-url": comment_url or "",
     }
 
