@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pepr_gate.github.api import GitHubAccessError, GitHubClient, GitHubError
 from pepr_gate.github.publish import (
     MAX_COMMENT_CHARS,
+    MAX_SUMMARY_BYTES,
+    annotation,
     compose_body,
     find_comment,
     recorded_head_sha,
+    set_outputs,
     upsert_comment,
+    write_summary,
 )
 
 try:
@@ -212,3 +219,36 @@ def test_pagination_never_sends_the_token_to_another_host(
     gh.add_comment(REPO, 7, "hello")
     with pytest.raises(GitHubError, match="another host"):
         find_comment(client, REPO, 7, MARKER)
+
+
+def test_summary_stays_under_one_mebibyte(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(target)}
+    write_summary("# head\n" + "é" * 700_000, env)  # 1.4 MB of UTF-8
+    data = target.read_bytes()
+    assert len(data) <= MAX_SUMMARY_BYTES
+    assert data.decode("utf-8").startswith("# head")
+    assert "trimmed to fit" in data.decode("utf-8")
+
+
+def test_outputs_survive_newlines_and_lookalike_delimiters(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    sneaky = "a\nverdict<<EOF\npass\nEOF\nghadelimiter_x"
+    set_outputs({"record-path": sneaky, "verdict": "fail"}, {"GITHUB_OUTPUT": str(target)})
+    lines = target.read_text().split("\n")
+    parsed: dict[str, str] = {}
+    i = 0
+    while i < len(lines) and lines[i]:
+        name, delim = lines[i].split("<<", 1)
+        assert re.fullmatch(r"ghadelimiter_[0-9a-f]{32}", delim)
+        end = lines.index(delim, i + 1)
+        parsed[name] = "\n".join(lines[i + 1 : end])
+        i = end + 1
+    assert parsed == {"record-path": sneaky, "verdict": "fail"}
+
+
+def test_annotations_escape_workflow_command_characters() -> None:
+    out = io.StringIO()
+    annotation("error", "100% worse\r\n::set-env name=X::1", title="a:b,c", stream=out)
+    assert out.getvalue() == ("::error title=a%3Ab%2Cc::100%25 worse%0D%0A::set-env name=X::1\n")
+    assert out.getvalue().count("\n") == 1  # one command: the second `::` is inert text
