@@ -298,7 +298,7 @@ def evaluate(
             fell = base_side.performance - cand.performance
             if fell > guard:
                 fails.append(
-                    f"{settings.performance_name or 'Performance'} fell {fell:.3f} "
+                    f"{settings.performance_name or primary.performance.name} fell {fell:.3f} "
                     f"({base_side.performance:.3f} -> {cand.performance:.3f}), more than the "
                     f"{guard:g} allowed by [gate] max_performance_drop."
                 )

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     validate_threshold(args.threshold)
     from_file = args.candidate not in (None, "latest")
-    config = load_config(args.config, required=args.config is not None or not from_file)
+    config = load_config(args.config, required=args.config is not None)
     candidates = [load_run_record(args.candidate)] if from_file else None
     baselines = [load_run_record(f) for f in args.baseline] if args.baseline else None
     result = run_check(

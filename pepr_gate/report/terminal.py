@@ -25,8 +25,8 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
     b, c = result.baseline, result.candidate
     table = Table(show_edge=False)
     table.add_column("")
-    table.add_column(f"baseline ({result.base_branch or '—'})", justify="right")
-    table.add_column(f"candidate ({result.head_branch or '—'})", justify="right")
+    table.add_column(escape(f"baseline ({result.base_branch or '—'})"), justify="right")
+    table.add_column(escape(f"candidate ({result.head_branch or '—'})"), justify="right")
 
     def mem(side: Any) -> float | None:
         v = None if side is None else side.gpu_peak_memory_bytes
@@ -34,7 +34,7 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
 
     def row(label: str, attr: str, digits: int, unit: str = "") -> None:
         old = None if b is None else getattr(b, attr)
-        table.add_row(label, _fmt(old, digits, unit), _fmt(getattr(c, attr), digits, unit))
+        table.add_row(escape(label), _fmt(old, digits, unit), _fmt(getattr(c, attr), digits, unit))
 
     row(f"{result.performance_name} (P)", "performance", 3)
     row("energy", "energy_kwh", 4, " kWh")

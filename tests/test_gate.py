@@ -1,0 +1,141 @@
+"""The decision rule: what verdict a user gets, and the sentence that explains it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+
+from pepr_gate import gate
+from pepr_gate.config import Config, parse_config
+from pepr_gate.records import Resources, RunRecord
+
+NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+Make = Callable[..., RunRecord]
+
+
+def decide(cands: list[RunRecord], base: list[RunRecord], config: Config | None = None,
+           **kw: object) -> tuple[str, list[str]]:
+    settings = gate.Settings.from_config(config or Config())
+    res = gate.evaluate(cands, base, base, settings,
+                        gate.Context(created_at=NOW, base_branch="main", **kw))  # type: ignore[arg-type]
+    return res.verdict, res.reasons
+
+
+def cfg(**gate_keys: object) -> Config:
+    return parse_config({"gate": gate_keys}, source="test", root=".")
+
+
+def window(make: Make, p: float = 0.90, n: int = 5) -> list[RunRecord]:
+    return [make(performance=p * (1 + 0.002 * (i - 2))) for i in range(n)]
+
+
+def test_clear_drop_fails_with_a_sentence(make_record: Make) -> None:
+    verdict, reasons = decide([make_record(branch="pr", performance=0.80)], window(make_record))
+    assert verdict == "fail"
+    assert reasons[0].startswith("PePR-E fell 11.1% (0.600 -> 0.533), more than the 5% allowed")
+    assert "x the noise" in reasons[0]
+
+
+def test_small_drop_and_improvement_pass(make_record: Make) -> None:
+    assert decide([make_record(performance=0.88)], window(make_record))[0] == "pass"
+    verdict, reasons = decide([make_record(performance=0.95)], window(make_record))
+    assert verdict == "pass" and "rose" in reasons[0]
+
+
+def test_drop_beyond_threshold_but_within_noise_warns_with_repeats(make_record: Make) -> None:
+    noisy = [make_record(performance=p) for p in (0.80, 0.95, 0.86, 0.99, 0.90)]
+    verdict, reasons = decide([make_record(performance=0.82)], noisy)
+    assert verdict == "warn"
+    assert "within" not in reasons[0] and "x the noise" in reasons[0]
+    assert "--repeats" in reasons[0] or "more baseline runs" in reasons[0]
+
+
+def test_repeats_narrow_the_noise(make_record: Make) -> None:
+    base = [make_record(performance=p) for p in (0.86, 0.93, 0.88, 0.95, 0.90)]
+    one = decide([make_record(performance=0.80)], base)[0]
+    reps = [make_record(performance=p, repeat_group="g", repeat_index=i)
+            for i, p in enumerate((0.80, 0.805, 0.795, 0.80, 0.81))]
+    assert (one, decide(reps, base)[0]) == ("warn", "fail")
+
+
+def test_one_outlier_repeat_does_not_fail(make_record: Make) -> None:
+    reps = [make_record(performance=p) for p in (0.90, 0.60, 0.91)]
+    assert decide(reps, window(make_record))[0] == "pass"
+
+
+def test_no_baseline_is_inconclusive(make_record: Make) -> None:
+    verdict, reasons = decide([make_record()], [])
+    assert verdict == "inconclusive" and reasons[0].startswith("No baseline")
+
+
+def test_other_hardware_says_what_differs(make_record: Make) -> None:
+    verdict, reasons = decide([make_record(fingerprint="hw-other")], window(make_record))
+    assert verdict == "inconclusive"
+    assert "hardware differs" in reasons[0] and "hw-other" in reasons[0]
+    verdict, reasons = decide([make_record(config_hash="cfg-other")], window(make_record))
+    assert "config hash differs" in reasons[0]
+
+
+def test_failed_candidate_and_dead_telemetry_are_inconclusive(make_record: Make) -> None:
+    verdict, reasons = decide([make_record(status="failed")], window(make_record))
+    assert verdict == "inconclusive" and "failed" in reasons[0]
+    verdict, reasons = decide([make_record(telemetry_ok=False)], window(make_record))
+    assert verdict == "inconclusive" and "telemetry_ok: false" in " ".join(reasons)
+
+
+def test_measured_vs_estimated_energy_is_inconclusive(make_record: Make) -> None:
+    cand = make_record()
+    cand = cand.model_copy(update={"resources": cand.resources.model_copy(
+        update={"energy_method": "estimated"})})
+    verdict, reasons = decide([cand], window(make_record))
+    assert verdict == "inconclusive" and "estimated for the candidate" in " ".join(reasons)
+
+
+def test_budget_fails_even_without_baseline(make_record: Make) -> None:
+    verdict, reasons = decide([make_record(energy_kwh=0.03)], [], cfg(budgets={"energy_kwh": 0.02}))
+    assert verdict == "fail"
+    assert reasons[0] == ("Energy 0.0300 kWh is over the budget of 0.0200 kWh "
+                          "([gate.budgets] energy_kwh).")
+    over = make_record(duration_s=900.0)
+    assert decide([over], [], cfg(budgets={"duration_s": 600.0}))[0] == "fail"
+
+
+def test_performance_guardrail_fails_whatever_pepr_does(make_record: Make) -> None:
+    cheap = make_record(performance=0.86, energy_kwh=0.002)  # PePR rises, accuracy falls
+    verdict, reasons = decide([cheap], window(make_record), cfg(max_performance_drop=0.02))
+    assert verdict == "fail"
+    assert reasons[0].startswith("accuracy fell 0.040 (0.900 -> 0.860)")
+
+
+def test_scale_comes_from_config_then_budget_then_baseline(make_record: Make) -> None:
+    def scale(config: Config) -> tuple[float | None, str | None]:
+        res = gate.evaluate([make_record()], window(make_record), [],
+                            gate.Settings.from_config(config), gate.Context(created_at=NOW))
+        assert res.normalization is not None
+        return res.normalization.scale, res.normalization.scale_source
+
+    assert scale(Config()) == (pytest.approx(0.0168), "2x baseline")
+    assert scale(cfg(budgets={"energy_kwh": 0.05})) == (0.05, "budget")
+    both = parse_config({"score": {"scale": {"energy": 0.1}}, "gate": {"budgets": {
+        "energy_kwh": 0.05}}}, source="t", root=".")
+    assert scale(both) == (0.1, "config")
+
+
+def test_spread_has_a_floor_so_single_runs_carry_noise() -> None:
+    assert gate.pooled_spread([0.5], [0.5]) == gate.SPREAD_FLOOR
+    assert gate.noise_sigma(gate.SPREAD_FLOOR, 1, 1) > 0.01
+
+
+def test_repeats_to_settle_grows_as_the_drop_nears_the_noise() -> None:
+    few = gate.repeats_to_settle(0.07, 0.03, 5)
+    many = gate.repeats_to_settle(0.055, 0.03, 5)
+    assert few is not None and many is not None and few < many
+
+
+def test_missing_energy_cannot_be_scored(make_record: Make) -> None:
+    cand = make_record()
+    cand = cand.model_copy(update={"resources": Resources(energy_method="measured")})
+    verdict, reasons = decide([cand], window(make_record))
+    assert verdict == "inconclusive" and "cannot be computed" in " ".join(reasons)
