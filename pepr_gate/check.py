@@ -118,7 +118,7 @@ def run_check(
                 config_hash=primary.config_hash,
                 limit=max(settings.window, gate.NOISE_HISTORY) + len(own),
             )
-            found = [r for r in found if r.id not in own]
+            found = [r for r in found if r.id not in own][:max(settings.window, gate.NOISE_HISTORY)]
             window, noise = found[:settings.window], found
             if not window:
                 others = [r for r in store.runs(base_branch, limit=MISMATCH_SCAN)
