@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
 from pepr_gate.github import publish
 from pepr_gate.github.context import EventContext, load_event
-from pepr_gate.github.text import code_block, md_text
+from pepr_gate.github.text import code_block
+from pepr_gate.report.markdown import escape_md as md_text
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config

@@ -1,19 +1,12 @@
-"""Escaping for text a PR author may control, on its way into GitHub Markdown."""
+"""Text a PR author may control, on its way into GitHub Markdown.
+
+Inline text goes through `pepr_gate.report.markdown.escape_md`, the one escaper the
+comment and the summary share; this module adds the fenced block for error messages.
+"""
 
 from __future__ import annotations
 
-import html
 import re
-
-# `<`, `>`, `&` and quotes are handled by html.escape; a backslash before them would show.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
-
-
-def md_text(text: str) -> str:
-    """Plain text in Markdown: no HTML, no formatting, no links, no @-mentions."""
-    escaped = html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=True)
-    # `&#64;` renders as @ but GitHub does not turn it into a notification.
-    return escaped.replace("@", "&#64;").replace("\r", " ").replace("\n", " ")
 
 
 def code_block(text: str) -> str:
