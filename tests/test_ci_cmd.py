@@ -364,3 +364,18 @@ def test_comment_command_refuses_non_check_data(project: Project) -> None:
         text=True,
     )
     assert proc.returncode == 2 and "pepr-gate/check/1" in proc.stderr
+
+
+def test_manual_dispatch_with_a_pr_number_measures_that_pr(project: Project) -> None:
+    project.baseline("0.90")
+    data = json.loads((EVENTS / "workflow_dispatch.json").read_text())
+    data["inputs"] = {"pr": "2"}
+    payload = project.tmp / "dispatch.json"
+    payload.write_text(json.dumps(data))
+    res = project.ci(event="workflow_dispatch", ref="refs/heads/main", payload=payload)
+    assert res.code == 0, res.stderr
+    assert res.outputs["verdict"] == "pass"
+    assert ("GET", f"{project.gh.prefix}/repos/{REPO}/pulls/2", 200) in project.gh.log
+    check = json.loads((project.root / ".pepr/ci/check.json").read_text())
+    assert (check["head_sha"], check["head_branch"]) == (HEAD_SHA, "feature")
+    assert len(project.comments()) == 1
