@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from pepr_gate.records import UNITS, CheckResult, Side
+from pepr_gate.report import units
 from pepr_gate.report.sparkline import sparkline
 
 MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()#|~$^])")
@@ -71,18 +72,21 @@ def _rows(result: CheckResult) -> list[dict[str, str]]:
     specs: list[tuple[str, Any, Any, int, str]] = [
         (f"{escape_md(result.performance_name)} (P)", get(b, "performance"), c.performance,
          3, ""),
-        ("energy", get(b, "energy_kwh"), c.energy_kwh, 4, " kWh"),
-        ("carbon", get(b, "carbon_kg"), c.carbon_kg, 4, " kg CO2eq"),
+        ("energy", get(b, "energy_kwh"), c.energy_kwh, 0, "energy"),
+        ("carbon", get(b, "carbon_kg"), c.carbon_kg, 0, "carbon"),
         ("wall time", get(b, "duration_s"), c.duration_s, 1, " s"),
         ("peak GPU memory", mem(b), mem(c), 2, " GB"),
         (escape_md(r_label), get(b, "R"), c.R, 3, ""),
     ]
     rows = []
     for label, old, new, digits, unit in specs:
+        fmt = {"energy": units.energy, "carbon": units.carbon}.get(
+            unit, lambda v, d=digits, u=unit: _num(v, d) + u
+        )
         rows.append({
             "label": label,
-            "baseline": "—" if old is None else _num(old, digits) + unit,
-            "candidate": "—" if new is None else _num(new, digits) + unit,
+            "baseline": "—" if old is None else fmt(old),
+            "candidate": "—" if new is None else fmt(new),
             "change": _change(new, old),
         })
     for key, side in (("baseline", b), ("candidate", c)):

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pepr_gate.records import UNITS, RunRecord
+from pepr_gate.report import units
 from pepr_gate.score import GB
 
 
@@ -37,10 +38,10 @@ def run_table(record: RunRecord) -> Table:
     table.add_column("how")
     perf = record.performance
     table.add_row(f"P ({perf.name})", _fmt(perf.value), perf.file or "not configured")
-    table.add_row("energy (kWh)", _fmt(res.energy_kwh), _energy_how(record))
+    table.add_row("energy", units.energy(res.energy_kwh), _energy_how(record))
     table.add_row(
-        "carbon (kg CO2eq)",
-        _fmt(res.carbon_kg),
+        "carbon",
+        units.carbon(res.carbon_kg),
         f"{_fmt(res.carbon_intensity_g_per_kwh)} g/kWh x PUE {res.pue:g}; {res.carbon_source}",
     )
     table.add_row("wall time (s)", f"{res.duration_s:.3f}", "measured: monotonic clock")

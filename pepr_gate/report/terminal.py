@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pepr_gate.records import CheckResult
+from pepr_gate.report import units
 from pepr_gate.report.sparkline import sparkline
 
 STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cyan"}
@@ -37,8 +38,10 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
         table.add_row(escape(label), _fmt(old, digits, unit), _fmt(getattr(c, attr), digits, unit))
 
     row(f"{result.performance_name} (P)", "performance", 3)
-    row("energy", "energy_kwh", 4, " kWh")
-    row("carbon", "carbon_kg", 4, " kg")
+    for label, attr, fmt in (("energy", "energy_kwh", units.energy),
+                             ("carbon", "carbon_kg", units.carbon)):
+        old = None if b is None else getattr(b, attr)
+        table.add_row(label, fmt(old), fmt(getattr(c, attr)))
     row("wall time", "duration_s", 1, " s")
     table.add_row("peak GPU memory", _fmt(mem(b), 2, " GB"), _fmt(mem(c), 2, " GB"))
     row(f"R ({result.resource})", "R", 3)
