@@ -432,6 +432,28 @@ def test_a_stale_metrics_file_from_an_earlier_run_is_refused(tmp_path: Path) -> 
     assert row.status == "failed" and row.performance.value is None
 
 
+def test_a_repeat_that_does_not_write_the_metrics_is_refused(tmp_path: Path) -> None:
+    # The first repeat writes metrics.json; the second does not. The file is then less
+    # than a second old, so only a check of the file itself catches it.
+    write_config(tmp_path, f"""\
+        [[run.stages]]
+        name = "t"
+        cmd = {job('''
+            import os
+            if not os.path.exists("written-once"):
+                open("metrics.json", "w").write('{"acc": 0.9}')
+                open("written-once", "w").write("")
+        ''')}
+        [performance]
+        file = "metrics.json"
+        key = "acc"
+        """)
+    proc = pepr_gate("run", "--meter", "process", "--repeats", "2", cwd=tmp_path)
+    assert_bad_input(proc, "not updated by this run")
+    statuses = sorted((r["repeat_index"], r["status"]) for r in records_in(tmp_path))
+    assert statuses == [(0, "ok"), (1, "failed")]
+
+
 def test_unsupported_store_url(tmp_path: Path) -> None:
     write_config(tmp_path, '[[run.stages]]\nname = "t"\ncmd = ["touch", "ran"]\n'
                            '[store]\nurl = "mysql://db/history"\n')
