@@ -1,6 +1,6 @@
 """The decision: baseline choice, noise-aware PePR comparison, budgets, guardrail. No I/O.
 
-The rule (docs/gate.md states it for users):
+The rule (the README, "The decision rule", states it for users):
 
 - Both sides are scored on one scale: `[score.scale]`, else the `[gate.budgets]` ceiling,
   else 2 x the baseline window's median resource value.

@@ -5,8 +5,8 @@ A `Table` holds one row per model (name, group, P and any number of resource col
 it is numpy-vectorised so that 100,000 rows score in well under a second; the formula
 itself is `pepr_gate.score.pepr`, applied to whole arrays.
 
-Ranking rule (documented in docs/paper.md): PePR descending, then P descending, then the
-raw resource ascending, then the name ascending; rows equal in all four keep input order.
+Ranking rule (documented in the README, "Paper mode"): PePR descending, then P descending,
+then the raw resource ascending, then the name ascending; rows equal in all four keep input order.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_cli_reproduces_scores_and_rankings(tmp_path: Path, published: list[dict
 
 
 def test_derma_pt_top5_as_documented(capsys: pytest.CaptureFixture[str]) -> None:
-    """The excerpt in docs/paper.md: derma_pt PePR-E top 5 and the best-P model."""
+    """The README's excerpt (Reproducing the paper): derma_pt PePR-E top 5 and the best P."""
     code = main(["score", str(PAPER), "--performance", "test_09", "--resource", "energy",
                  "--group", "dataset", "--only", "derma_pt", "--top", "5"])
     assert code == 0

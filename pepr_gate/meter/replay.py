@@ -22,7 +22,7 @@ from pepr_gate.records import Component, GpuInfo
 
 TRACE_SCHEMA = "pepr-gate/trace/1"
 J_PER_KWH = 3.6e6
-_HINT = "pass a trace written by `pepr-gate run --record-trace FILE` (see docs/measuring.md)"
+_HINT = "pass a trace written by `pepr-gate run --record-trace FILE` (README: Replay traces)"
 
 
 class _M(BaseModel):
