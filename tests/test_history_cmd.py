@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.cli import main
-from pepr_gate.commands.history import CSV_COLUMNS, sparkline
+from pepr_gate.commands.history import CSV_COLUMNS
 from pepr_gate.history import open_store
 from pepr_gate.records import RunRecord, parse_run_record
+from pepr_gate.report.sparkline import sparkline
 
 Make = Callable[..., RunRecord]
 
@@ -38,7 +39,7 @@ def _fill(project: Path, records: list[RunRecord]) -> None:
 
 def test_sparkline_runs_low_to_high() -> None:
     assert sparkline([0.5, 0.75, 1.0]) == "▁▅█"
-    assert sparkline([0.7, 0.7]) == "▄▄"
+    assert sparkline([0.7, 0.7]) == "▅▅"
     assert sparkline([]) == ""
 
 
@@ -56,7 +57,7 @@ def test_table_shows_the_branch_newest_first_with_a_trend(
     positions = [out.index(r.id) for r in (failed, *reversed(main_runs))]
     assert positions == sorted(positions)  # newest first
     assert other.id not in out
-    assert "0.0084 kWh (measured)" in out and "PePR-E" in out and "failed" in out
+    assert "8.4 Wh (measured)" in out and "PePR-E" in out and "failed" in out
     assert "PePR trend, oldest → newest (3 ok runs): ▁▅█" in out
     assert main(["history", "--config", "../pepr.toml", "--branch", "feature/[bold]x"]) == 0
     assert "feature/[bold]x" in capsys.readouterr().out  # shown verbatim, not as markup

@@ -27,7 +27,6 @@ CSV_COLUMNS = ("id", "created_at", "branch", "sha", "status", "performance_name"
                "performance", "variant", "resource", "resource_value", "R", "pepr",
                "energy_kwh", "energy_method", "carbon_kg", "duration_s",
                "gpu_peak_memory_bytes", "fingerprint", "config_hash")
-SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def _positive_int(text: str) -> int:
@@ -138,17 +137,6 @@ def _print_csv(records: list[RunRecord]) -> None:
         writer.writerow({k: "" if v is None else v for k, v in _row(record).items()})
 
 
-def sparkline(values: list[float]) -> str:
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = high - low
-    if span <= 0:
-        return SPARKS[3] * len(values)
-    return "".join(SPARKS[min(int((v - low) / span * len(SPARKS)), len(SPARKS) - 1)]
-                   for v in values)
-
-
 def _num(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "—"
@@ -165,6 +153,8 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str) -> None
     from rich.text import Text
 
     from pepr_gate.records import UNITS
+    from pepr_gate.report import units
+    from pepr_gate.report.sparkline import sparkline
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     where = "all branches" if branch is None else f"branch {branch}"
@@ -183,8 +173,7 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str) -> None
         if score and score.resource_value is not None:
             resource = f"{_num(score.resource_value, 4)} {UNITS[score.resource]}"
         pepr = f"{_num(score.pepr)} {score.variant}" if score and score.pepr is not None else "—"
-        energy = (f"{_num(res.energy_kwh, 4)} kWh ({res.energy_method})"
-                  if res.energy_kwh is not None else f"— ({res.energy_method})")
+        energy = f"{units.energy(res.energy_kwh)} ({res.energy_method})"
         table.add_row(
             Text(r.id), r.created_at.strftime("%Y-%m-%d %H:%M"), Text(r.branch or "—"),
             Text((r.git.sha or "—")[:8] if r.git else "—"),
