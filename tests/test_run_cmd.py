@@ -163,6 +163,40 @@ def test_without_a_scale_it_prints_p_and_resources_and_how_to_set_one(tmp_path: 
     assert rec["resources"]["energy_kwh"] > 0
 
 
+def test_stages_run_in_order_with_the_configured_env(tmp_path: Path) -> None:
+    write_config(tmp_path, f"""\
+        [run]
+        env = {{ PEPR_TEST_LR = "0.25" }}
+        [[run.stages]]
+        name = "train"
+        cmd = {job("import os; open('model.txt', 'w').write(os.environ['PEPR_TEST_LR'])")}
+        [[run.stages]]
+        name = "eval"
+        cmd = {job('''
+            import json
+            lr = float(open("model.txt").read())
+            json.dump({"acc": 1 - lr}, open("metrics.json", "w"))
+        ''')}
+        timeout_s = 30
+        [performance]
+        file = "metrics.json"
+        key = "acc"
+        """)
+    proc = pepr_gate("run", "--meter", "process", "--no-store", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [rec] = records_in(tmp_path)
+    assert [(s["name"], s["exit_code"]) for s in rec["stages"]] == [("train", 0), ("eval", 0)]
+    assert rec["performance"]["value"] == 0.75
+    assert sum(s["duration_s"] for s in rec["stages"]) <= rec["resources"]["duration_s"]
+
+
+def test_a_stage_timeout_is_named_in_the_message(tmp_path: Path) -> None:
+    write_config(tmp_path, '[[run.stages]]\nname = "slow"\ncmd = ["sleep", "30"]\n'
+                           "timeout_s = 0.5\n")
+    proc = pepr_gate("run", "--meter", "process", "--no-store", cwd=tmp_path)
+    assert_command_failed(proc, "stage 'slow' timed out", "timeout_s = 0.5 s")
+
+
 def test_command_after_dashes_needs_no_config(tmp_path: Path) -> None:
     proc = pepr_gate("run", "--meter", "process", "--", PY, "-c", "print('hello from job')",
                      cwd=tmp_path)
