@@ -255,7 +255,10 @@ def parse_config(data: dict[str, Any], *, source: str, root: str, prefix: str = 
 def _describe(exc: ValidationError, data: dict[str, Any], source: str, prefix: str) -> str:
     lines = []
     for err in exc.errors():
-        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list["))]
+        # pydantic names the member of a union (`cmd: list[str] | str`) in the location;
+        # it is not a key the user wrote, so it is left out of the field name.
+        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list["))
+               and str(x) not in _UNION_TAGS]
         field = prefix + ".".join(loc)
         if err["type"] == "extra_forbidden":
             known = _known_keys(loc[:-1])
@@ -271,6 +274,7 @@ def _describe(exc: ValidationError, data: dict[str, Any], source: str, prefix: s
 
 
 _MISSING = object()
+_UNION_TAGS = frozenset({"str", "int", "float", "bool"})
 
 
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:

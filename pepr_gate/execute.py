@@ -9,9 +9,9 @@ only to fail at the end on a typo. Failed runs are written and stored with
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +156,7 @@ def _one_run(
     created = utcnow()
     session = build_session(meter or config.meter.kind, config=config, job_env=env)
     wall_start = time.time()
+    metrics_before = _metrics_stat(config)
     done: list[Stage] = []
     user = sys_ = 0.0
     max_rss = 0
@@ -200,7 +201,7 @@ def _one_run(
         pc = config.performance
         perf = Performance(name=pc.label, file=pc.file, key=pc.key)
         try:
-            _check_fresh(config, wall_start)
+            _check_fresh(config, wall_start, metrics_before)
             value, raw, params = read_metrics(pc, config.workdir)
             perf = perf.model_copy(update={"value": value, "raw_value": raw})
         except PeprError as exc:
@@ -255,7 +256,20 @@ def _one_run(
     return record, result, error
 
 
-def _check_fresh(config: Config, wall_start: float) -> None:
+def _metrics_stat(config: Config) -> tuple[int, int, int, int] | None:
+    """The metrics file's identity and timestamps before the run (None when absent)."""
+    if config.performance is None:
+        return None
+    try:
+        st = (config.workdir / config.performance.file).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _check_fresh(
+    config: Config, wall_start: float, before: tuple[int, int, int, int] | None
+) -> None:
     """A metrics file left over from an earlier run must not be read as this run's."""
     assert config.performance is not None
     path = config.workdir / config.performance.file
@@ -263,9 +277,11 @@ def _check_fresh(config: Config, wall_start: float) -> None:
         mtime = path.stat().st_mtime
     except OSError:
         return  # read_metrics reports the missing file
-    if mtime < wall_start - 1.0:
+    # The mtime test alone misses a file written less than a second earlier (the previous
+    # repeat); an unchanged inode, size and timestamps mean the job did not write it.
+    if mtime < wall_start - 1.0 or (before is not None and before == _metrics_stat(config)):
         raise MetricsError(
-            f"metrics file {path} was not updated by this run (it is older than the run's start)",
+            f"metrics file {path} was not updated by this run (last written before the run began)",
             hint="make the job write [performance] file on every run",
         )
 
