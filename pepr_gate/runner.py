@@ -76,53 +76,49 @@ def run_stage(
 ) -> StageOutcome:
     """Run one stage to completion; raises CommandFailed only when it cannot start."""
     argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else spec.argv
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True)
-    except FileNotFoundError:
-        raise CommandFailed(
-            f"stage '{spec.name}': command not found: {argv[0]!r}",
-            hint="check [run] stages cmd (an argv list: the program first) and PATH",
-        ) from None
-    except PermissionError:
-        raise CommandFailed(
-            f"stage '{spec.name}': permission denied running {argv[0]!r}",
-            hint="make the file executable or run it through its interpreter",
-        ) from None
-    except NotADirectoryError:
-        raise CommandFailed(
-            f"stage '{spec.name}': working directory {cwd} is not a folder"
-        ) from None
-    if on_start is not None:
-        on_start(proc.pid)
-
-    killer = _GroupKiller(proc.pid, grace_s)
     timed_out = threading.Event()
     interrupted = threading.Event()
-    timer: threading.Timer | None = None
-    if spec.timeout_s is not None:
-        def _expire() -> None:
-            timed_out.set()
-            killer.terminate()
-        timer = threading.Timer(spec.timeout_s, _expire)
-        timer.daemon = True
-        timer.start()
+    pending: list[int] = []  # a signal that arrived before the job existed
+    killer: _GroupKiller | None = None
 
     def _forward(signum: int, _frame: object) -> None:
-        if interrupted.is_set():
-            _signal_group(proc.pid, signal.SIGKILL)  # a second Ctrl-C: stop now
-            return
-        interrupted.set()
-        killer.terminate(signum)
+        if killer is None:
+            pending.append(signum)
+        elif interrupted.is_set():
+            _signal_group(killer.pgid, signal.SIGKILL)  # a second Ctrl-C: stop now
+        else:
+            interrupted.set()
+            killer.terminate(signum)
 
+    # Handlers go in before Popen, so a Ctrl-C at any moment reaches the job's group.
     previous = _install_handlers(_forward)
+    timer: threading.Timer | None = None
+    t0 = time.monotonic()
     try:
+        proc = _start(spec, argv, cwd, env)
+        killer = _GroupKiller(proc.pid, grace_s)
+        if on_start is not None:
+            on_start(proc.pid)
+        if pending:
+            interrupted.set()
+            killer.terminate(pending[0])
+        if spec.timeout_s is not None:
+            group_killer = killer
+
+            def _expire() -> None:
+                timed_out.set()
+                group_killer.terminate()
+
+            timer = threading.Timer(spec.timeout_s, _expire)
+            timer.daemon = True
+            timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         _restore_handlers(previous)
         if timer is not None:
             timer.cancel()
-        killer.cancel()
+        if killer is not None:
+            killer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     # Reap any grandchildren left in the group so that none outlives the stage.
     if timed_out.is_set() or interrupted.is_set():
@@ -147,6 +143,27 @@ def run_stage(
         interrupted=interrupted.is_set(),
     )
     return outcome
+
+
+def _start(
+    spec: StageSpec, argv: list[str], cwd: Path, env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(argv, cwd=cwd, env=dict(env), start_new_session=True)
+    except FileNotFoundError:
+        raise CommandFailed(
+            f"stage '{spec.name}': command not found: {argv[0]!r}",
+            hint="check [run] stages cmd (an argv list: the program first) and PATH",
+        ) from None
+    except PermissionError:
+        raise CommandFailed(
+            f"stage '{spec.name}': permission denied running {argv[0]!r}",
+            hint="make the file executable or run it through its interpreter",
+        ) from None
+    except NotADirectoryError:
+        raise CommandFailed(
+            f"stage '{spec.name}': working directory {cwd} is not a folder"
+        ) from None
 
 
 def describe_failure(stage: Stage, limit: str) -> str | None:

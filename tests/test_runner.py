@@ -210,3 +210,23 @@ def test_a_second_ctrl_c_kills_a_job_that_ignores_the_first(tmp_path: Path) -> N
     sender.join()
     assert out.interrupted and out.stage.signal == signal.SIGKILL
     assert time.monotonic() - t0 < 20
+
+
+def test_ctrl_c_before_the_job_has_started_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C between installing the handler and Popen returning must not orphan the job."""
+    import pepr_gate.runner as runner
+
+    real_start = runner._start
+
+    def start_after_a_ctrl_c(*args: object) -> object:
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while no job exists yet
+        return real_start(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "_start", start_after_a_ctrl_c)
+    t0 = time.monotonic()
+    out = run(tmp_path, ["sleep", "30"])
+    assert out.interrupted
+    assert out.stage.signal == signal.SIGINT
+    assert time.monotonic() - t0 < 10
