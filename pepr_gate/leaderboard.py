@@ -218,6 +218,7 @@ def numbers(values: list[str], column: str, where: list[str]) -> np.ndarray:
                     hint="every performance and resource cell must hold a number",
                 ) from None
         out = np.array(parsed, dtype=np.float64)
+    out += 0.0  # -0.0 -> 0.0, so a "-0" cell neither prints nor exports as -0.0
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
         raise InputError(

@@ -100,7 +100,17 @@ BAD = [  # (csv text, extra args, message pattern)
     ("model,P,energy\na,0.5,1,7\n", [], r"line 2: 4 fields, the header has 3"),
     (GOOD, ["--normalize", "scale"], r"--normalize scale needs --scale X"),
     (GOOD, ["--normalize", "scale", "--scale", "-1"], r"--scale '-1': need one positive value"),
+    (GOOD, ["--performance-scale", "inf"], r"--performance-scale inf: must be a positive finite"),
 ]
+
+
+def test_negative_zero_cells_are_plain_zero(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, "model,P,energy\na,-0,1\nb,0.5,-0.0\n")
+    out = tmp_path / "lb.csv"
+    assert main(["score", str(f), "--csv", str(out)]) == 0
+    assert "-0.0" not in out.read_text(encoding="utf-8")
+    assert "-0.0000" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("text", "args", "message"), BAD)
@@ -177,7 +187,7 @@ def test_run_records_are_scored_by_their_measured_resources(
     assert [v["label"] for v in doc["variants"]] == ["PePR-E", "PePR-C", "PePR-T", "PePR-M"]
     assert doc["variants"][0]["unit"] == "kWh"
     rows = doc["rows"]
-    assert rows[0]["name"] == f"small@bbbbbbb {records[1].id[:8]}"
+    assert rows[0]["name"] == f"small@bbbbbbb {records[1].id}"
     assert rows[0]["PePR-E"] == 0.8 and rows[1]["PePR-E"] == 0.45
     assert rows[0]["gpu_memory"] == 5.36870912
     # A folder of records is the same input.
@@ -202,7 +212,8 @@ def test_run_record_problems_exit_2(tmp_path: Path, make_record: Callable[..., R
     assert "mixed inputs" in capsys.readouterr().err
 
 
-def test_store_runs_of_one_branch(tmp_path: Path, make_record: Callable[..., RunRecord]) -> None:
+def test_store_runs_of_one_branch(tmp_path: Path, make_record: Callable[..., RunRecord],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     from pepr_gate.history import open_store
 
     url = f"sqlite:///{tmp_path / 'history.db'}"
@@ -215,3 +226,23 @@ def test_store_runs_of_one_branch(tmp_path: Path, make_record: Callable[..., Run
     rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
     assert [(r["P"], r["energy"]) for r in rows] == [(0.8, 0.002), (0.9, 0.01)]
     assert all(r["name"].startswith("main@") for r in rows)
+    # A branch with no ok run is named, not reported as an "empty table".
+    assert main(["score", "--store", url, "--branch", "nope"]) == 2
+    assert "holds no run with status ok on branch 'nope'" in capsys.readouterr().err
+
+
+def test_runs_of_one_commit_on_one_day_keep_distinct_names(
+    tmp_path: Path, make_record: Callable[..., RunRecord], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Run ids begin with the date: names built from their first 8 characters collided.
+    from datetime import datetime, timezone
+
+    day = datetime(2025, 3, 1, 9, tzinfo=timezone.utc)
+    records = [make_record(branch="main", sha="c" * 40, performance=p, created_at=day)
+               for p in (0.9, 0.8)]
+    assert records[0].id[:8] == records[1].id[:8]
+    out = tmp_path / "lb.json"
+    assert main(["score", *save(tmp_path, records), "--json", str(out)]) == 0
+    names = [r["name"] for r in json.loads(out.read_text(encoding="utf-8"))["rows"]]
+    assert sorted(names) == sorted(f"main@ccccccc {r.id}" for r in records)
+    assert "appears more than once" not in capsys.readouterr().err

@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
                          hint="e.g. `pepr-gate score results.csv --resource energy`")
     if args.top < 1:
         raise InputError(f"--top {args.top}: must be at least 1")
-    if not args.performance_scale > 0:
-        raise InputError(f"--performance-scale {args.performance_scale}: must be positive")
+    if not 0 < args.performance_scale < float("inf"):
+        raise InputError(f"--performance-scale {args.performance_scale}: must be a positive "
+                         "finite number", hint="e.g. --performance-scale 100 for percentages")
     resources = _split(args.resource)
     mode = args.normalize or ("scale" if args.scale else "pool")
     table = _load(args, resources)
@@ -177,6 +178,11 @@ def _store_records(url: str, branch: str | None) -> list[tuple[str, RunRecord]]:
 
     with open_store(url, root=Path.cwd()) as store:
         runs = store.runs(branch, status="ok")
+    if not runs:
+        where = f" on branch {branch!r}" if branch else ""
+        raise InputError(f"{url}: the store holds no run with status ok{where}",
+                         hint="check the store URL and --branch (`pepr-gate history --store "
+                              "URL` lists the runs)")
     return [(f"{url} run {r.id}", r) for r in runs]
 
 
@@ -232,9 +238,11 @@ def _records_table(
 
 
 def _record_name(rec: RunRecord) -> str:
+    # The whole id: it is unique (its first 8 characters are only the date) and it is the
+    # record's file name under .pepr/runs/.
     if rec.git and rec.git.sha:
-        return f"{rec.git.branch or 'detached'}@{rec.git.sha[:7]} {rec.id[:8]}"
-    return f"{rec.performance.name} {rec.id[:8]}"
+        return f"{rec.git.branch or 'detached'}@{rec.git.sha[:7]} {rec.id}"
+    return f"{rec.performance.name} {rec.id}"
 
 
 def _record_group(rec: RunRecord, group: str | None) -> str:
