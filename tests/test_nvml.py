@@ -114,6 +114,17 @@ def test_cuda_visible_devices_0_2_meters_those_and_lists_the_other() -> None:
     assert gpu(res, 1)["energy_kwh"] == pytest.approx(250 * 5 / KWH)  # read, not counted
 
 
+def test_hidden_gpu_without_a_counter_says_why_it_has_no_reading() -> None:
+    fake = FakeNvml([FakeGpu(UUIDS[0], energy_integral=lambda t: 250 * t),
+                     FakeGpu(UUIDS[1], pci="00000000:08:00.0", counter=False)])
+    with fake.installed():
+        _, res = window(fake, {"CUDA_VISIBLE_DEVICES": "0"}, 3.0)
+    hidden = gpu(res, 1)
+    assert (hidden["method"], hidden["counts_toward_total"]) == ("unavailable", False)
+    assert "the job cannot see this GPU" in hidden["reason"]
+    assert hidden["hint"] and "only the GPUs the job can see" in hidden["hint"]
+
+
 def test_gpu_uuid_prefix_selects_one_gpu() -> None:
     fake = FakeNvml([FakeGpu(u, energy_integral=lambda t: 250 * t) for u in UUIDS])
     with fake.installed():

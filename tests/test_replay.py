@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pynvml
 import pytest
 
 from pepr_gate.cli import main
@@ -148,3 +149,64 @@ def test_cli_names_a_missing_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                  sys.executable, "-c", "pass"])
     assert code == 2
     assert "nope.json: replay trace not found" in capsys.readouterr().err
+
+
+def test_a_run_shorter_than_a_second_is_low_confidence() -> None:
+    # A real counter may not move in under a second; the replay says so too.
+    src = ReplaySource(EXAMPLE)
+    short = src.result(Window(0.0, 0.002))
+    assert short.low_confidence
+    assert any("shorter than 1 s" in n for n in short.notes)
+    assert not src.result(Window(0.0, 2.0)).low_confidence
+
+
+def test_record_trace_without_a_gpu_fails_before_the_job_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "ran"
+    job = [sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    fake = FakeNvml([], init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+    with fake.installed():
+        code = main(["run", "--no-store", "--record-trace", "t.json", "--", *job])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--record-trace t.json: no GPU to record: NVML library not found" in err
+    assert not marker.exists()  # the job never started
+    # A GPU the job cannot see is no better.
+    fake = FakeNvml([FakeGpu("GPU-5d3e9a27-8c41-4f0b-a6d2-1e7b93c0f458")])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    with fake.installed():
+        code = main(["run", "--no-store", "--record-trace", "t.json", "--", *job])
+    assert code == 2
+    assert "the job can see no GPU (CUDA_VISIBLE_DEVICES='-1')" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_record_trace_with_a_gpu_records_and_replays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    power, integral = sine_power(200.0, 10.0, period=5.0)
+    fake = FakeNvml([FakeGpu("GPU-5d3e9a27-8c41-4f0b-a6d2-1e7b93c0f458", power=power,
+                             energy_integral=integral)])
+    with fake.installed():
+        code = main(["run", "--no-store", "--out", "r.json", "--record-trace", "t.json", "--",
+                     sys.executable, "-c", "pass"])
+    assert code == 0
+    assert load_trace(tmp_path / "t.json").devices[0].name == "NVIDIA A100-SXM4-40GB"
+    assert (tmp_path / "r.json").is_file()
+
+
+def test_run_table_labels_replayed_gpu_readings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["run", "--meter", f"replay:{EXAMPLE}", "--no-store", "--",
+                 sys.executable, "-c", "pass"]) == 0
+    out = capsys.readouterr().out
+    assert "NVIDIA A100-SXM4-40GB: measured (replay)" in out
+    assert "replay of a recorded trace, not this machine" in out
+    assert "measured: NVML" not in out

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats is not None and args.repeats < 1:
         raise InputError(f"--repeats {args.repeats}: must be 1 or more")
     config = load_config(args.config, required=not cmd)
+    if args.record_trace is not None and (args.meter or config.meter.kind) == "auto":
+        _check_record_trace(args.record_trace, config)
     outcome = execute(
         config,
         argv=cmd or None,
@@ -62,9 +64,22 @@ def run(args: argparse.Namespace) -> int:
         branch=args.branch,
         record_trace=args.record_trace,
     )
-    for record, path in zip(outcome.records, outcome.record_paths):
+    for record, path in zip(outcome.records, outcome.record_paths, strict=True):
         print_run(record)
         print(f"record: {path}")
     if outcome.error is not None:
         raise outcome.error
     return 0
+
+
+def _check_record_trace(path: Path, config: Any) -> None:
+    """Refuse --record-trace before the job runs when nothing could be recorded."""
+    import os
+
+    from pepr_gate.errors import InputError
+    from pepr_gate.meter.nvml import check_recordable
+
+    if not config.meter.gpu:
+        raise InputError(f"--record-trace {path}: [meter] gpu = false turns GPU metering off",
+                         hint="set [meter] gpu = true, or drop --record-trace")
+    check_recordable({**os.environ, **config.run.env}, path)

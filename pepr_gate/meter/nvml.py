@@ -8,7 +8,9 @@ once the source is built: every failure becomes an `unavailable` reading with a 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pepr_gate.meter.base import Source, SourceResult, Window
@@ -20,6 +22,52 @@ from pepr_gate.records import Component, GpuInfo
 SLOW_S = 1.0  # memory, utilisation and process lists
 FAST_S = 0.1  # power, only where it must be integrated
 MJ_PER_KWH = 3.6e9
+
+
+def check_recordable(job_env: Mapping[str, str], path: Path) -> None:
+    """Before the job runs: can `--record-trace path` record anything? InputError if not.
+
+    The trace is written after the job ends; a machine without a readable GPU, or an
+    unwritable trace path, must fail at once, not after hours of training.
+    """
+    from pepr_gate.errors import InputError
+
+    hint = ("record traces on a runner where `pepr-gate probe` shows readable GPU power; "
+            "without a GPU, drop --record-trace")
+    spec = parse_visible(job_env)
+    try:
+        lib = Nvml.open()
+    except NvmlFailure as f:
+        raise InputError(f"--record-trace {path}: no GPU to record: {f.reason}",
+                         hint=hint) from None
+    try:
+        _, _, devices, resolution = discover(lib, spec)
+        readable = [d for d in devices if d.gpu.uuid in resolution.visible_uuids
+                    and _power_readable(lib, d)]
+    except NvmlFailure as f:
+        raise InputError(f"--record-trace {path}: no GPU to record: {f.reason}",
+                         hint=hint) from None
+    finally:
+        lib.shutdown()
+    if not readable:
+        if not devices:
+            why = "NVML found no GPU"
+        elif not resolution.visible_uuids:
+            why = f"the job can see no GPU (CUDA_VISIBLE_DEVICES={spec.raw!r})"
+        else:
+            why = "no GPU the job can see has a readable power reading"
+        raise InputError(f"--record-trace {path}: nothing to record: {why}", hint=hint)
+    if path.is_dir() or (path.parent.exists() and not os.access(path.parent, os.W_OK)):
+        raise InputError(f"--record-trace {path}: cannot write the trace there",
+                         hint="pass a writable file path to --record-trace")
+
+
+def _power_readable(lib: Nvml, dev: Device) -> bool:
+    try:
+        lib.call("nvmlDeviceGetPowerUsage", dev.handle, what="reading GPU power")
+    except NvmlFailure:
+        return False
+    return True
 
 
 class NvmlSource(Source):

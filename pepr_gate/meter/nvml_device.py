@@ -248,6 +248,9 @@ class Device:
                 hint = hint or "the run was too short or power is unreadable"
         if not self.visible and self.mode == "power-integration":
             notes.append("not sampled: the job cannot see this GPU")
+            reason = reason or ("no energy counter, and its power is not sampled because "
+                                "the job cannot see this GPU (not counted)")
+            hint = hint or "nothing to do: only the GPUs the job can see are metered"
         if energy is None:
             method = "unavailable"
             detail = None if self.mode == "unavailable" else detail

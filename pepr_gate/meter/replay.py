@@ -177,5 +177,10 @@ class ReplaySource(Source):
                                     memory_total_bytes=dev.memory_total_bytes, visible=True))
         res.gpu_peak_memory_bytes = peak
         res.exclusive = not foreign
+        if d < 1.0:
+            # As with NVML's counter (updated every ~100 ms to 1 s): too short to trust.
+            res.low_confidence = True
+            res.notes.append(f"run shorter than 1 s ({d:.3f} s): the replayed GPU energy of "
+                             "so short a window is low confidence")
         res.notes.append(f"GPU readings are a replay of {self.path}, not measured on this machine")
         return res

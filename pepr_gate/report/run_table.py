@@ -84,6 +84,8 @@ def _energy_how(record: RunRecord) -> str:
         if c.kind == "process":
             continue
         label = c.method if c.method != "unavailable" else f"unavailable: {c.reason or 'unknown'}"
+        if c.method != "unavailable" and c.detail:
+            label += f" ({c.detail})"  # counter, power-integration, replay, rapl, ...
         tag = "" if c.counts_toward_total else " (not counted)"
         parts.append(f"{c.kind} {c.name}: {label}{tag}")
     head = f"{record.resources.energy_method}"
@@ -96,6 +98,8 @@ def _gpu_how(record: RunRecord) -> str:
         return f"not metered (meter: {record.meter})"
     if all(c.method == "unavailable" for c in gpus):
         return f"unavailable: {gpus[0].reason or 'no GPU'}"
+    if any(c.detail == "replay" for c in gpus):
+        return "replay of a recorded trace, not this machine"
     return "measured: NVML"
 
 
