@@ -249,7 +249,10 @@ def parse_config(data: dict[str, Any], *, source: str, root: str, prefix: str = 
     try:
         return Config.model_validate({**data, "source": source, "root": root})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, data, source, prefix)) from None
+        raise ConfigError(
+            _describe(exc, data, source, prefix),
+            hint="fix the field named above; the README's Configuration section lists every key",
+        ) from None
 
 
 def _describe(exc: ValidationError, data: dict[str, Any], source: str, prefix: str) -> str:
