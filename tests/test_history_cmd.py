@@ -93,10 +93,19 @@ def test_csv_and_limit(project: Path, make_record: Make,
     assert rows[0]["variant"] == "PePR-E" and rows[0]["energy_method"] == "measured"
 
 
+def test_missing_store_is_named_and_not_created(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["history", "--config", "../pepr.toml", "--branch", "main"]) == 2
+    err = capsys.readouterr().err
+    assert "no history store at" in err and str(project / "data" / "h.db") in err
+    assert not (project / "data" / "h.db").exists()  # a reader never leaves an empty file
+
+
 def test_empty_history_says_so(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    open_store("sqlite:///data/h.db", root=project).close()  # resolved against the config
     assert main(["history", "--config", "../pepr.toml", "--branch", "main"]) == 0
     assert "no runs stored for branch main" in capsys.readouterr().out
-    assert (project / "data" / "h.db").is_file()  # resolved against the config's folder
 
 
 def test_import_stores_files_once_and_rejects_bad_ones(

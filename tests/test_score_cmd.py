@@ -246,3 +246,12 @@ def test_runs_of_one_commit_on_one_day_keep_distinct_names(
     names = [r["name"] for r in json.loads(out.read_text(encoding="utf-8"))["rows"]]
     assert sorted(names) == sorted(f"main@ccccccc {r.id}" for r in records)
     assert "appears more than once" not in capsys.readouterr().err
+
+
+def test_a_mistyped_store_is_an_error_and_creates_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert main(["score", "--store", f"sqlite:///{missing}"]) == 2
+    assert "no history store at" in capsys.readouterr().err
+    assert not missing.exists()

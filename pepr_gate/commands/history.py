@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, required=False)
     root = Path(config.root).resolve() if config.source else Path.cwd()
     url = args.store or config.store.url
-    with open_store(url, root=root) as store:
+    with open_store(url, root=root, must_exist=not args.import_files) as store:
         if args.import_files:
             return _import(store, [Path(f) for f in args.import_files])
         branch = None

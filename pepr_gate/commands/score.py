@@ -176,7 +176,7 @@ def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
 def _store_records(url: str, branch: str | None) -> list[tuple[str, RunRecord]]:
     from pepr_gate.history import open_store
 
-    with open_store(url, root=Path.cwd()) as store:
+    with open_store(url, root=Path.cwd(), must_exist=True) as store:
         runs = store.runs(branch, status="ok")
     if not runs:
         where = f" on branch {branch!r}" if branch else ""

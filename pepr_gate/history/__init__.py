@@ -49,8 +49,8 @@ class Store(ABC):
         self.close()
 
 
-def open_store(url: str, *, root: Path | None = None) -> Store:
+def open_store(url: str, *, root: Path | None = None, must_exist: bool = False) -> Store:
     """Open the store named by `url`; raises StoreError (exit 2) for a bad URL or file."""
     from pepr_gate.history.factory import open_store_url
 
-    return open_store_url(url, root=root)
+    return open_store_url(url, root=root, must_exist=must_exist)

@@ -16,15 +16,19 @@ SUPPORTED = (
 )
 
 
-def open_store_url(url: str, *, root: Path | None = None) -> Store:
-    """Open the store named by `url`; relative SQLite paths resolve against `root` (or cwd)."""
+def open_store_url(url: str, *, root: Path | None = None, must_exist: bool = False) -> Store:
+    """Open the store named by `url`; relative SQLite paths resolve against `root` (or cwd).
+
+    `must_exist` (for commands that only read) refuses a SQLite file that is not there
+    instead of creating an empty one.
+    """
     url = url.strip()
     base = Path(root) if root is not None else Path.cwd()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
         from pepr_gate.history.sql import open_sqlite
 
-        return open_sqlite(url, base)
+        return open_sqlite(url, base, must_exist=must_exist)
     if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
         from pepr_gate.history.sql import open_postgres
 

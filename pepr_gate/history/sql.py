@@ -247,7 +247,7 @@ class SqlStore(Store):
         self._engine.dispose()
 
 
-def open_sqlite(url: str, base: Path) -> SqlStore:
+def open_sqlite(url: str, base: Path, *, must_exist: bool = False) -> SqlStore:
     from sqlalchemy import create_engine, event
 
     rest = url.split(":", 1)[1]
@@ -259,6 +259,12 @@ def open_sqlite(url: str, base: Path) -> SqlStore:
         )
     path = Path(rest[3:]).expanduser()
     path = path if path.is_absolute() else base / path
+    if must_exist and not path.exists():
+        # Readers must not leave an empty database behind for a mistyped path.
+        raise StoreError(
+            f"no history store at {path} ({url})",
+            hint="check --store or [store] url; `pepr-gate run` creates the store",
+        )
     _check_sqlite_path(path)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
 
