@@ -192,8 +192,12 @@ def _one_run(
     t1 = time.monotonic()
     window = Window(t0, t1, user, sys_, max_rss)
     result = session.close(window)
+    trace_error: PeprError | None = None
     if record_trace is not None:
-        _write_trace(session.sources, record_trace)
+        try:
+            _write_trace(session.sources, record_trace)
+        except PeprError as exc:  # the run itself stands; its record is still kept
+            trace_error = exc
 
     perf = Performance(name="performance")
     params = None
@@ -253,7 +257,7 @@ def _one_run(
         notes=notes,
         pepr_gate_version=__version__,
     )
-    return record, result, error
+    return record, result, error or trace_error
 
 
 def _metrics_stat(config: Config) -> tuple[int, int, int, int] | None:

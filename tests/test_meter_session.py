@@ -6,6 +6,7 @@ thread, timing and the combination rules are the real ones.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -227,3 +228,40 @@ def test_process_source_falls_back_to_wait4_for_a_job_too_short_to_sample() -> N
     res = src.result(Window(0.0, 0.01, max_rss_single_bytes=12_345_678))
     assert res.peak_rss_bytes == 12_345_678 and res.peak_rss_single_bytes == 12_345_678
     assert "ru_maxrss" in res.components[0].notes[0]
+
+
+def test_a_run_shorter_than_a_second_is_low_confidence() -> None:
+    short = close(FakeSource(SourceResult(components=[comp("cpu", "estimated", 1e-7)])),
+                  duration=0.3)
+    assert short.low_confidence and any("shorter than" in n for n in short.notes)
+    long = close(FakeSource(SourceResult(components=[comp("cpu", "estimated", 1e-5)])),
+                 duration=5.0)
+    assert not long.low_confidence
+
+
+def test_rapl_measuring_only_some_packages_is_flagged() -> None:
+    rapl = FakeSource(SourceResult(components=[
+        comp("cpu", "measured", 2e-4, "package-0"),
+        comp("cpu", "unavailable", None, "package-1"),
+    ]))
+    estimate = FakeSource(SourceResult(components=[comp("cpu", "estimated", 3e-4, "tdp")]))
+    result = close(rapl, estimate)
+    assert result.energy_kwh == pytest.approx(2e-4)  # the estimate is replaced, not added
+    assert result.low_confidence
+    assert any("only some cpu domains were measured" in n for n in result.notes)
+
+
+def test_a_tiny_job_does_not_inherit_pepr_gates_memory_as_its_peak() -> None:
+    proc_source = ProcessSource()
+    session = MeterSession([proc_source])
+    session.open()
+    t0 = time.monotonic()
+    job = "x = bytearray(64 * 2**20); import time; time.sleep(0.5)"
+    child = subprocess.Popen([sys.executable, "-c", job])
+    session.track(child.pid)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    window = Window(t0, time.monotonic(), max_rss_single_bytes=usage.ru_maxrss * 1024)
+    result = session.close(window)
+    assert result.peak_rss_bytes is not None
+    assert 64 * 2**20 <= result.peak_rss_bytes < 200 * 2**20  # sampled: the job's own 64 MiB

@@ -198,6 +198,22 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
     exclusive_vals = [r.exclusive for r in results if r.exclusive is not None]
     notes = [n for r in results for n in r.notes]
     low = any(r.low_confidence for r in results)
+    if window.duration_s < 1.0:
+        low = True
+        notes.append(
+            f"the run took {window.duration_s:.2f} s, shorter than the energy counters' "
+            "update periods; its figures are low-confidence"
+        )
+    partial = {
+        c.kind for c in comps if c.method == "unavailable" and c.kind in measured_kinds
+        and c.counts_toward_total
+    }
+    if partial:
+        low = True
+        notes.append(
+            f"only some {'/'.join(sorted(partial))} domains were measured; the total misses "
+            "the unreadable ones (see components)"
+        )
     if session.sampling_gaps:
         low = True
         notes.append(

@@ -7,6 +7,8 @@ to be sampled still gets its peak from `wait4`'s `ru_maxrss` (largest single pro
 
 from __future__ import annotations
 
+import resource
+
 import psutil
 
 from pepr_gate.meter.base import Source, SourceResult, Window
@@ -23,6 +25,13 @@ class ProcessSource(Source):
         self.samples = 0
         self.pids_seen: set[int] = set()
         self._procs: dict[int, psutil.Process] = {}
+        self.own_rss = 0
+
+    def start(self, t: float) -> None:
+        # subprocess starts children with vfork, and Linux carries the parent's high-water
+        # RSS into the child's ru_maxrss at exec; a figure no larger than pepr-gate's own
+        # peak therefore tells nothing about the job itself.
+        self.own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def sample(self, t: float, pids: frozenset[int]) -> None:
         total = 0
@@ -38,6 +47,8 @@ class ProcessSource(Source):
                 single = max(single, rss)
         if total:
             self.samples += 1
+            # Sample fast while the job is young, so short jobs are seen at all.
+            self.interval_s = 0.1 if self.samples < 10 else 0.5
             self.peak_sum = max(self.peak_sum, total)
             self.peak_single = max(self.peak_single, single)
 
@@ -51,11 +62,17 @@ class ProcessSource(Source):
             return []
 
     def result(self, window: Window) -> SourceResult:
-        single = max(self.peak_single, window.max_rss_single_bytes)
-        total = max(self.peak_sum, single)
+        waited = window.max_rss_single_bytes
         notes = []
         if self.samples == 0:
-            notes.append("the job ended before a memory sample; peak RSS is wait4's ru_maxrss")
+            single = waited
+            notes.append(
+                "the job ended before a memory sample; peak RSS is wait4's ru_maxrss, an "
+                "upper bound that includes memory shared with pepr-gate at fork"
+            )
+        else:
+            single = max(self.peak_single, waited if waited > self.own_rss else 0)
+        total = max(self.peak_sum, single)
         return SourceResult(
             components=[
                 Component(
