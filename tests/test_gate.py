@@ -96,10 +96,23 @@ def test_measured_vs_estimated_energy_is_inconclusive(make_record: Make) -> None
 def test_budget_fails_even_without_baseline(make_record: Make) -> None:
     verdict, reasons = decide([make_record(energy_kwh=0.03)], [], cfg(budgets={"energy_kwh": 0.02}))
     assert verdict == "fail"
-    assert reasons[0] == ("Energy 0.0300 kWh is over the budget of 0.0200 kWh "
-                          "([gate.budgets] energy_kwh).")
+    assert reasons[0] == "Energy 30 Wh is over the budget of 20 Wh ([gate.budgets] energy_kwh)."
     over = make_record(duration_s=900.0)
     assert decide([over], [], cfg(budgets={"duration_s": 600.0}))[0] == "fail"
+
+
+def test_budget_reason_tells_tiny_and_close_numbers_apart(make_record: Make) -> None:
+    # A CPU-sized job used to read "Energy 0.0000 kWh is over the budget of 0.0000 kWh".
+    tiny = make_record(energy_kwh=3.57e-5, duration_s=1.04)
+    budgets = {"energy_kwh": 3e-5, "duration_s": 1.0}
+    verdict, reasons = decide([tiny], [], cfg(budgets=budgets))
+    assert verdict == "fail"
+    assert reasons[0] == ("Energy 35.7 mWh is over the budget of 30 mWh "
+                          "([gate.budgets] energy_kwh).")
+    assert reasons[1] == "Wall time 1.04 s is over the budget of 1 s ([gate.budgets] duration_s)."
+    close = make_record(energy_kwh=2.0004)
+    _, reasons = decide([close], [], cfg(budgets={"energy_kwh": 2.0}))
+    assert reasons[0].startswith("Energy 2.0004 kWh is over the budget of 2 kWh")
 
 
 def test_performance_guardrail_fails_whatever_pepr_does(make_record: Make) -> None:
