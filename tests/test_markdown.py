@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pepr_gate import gate
+from pepr_gate.config import Config, parse_config
 from pepr_gate.records import CheckResult, RunRecord
 from pepr_gate.report.markdown import comment_marker, escape_md, render_markdown
 
@@ -106,3 +107,24 @@ def test_over_the_limit_trims_trend_and_details_first(make_record: Make) -> None
     assert "PePR-E fell" in trimmed
     tiny = render_markdown(res, max_chars=300)
     assert len(tiny) <= 300 and tiny.startswith("<!-- pepr-gate:comment")
+
+
+def test_trend_labels_are_unique_when_runs_share_a_commit(make_record: Make) -> None:
+    # Mermaid's band axis keeps one slot per distinct label: repeats of one commit used to
+    # pile onto a single x position.
+    base = [make_record(id=f"20250301T12000{i}Z-ab12c{i}", created_at=T0 + timedelta(hours=i),
+                        branch="main", sha="cd" * 20, performance=0.9) for i in range(3)]
+    no_git = make_record(id="20250301T130000Z-ffee01", created_at=T0 + timedelta(hours=5),
+                         branch="main", performance=0.9)
+    base.append(no_git.model_copy(update={"git": None}))  # labelled by its id's suffix
+    res = gate.evaluate(runs(make_record, [0.9], "feature/x", 50), base[::-1], base[::-1],
+                        gate.Settings.from_config(_config()), gate.Context(created_at=T0))
+    text = render_markdown(res)
+    axis = re.search(r"x-axis \[(.*)\]", text)
+    assert axis is not None
+    assert axis.group(1) == ('"cdcdcdc (1)", "cdcdcdc (2)", "cdcdcdc (3)", "ffee01"')
+
+
+def _config() -> Config:
+
+    return parse_config({"score": {"scale": {"energy": 0.02}}}, source="t", root=".")

@@ -102,6 +102,18 @@ def _rows(result: CheckResult) -> list[dict[str, str]]:
     return rows
 
 
+def _unique_labels(trend: list[tuple[str, float]]) -> list[str]:
+    """Mermaid x-axis labels, numbered where repeated: Mermaid's band axis keeps one slot
+    per distinct label, so repeats of one commit would otherwise pile onto one x."""
+    labels = [mermaid_label(label) for label, _ in trend]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if labels.count(label) == 1 else f"{label} ({seen[label]})")
+    return out
+
+
 def _trend(result: CheckResult) -> dict[str, Any] | None:
     if len(result.trend) < 2:
         return None
@@ -109,7 +121,7 @@ def _trend(result: CheckResult) -> dict[str, Any] | None:
     lo, hi = min(values), max(values)
     pad = max((hi - lo) * 0.1, 0.005)
     return {
-        "labels": ", ".join(f'"{mermaid_label(label)}"' for label, _ in result.trend),
+        "labels": ", ".join(f'"{label}"' for label in _unique_labels(result.trend)),
         "points": ", ".join(f"{v:.4f}" for v in values),
         "y_min": f"{max(lo - pad, 0):.3f}",
         "y_max": f"{hi + pad:.3f}",
