@@ -131,6 +131,9 @@ def test_a_push_that_keeps_failing_keeps_the_record_locally(
     with pytest.raises(StoreError, match="after 2 tries") as err:
         store.append(record)
     assert err.value.exit_code == 2
+    # The remote's reason is shown, not only git's "failed to push some refs".
+    assert "remote: protected branch" in err.value.message
+    assert "pre-receive hook declined" in err.value.message
     kept = work / ".pepr" / "runs" / f"{record.id}.json"
     assert kept.is_file()
     assert f"--store git:pepr-data --import {kept}" in (err.value.hint or "")

@@ -93,6 +93,19 @@ def _last_line(raw: bytes) -> str:
     return lines[-1] if lines else "(no message)"
 
 
+def _push_reason(raw: bytes) -> str:
+    """Why a push was refused: the remote's own words and the rejected ref, when given.
+
+    git's last line ("failed to push some refs") never says why; a protected branch or a
+    hook says so in `remote:` lines and a `! [remote rejected] ... (reason)` line.
+    """
+    lines = [ln.strip() for ln in raw.decode(errors="replace").splitlines() if ln.strip()]
+    said = [ln for ln in lines if ln.startswith("remote:") and ln != "remote:"]
+    refused = [ln for ln in lines if ln.startswith("! [")]
+    picked = said[:3] + refused[:1]
+    return "; ".join(picked) if picked else _last_line(raw)
+
+
 class GitStore(Store):
     def __init__(self, branch: str, *, root: Path, tries: int = TRIES,
                  backoff_s: float = BACKOFF_S) -> None:
@@ -215,7 +228,7 @@ class GitStore(Store):
                               cwd=self._cache, check=False)
                 if pushed.returncode == 0:
                     return
-                last = _last_line(pushed.stderr)
+                last = _push_reason(pushed.stderr)
         kept = self._keep_locally(record)
         raise StoreError(
             f"could not store run {record.id!r} on branch {self.branch!r} of {self.origin} "
