@@ -73,6 +73,7 @@ class Project:
         event: str = "pull_request",
         ref: str = "refs/pull/2/merge",
         payload: Path | None = None,
+        cwd: Path | None = None,
         **env: str,
     ) -> Result:
         summary, output = self.tmp / "summary.md", self.tmp / "output"
@@ -97,7 +98,7 @@ class Project:
         }
         proc = subprocess.run(
             [sys.executable, "-m", "pepr_gate", "ci", *args],
-            cwd=self.root,
+            cwd=cwd or self.root,
             env=full,
             capture_output=True,
             text=True,
@@ -379,3 +380,39 @@ def test_manual_dispatch_with_a_pr_number_measures_that_pr(project: Project) -> 
     check = json.loads((project.root / ".pepr/ci/check.json").read_text())
     assert (check["head_sha"], check["head_branch"]) == (HEAD_SHA, "feature")
     assert len(project.comments()) == 1
+
+
+def test_two_working_directories_get_two_comments(project: Project) -> None:
+    # `working-directory: a` and `b`, both with `config: pepr.toml`: the marker names the
+    # config from the repository root, so neither step overwrites the other's comment.
+    for name in ("a", "b"):
+        write_project(project.root / name)
+        project.baseline("0.90", config=f"{name}/pepr.toml")
+    for name in ("a", "b", "a"):
+        res = project.ci(cwd=project.root / name, GITHUB_WORKSPACE=str(project.root))
+        assert res.code == 0, res.stderr
+    markers = sorted(c["body"].split("\n", 1)[0] for c in project.comments())
+    assert markers == ["<!-- pepr-gate:comment config=a/pepr.toml -->",
+                       "<!-- pepr-gate:comment config=b/pepr.toml -->"]
+    check = json.loads((project.root / "a" / ".pepr/ci/check.json").read_text())
+    assert check["config_path"] == "a/pepr.toml"
+
+
+def test_summary_notices_stay_separate_alerts(project: Project) -> None:
+    project.baseline("0.99")
+    project.gh.read_only = True
+    res = project.ci(PEPR_FAIL_ON_REGRESSION="false")
+    assert res.code == 0 and res.outputs["verdict"] == "fail"
+    alerts = [block for block in res.summary.split("\n\n") if block.startswith("> [!NOTE]")]
+    assert len(alerts) == 2  # adjacent quotes would merge into one alert
+    assert "GitHub answered 403" in alerts[0] and "fail-on-regression" in alerts[1]
+
+
+def test_push_summary_shows_the_branch_as_plain_text(project: Project) -> None:
+    data = json.loads((EVENTS / "push.with-new-branch.json").read_text())
+    payload = project.tmp / "push-under.json"
+    payload.write_text(json.dumps(data))
+    res = project.ci(event="push", ref="refs/heads/my_branch", payload=payload)
+    assert res.code == 0, res.stderr
+    # Escapes inside a code span would show as backslashes ("my\\_branch").
+    assert "_Push to my\\_branch: compared with this branch's own history._" in res.summary

@@ -108,7 +108,7 @@ def _measure_and_publish(
     except PeprError as exc:
         _publish_error(ctx, exc, paths, env)
         raise
-    result = result.model_copy(update={"config_path": result.config_path or opts.config})
+    result = result.model_copy(update={"config_path": _config_name(config, opts, env)})
     _write(CI_DIR / "check.json", result.to_json())
     if ctx.kind == "pull_request" and ctx.pr_number is not None:
         _write(CI_DIR / "pr-number", f"{ctx.pr_number}\n")
@@ -126,6 +126,22 @@ def _measure_and_publish(
     for notice in out.notices:
         print(f"pepr-gate: {notice}")
     return 0 if gated else code
+
+
+def _config_name(config: Config, opts: CiOptions, env: Mapping[str, str]) -> str:
+    """The config's path from the repository root: it names the comment (its marker).
+
+    Relative to `working-directory` alone, two steps with `working-directory: a` and `b`
+    and `config: pepr.toml` would share, and overwrite, one comment; an absolute path
+    would differ between runners and duplicate it.
+    """
+    workspace = env.get("GITHUB_WORKSPACE")
+    if workspace and config.source:
+        try:
+            return Path(config.source).resolve().relative_to(Path(workspace).resolve()).as_posix()
+        except (OSError, ValueError):
+            pass
+    return config.source or opts.config
 
 
 def _lookup_pull(ctx: EventContext, client: GitHubClient | None) -> EventContext:
@@ -205,18 +221,21 @@ def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) ->
     from pepr_gate.report.markdown import render_markdown
 
     text = render_markdown(result, max_chars=publish.MAX_SUMMARY_BYTES // 2)
-    lines = [text.rstrip(), ""]
+    # Blocks are separated by blank lines: two `> [!NOTE]` quotes on adjacent lines
+    # would merge into one alert. The branch is escaped text, never in a code span
+    # (where the escapes would show as backslashes).
+    blocks = [text.rstrip()]
     if ctx.kind == "push":
-        lines.append(
-            f"_Push to `{md_text(ctx.branch or '')}`: compared with this branch's own history._"
+        blocks.append(
+            f"_Push to {md_text(ctx.branch or '')}: compared with this branch's own history._"
         )
     if out.comment_url:
-        lines.append(f"[Pull request comment]({out.comment_url})")
+        blocks.append(f"[Pull request comment]({out.comment_url})")
     for notice in out.notices:
-        lines.append(f"> [!NOTE]\n> {notice}")
+        blocks.append(f"> [!NOTE]\n> {notice}")
     if ctx.run_url:
-        lines.append(f"\n[Workflow run]({ctx.run_url})")
-    return "\n".join(lines) + "\n"
+        blocks.append(f"[Workflow run]({ctx.run_url})")
+    return "\n\n".join(blocks) + "\n"
 
 
 def _headline(result: CheckResult) -> str:
