@@ -39,7 +39,9 @@ else
   mkdir -p -- "$base"
   "$python_path" -m venv -- "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -- "$action_path"
+  # The postgres extra (psycopg 3) so that `store: postgresql://...` works: users cannot
+  # add packages to this private venv themselves.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -- "$action_path[postgres]"
   touch -- "$stamp"
   echo "pepr-gate: installed into $venv"
 fi

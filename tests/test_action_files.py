@@ -219,3 +219,14 @@ def test_setup_script_installs_privately_then_reuses(tmp_path: Path) -> None:
     assert second.returncode == 0
     assert "reusing" in second.stdout
     assert "pepr-gate 0.1.0" in second.stdout
+    # `store: postgresql://...` needs the driver inside the private venv.
+    found = subprocess.run([str(binary.parent / "python"), "-c", "import psycopg"],
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+
+
+def test_setup_script_installs_the_postgres_driver() -> None:
+    # The Action documents `store: postgresql://...`; the private venv must hold psycopg.
+    text = (ROOT / "action" / "setup.sh").read_text()
+    installs = [ln for ln in text.splitlines() if "pip install" in ln and "action_path" in ln]
+    assert installs and all('"$action_path[postgres]"' in ln for ln in installs)
