@@ -108,6 +108,18 @@ def test_empty_history_says_so(project: Path, capsys: pytest.CaptureFixture[str]
     assert "no runs stored for branch main" in capsys.readouterr().out
 
 
+def test_status_filter_with_no_match_names_the_filter(
+    project: Path, make_record: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_store("sqlite:///data/h.db", root=project) as store:
+        store.append(make_record(branch="main"))
+    assert main(["history", "--config", "../pepr.toml", "--branch", "main",
+                 "--status", "failed"]) == 0
+    out = capsys.readouterr().out
+    # The branch has runs, just no failed one: "no runs stored" would be wrong.
+    assert "no failed runs stored for branch main" in out and "leave out --status" in out
+
+
 def test_import_stores_files_once_and_rejects_bad_ones(
     project: Path, make_record: Make, capsys: pytest.CaptureFixture[str]
 ) -> None:

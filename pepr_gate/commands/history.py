@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         _print_csv(records)
     else:
-        _print_table(records, branch, url)
+        _print_table(records, branch, url, args.status)
     return 0
 
 
@@ -145,7 +145,8 @@ def _num(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _print_table(records: list[RunRecord], branch: str | None, url: str) -> None:
+def _print_table(records: list[RunRecord], branch: str | None, url: str,
+                 status: str | None = None) -> None:
     import sys
 
     from rich.console import Console
@@ -159,8 +160,13 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str) -> None
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     where = "all branches" if branch is None else f"branch {branch}"
     if not records:
-        console.print(Text(f"no runs stored for {where} in {url}"))
-        console.print("  hint: `pepr-gate run` stores a run; --all-branches shows every branch")
+        if status:  # runs may exist, just none with that status
+            console.print(Text(f"no {status} runs stored for {where} in {url}"))
+            console.print("  hint: leave out --status to show runs of every status")
+        else:
+            console.print(Text(f"no runs stored for {where} in {url}"))
+            console.print("  hint: `pepr-gate run` stores a run; --all-branches shows every "
+                          "branch")
         return
     table = Table(title=Text(f"pepr-gate history · {where} · {url}"), title_justify="left")
     for name in ("id", "time (UTC)", "branch", "sha", "status"):
