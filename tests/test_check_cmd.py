@@ -60,6 +60,9 @@ def test_files_fail_writes_json_and_markdown_and_report_rerenders(
     assert res.returncode == 1, res.stderr
     assert "FAIL" in res.stdout and "PePR-E fell" in res.stdout
     data = json.loads((tmp_path / "out.json").read_text())
+    used = " ".join(res.stdout.split())  # the terminal names the runs it compared
+    assert "runs used: candidate" in used
+    assert all(rid[:12] in used for rid in data["baseline"]["run_ids"])
     assert data["verdict"] == "fail" and len(data["baseline"]["run_ids"]) == 3
     md = (tmp_path / "out.md").read_text()
     assert md.startswith("<!-- pepr-gate:comment config=default -->\n")

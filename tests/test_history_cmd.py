@@ -167,3 +167,16 @@ def test_a_history_file_that_is_not_sqlite_is_left_untouched(project: Path) -> N
     assert done.returncode == 2
     assert "h.db is not a SQLite database" in done.stderr
     assert hashlib.sha256(notes.read_bytes()).hexdigest() == digest
+
+
+def test_runs_without_a_scale_say_how_to_get_a_pepr(
+    project: Path, make_record: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unscored = make_record(branch="main")
+    unscored = unscored.model_copy(
+        update={"score": unscored.score.model_copy(update={"pepr": None, "R": None})}
+    )
+    _fill(project, [unscored])
+    assert main(["history", "--config", str(project / "pepr.toml"), "--branch", "main"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "no scale for R was set" in out and "[score.scale]" in out

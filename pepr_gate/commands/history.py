@@ -177,7 +177,9 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str,
         score, res = r.score, r.resources
         resource = "—"
         if score and score.resource_value is not None:
-            resource = f"{_num(score.resource_value, 4)} {UNITS[score.resource]}"
+            fmt = {"energy": units.energy, "carbon": units.carbon}.get(score.resource)
+            resource = (fmt(score.resource_value) if fmt
+                        else f"{_num(score.resource_value, 4)} {UNITS[score.resource]}")
         pepr = f"{_num(score.pepr)} {score.variant}" if score and score.pepr is not None else "—"
         energy = f"{units.energy(res.energy_kwh)} ({res.energy_method})"
         table.add_row(
@@ -193,3 +195,8 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str,
         console.print(Text(
             f"PePR trend, oldest → newest ({len(trend)} ok runs): {sparkline(trend)}  "
             f"min {_num(min(trend))} · last {_num(trend[-1])} · max {_num(max(trend))}"))
+    elif any(r.status == "ok" and r.score and r.score.pepr is None for r in records):
+        console.print(Text(
+            "PePR is not stored for these runs: no scale for R was set when they ran. Set "
+            "[score.scale] (or a [gate.budgets] ceiling) in pepr.toml; `pepr-gate check` "
+            "scores runs against a baseline either way."))

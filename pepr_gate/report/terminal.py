@@ -54,6 +54,10 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
     if result.noise is not None and result.noise_z is not None:
         parts.append(Text(f"noise band {result.noise * result.noise_z * 100:.1f}% "
                           f"({result.noise_z:g} x {result.noise * 100:.2f}%)", style="dim"))
+    runs = f"runs used: candidate {', '.join(c.run_ids) or '—'}"
+    if b is not None:
+        runs += f"; baseline {', '.join(b.run_ids) or '—'}"
+    parts.append(Text(runs, style="dim"))
     if len(result.trend) >= 2:
         values = [v for _, v in result.trend]
         parts.append(Text(f"trend on {result.base_branch}: {sparkline(values)}", style="dim"))
