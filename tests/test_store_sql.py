@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -228,3 +228,83 @@ def test_baseline_query_on_100k_runs_takes_milliseconds(tmp_path: Path, make_rec
                                                                     99984, 99980)]
         assert recent[0].id == "run-099999" and recent[0].branch == "feature/b"
         assert sorted(timings)[2] < 0.05, timings
+
+
+_READER = """
+import sys
+from pepr_gate.history import open_store
+with open_store(sys.argv[1], must_exist=True) as store:
+    found = store.runs("main", status="ok", limit=5)
+print(len(found), "sqlalchemy" in sys.modules)
+"""
+
+
+def test_reading_a_sqlite_store_does_not_import_sqlalchemy(
+    tmp_path: Path, make_record: Make
+) -> None:
+    # Importing SQLAlchemy alone costs more than `pepr-gate check` may take (0.5 s).
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with open_store(url) as store:
+        store.append_many([make_record() for _ in range(3)])  # type: ignore[attr-defined]
+    proc = subprocess.run([sys.executable, "-c", _READER, url],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["3", "False"]
+
+
+def test_the_stdlib_reader_matches_the_sqlalchemy_query(tmp_path: Path, make_record: Make) -> None:
+    from pepr_gate.history.sql import SqlStore
+
+    base = make_record().created_at
+    # Equal times (ties broken by id), other UTC offsets and microseconds all sort as time.
+    times = [base, base, base + timedelta(microseconds=1),
+             (base + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5))),
+             (base - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=9)))]
+    records = [make_record(created_at=t, branch=b, status=s, fingerprint=f)
+               for t in times for b in ("main", "dev") for s in ("ok", "failed")
+               for f in ("hw-a", "hw-b")]
+    with open_store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        store.append_many(records)  # type: ignore[attr-defined]
+        for kwargs in ({}, {"branch": "main"}, {"branch": "dev", "status": "ok", "limit": 3},
+                       {"fingerprint": "hw-b", "config_hash": records[0].config_hash},
+                       {"status": "failed", "limit": 7}, {"branch": "nowhere"}):
+            fast = store.runs(**kwargs)  # type: ignore[arg-type]
+            assert fast == SqlStore.runs(store, **kwargs)  # type: ignore[arg-type]
+        assert len(store.runs()) == len(records)
+        newest = max(records, key=lambda r: (r.created_at, r.id))
+        assert store.runs()[0] == newest
+
+
+def test_readers_open_read_only_beside_a_writer(tmp_path: Path, make_record: Make) -> None:
+    path = tmp_path / "h.db"
+    first, second = make_record(), make_record()
+    with open_store(f"sqlite:///{path}") as store:
+        store.append(first)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a `pepr-gate run` in the middle of its append
+    writer.execute("UPDATE pepr_runs SET branch = 'moved'")
+    start = time.perf_counter()
+    with open_store(f"sqlite:///{path}", must_exist=True) as store:
+        assert store.runs("main") == [first]  # the last commit, without waiting
+    assert time.perf_counter() - start < 5
+    writer.execute("ROLLBACK")
+    writer.close()
+    with open_store(f"sqlite:///{path}") as store:
+        store.append(second)
+        assert store.runs() == [second, first]
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = _digest(path)
+    with open_store(f"sqlite:///{path}", must_exist=True) as store:
+        assert len(store.runs()) == 2
+    assert _digest(path) == before  # reading never writes to the store
+
+
+def test_an_empty_file_reads_as_an_empty_store(tmp_path: Path, make_record: Make) -> None:
+    path = tmp_path / "h.db"
+    path.touch()
+    with open_store(f"sqlite:///{path}", must_exist=True) as store:
+        assert store.runs() == []
+        store.append(record := make_record())
+        assert store.runs() == [record]

@@ -26,7 +26,7 @@ def open_store_url(url: str, *, root: Path | None = None, must_exist: bool = Fal
     base = Path(root) if root is not None else Path.cwd()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
-        from pepr_gate.history.sql import open_sqlite
+        from pepr_gate.history.sqlite_store import open_sqlite
 
         return open_sqlite(url, base, must_exist=must_exist)
     if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):

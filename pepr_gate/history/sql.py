@@ -3,16 +3,19 @@
 Each run is one row: the whole record as JSON plus the columns queries filter on, with
 a composite index matching the gate's baseline query (branch, status, fingerprint,
 config hash, newest first), so a store of 100,000 runs answers in milliseconds.
+
+SQLAlchemy is imported only when it is used: the SQLite store (`sqlite_store.py`) reads
+with the stdlib `sqlite3` module, so a `pepr-gate check` never pays for importing it.
+The table and column names below are shared by both paths.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pepr_gate.errors import StoreError
@@ -21,12 +24,22 @@ from pepr_gate.history.codec import SCHEMA_VERSION, DuplicateRun, check_version,
 from pepr_gate.records import RunRecord
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-BUSY_TIMEOUT_S = 30
+RUNS_TABLE = "pepr_runs"
+META_TABLE = "pepr_meta"
+VERSION_KEY = "schema_version"
+# runs() returns these two columns, filters on these, newest first by these (descending).
+RESULT_COLUMNS = ("id", "record")
+FILTER_COLUMNS = ("branch", "status", "fingerprint", "config_hash")
+NEWEST_FIRST = ("created_at", "id")
 # Any constant works; it only has to be the same for every pepr-gate that creates tables.
 PG_SCHEMA_LOCK = 0x70657072_67617465 & 0x7FFF_FFFF_FFFF_FFFF
+
+# Fetches one page of (id, record) rows at (offset, limit); limit None means every row
+# (asked only once, at offset 0).
+FetchPage = Callable[[int, int | None], Sequence[tuple[str, Any]]]
 
 
 def _utc(value: datetime) -> datetime:
@@ -35,12 +48,18 @@ def _utc(value: datetime) -> datetime:
     )
 
 
-def _build_tables() -> tuple[Any, Any, Any]:
+@cache
+def _tables() -> tuple[Table, Table]:
+    """(runs, meta), built once: importing SQLAlchemy waits until a store needs it."""
     from sqlalchemy import Column, DateTime, Float, Index, MetaData, String, Table, Text
     from sqlalchemy.types import TypeDecorator
 
     class UTCDateTime(TypeDecorator[datetime]):
-        """UTC everywhere: timestamptz on PostgreSQL, naive-UTC text on SQLite (sorts right)."""
+        """UTC everywhere: timestamptz on PostgreSQL, naive-UTC text on SQLite (sorts right).
+
+        SQLite gets SQLAlchemy's DateTime text, 'YYYY-MM-DD HH:MM:SS.ffffff', which sorts
+        as time; the stdlib reader in sqlite_store.py orders by that same text.
+        """
 
         impl = DateTime(timezone=True)
         cache_ok = True
@@ -56,7 +75,7 @@ def _build_tables() -> tuple[Any, Any, Any]:
 
     md = MetaData()
     runs = Table(
-        "pepr_runs", md,
+        RUNS_TABLE, md,
         Column("id", String(128), primary_key=True),
         Column("created_at", UTCDateTime(), nullable=False),
         Column("branch", String(255)),
@@ -67,17 +86,16 @@ def _build_tables() -> tuple[Any, Any, Any]:
         Column("pepr", Float),
         Column("performance", Float),
         Column("record", Text, nullable=False),
-        Index("ix_pepr_runs_baseline",
-              "branch", "status", "fingerprint", "config_hash", "created_at"),
+        Index("ix_pepr_runs_baseline", *FILTER_COLUMNS, "created_at"),
         Index("ix_pepr_runs_branch_time", "branch", "created_at"),
         Index("ix_pepr_runs_time", "created_at"),
     )
     meta = Table(
-        "pepr_meta", md,
+        META_TABLE, md,
         Column("key", String(64), primary_key=True),
         Column("value", String(255), nullable=False),
     )
-    return md, runs, meta
+    return runs, meta
 
 
 def _row(record: RunRecord) -> dict[str, Any]:
@@ -96,18 +114,62 @@ def _row(record: RunRecord) -> dict[str, Any]:
     }
 
 
+def parse_version(value: object, where: str) -> int | None:
+    """The stored schema_version as a number (None: not stored yet)."""
+    try:
+        return None if value is None else int(str(value))
+    except ValueError:
+        raise StoreError(
+            f"{where}: unreadable schema_version {value!r} in table {META_TABLE}",
+            hint="this is not a pepr-gate store; point --store elsewhere",
+        ) from None
+
+
+def collect_runs(fetch: FetchPage, limit: int | None, where: str) -> list[RunRecord]:
+    """Decode rows newest first, paging past corrupted ones so `limit` good ones come back."""
+    if limit is not None and limit <= 0:
+        return []
+    out: list[RunRecord] = []
+    offset = 0
+    while True:
+        want = None if limit is None else limit - len(out)
+        rows = fetch(offset, want)
+        for run_id, text in rows:
+            record = decode_record(text, f"run {run_id!r} in {where}")
+            if record is not None:
+                out.append(record)
+        offset += len(rows)
+        if want is None or not rows or len(out) >= (limit or 0):
+            return out
+
+
 class SqlStore(Store):
-    def __init__(self, engine: Engine, *, url: str, where: str, hint: str) -> None:
+    """A store behind a SQLAlchemy engine, made by `make_engine` on first use."""
+
+    def __init__(self, make_engine: Callable[[], Engine], *, url: str, where: str,
+                 hint: str) -> None:
         self.url = url
-        self._engine = engine
+        self._make_engine = make_engine
+        self._engine_made: Engine | None = None
         self._where = where
         self._hint = hint
-        self._md, self._runs, self._meta = _build_tables()
         try:
-            self._init_schema()
+            self._open()
         except BaseException:
-            engine.dispose()  # no pooled connection may outlive a refused store
+            self.close()  # no pooled connection may outlive a refused store
             raise
+
+    @property
+    def _engine(self) -> Engine:
+        if self._engine_made is None:
+            self._engine_made = self._make_engine()
+        return self._engine_made
+
+    def _open(self) -> None:
+        self._init_schema()
+
+    def _failed(self, action: str, detail: str) -> StoreError:
+        return StoreError(f"cannot {action} {self._where}: {detail}", hint=self._hint)
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -118,25 +180,18 @@ class SqlStore(Store):
             yield
         except DBAPIError as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise StoreError(f"cannot {action} {self._where}: {detail}", hint=self._hint) from None
+            raise self._failed(action, detail) from None
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot {action} {self._where}: {exc}", hint=self._hint) from None
+            raise self._failed(action, str(exc)) from None
 
     def _read_version(self, conn: Connection) -> int | None:
         from sqlalchemy import inspect, select
 
-        if not inspect(conn).has_table("pepr_meta"):
+        if not inspect(conn).has_table(META_TABLE):
             return None
-        value = conn.execute(
-            select(self._meta.c.value).where(self._meta.c.key == "schema_version")
-        ).scalar()
-        try:
-            return None if value is None else int(value)
-        except ValueError:
-            raise StoreError(
-                f"{self._where}: unreadable schema_version {value!r} in table pepr_meta",
-                hint="this is not a pepr-gate store; point --store elsewhere",
-            ) from None
+        _, meta = _tables()
+        value = conn.execute(select(meta.c.value).where(meta.c.key == VERSION_KEY)).scalar()
+        return parse_version(value, self._where)
 
     def _init_schema(self) -> None:
         from sqlalchemy import text
@@ -150,11 +205,12 @@ class SqlStore(Store):
                 check_version(found, self._where)
                 if found == SCHEMA_VERSION:
                     return
+            runs, meta = _tables()
             with self._engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     # Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL.
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_SCHEMA_LOCK})
-                for table in (self._meta, self._runs):
+                for table in (meta, runs):
                     conn.execute(CreateTable(table, if_not_exists=True))
                     for index in table.indexes:
                         conn.execute(CreateIndex(index, if_not_exists=True))
@@ -163,16 +219,17 @@ class SqlStore(Store):
                 check_version(found or SCHEMA_VERSION, self._where)
 
     def _insert_version(self, conn: Connection) -> None:
-        values = {"key": "schema_version", "value": str(SCHEMA_VERSION)}
+        values = {"key": VERSION_KEY, "value": str(SCHEMA_VERSION)}
+        _, meta = _tables()
         stmt: Any
         if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            stmt = pg_insert(self._meta).values(**values).on_conflict_do_nothing()
+            stmt = pg_insert(meta).values(**values).on_conflict_do_nothing()
         else:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            stmt = sqlite_insert(self._meta).values(**values).on_conflict_do_nothing()
+            stmt = sqlite_insert(meta).values(**values).on_conflict_do_nothing()
         conn.execute(stmt)
 
     def append(self, record: RunRecord) -> None:
@@ -185,10 +242,11 @@ class SqlStore(Store):
         rows = [_row(r) for r in records]
         if not rows:
             return 0
+        runs, _ = _tables()
         with self._errors("write to"):
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(self._runs.insert(), rows)
+                    conn.execute(runs.insert(), rows)
             except IntegrityError:
                 clash = self._existing([r["id"] for r in rows])
                 raise DuplicateRun(
@@ -202,8 +260,9 @@ class SqlStore(Store):
     def _existing(self, ids: list[str]) -> list[str]:
         from sqlalchemy import select
 
+        runs, _ = _tables()
         with self._errors("read"), self._engine.connect() as conn:
-            found = conn.execute(select(self._runs.c.id).where(self._runs.c.id.in_(ids)))
+            found = conn.execute(select(runs.c.id).where(runs.c.id.in_(ids)))
             return sorted(found.scalars())
 
     def runs(
@@ -217,104 +276,24 @@ class SqlStore(Store):
     ) -> list[RunRecord]:
         from sqlalchemy import select
 
-        c = self._runs.c
-        stmt = select(c.id, c.record).order_by(c.created_at.desc(), c.id.desc())
-        for column, value in (
-            (c.branch, branch), (c.status, status),
-            (c.fingerprint, fingerprint), (c.config_hash, config_hash),
-        ):
+        c = _tables()[0].c
+        stmt = select(*(c[name] for name in RESULT_COLUMNS)).order_by(
+            *(c[name].desc() for name in NEWEST_FIRST))
+        for name, value in zip(FILTER_COLUMNS, (branch, status, fingerprint, config_hash),
+                               strict=True):
             if value is not None:
-                stmt = stmt.where(column == value)
-        if limit is not None and limit <= 0:
-            return []
-        out: list[RunRecord] = []
-        offset = 0
+                stmt = stmt.where(c[name] == value)
         with self._errors("read"), self._engine.connect() as conn:
-            # Page past corrupted rows so that `limit` good records still come back.
-            while True:
-                want = None if limit is None else limit - len(out)
+
+            def fetch(offset: int, want: int | None) -> Sequence[tuple[str, Any]]:
                 page = stmt.offset(offset).limit(want) if want is not None else stmt
-                rows = conn.execute(page).all()
-                for run_id, text in rows:
-                    record = decode_record(text, f"run {run_id!r} in {self._where}")
-                    if record is not None:
-                        out.append(record)
-                offset += len(rows)
-                if want is None or not rows or len(out) >= (limit or 0):
-                    return out
+                return [(run_id, text) for run_id, text in conn.execute(page)]
+
+            return collect_runs(fetch, limit, self._where)
 
     def close(self) -> None:
-        self._engine.dispose()
-
-
-def open_sqlite(url: str, base: Path, *, must_exist: bool = False) -> SqlStore:
-    from sqlalchemy import create_engine, event
-
-    rest = url.split(":", 1)[1]
-    if not rest.startswith("///") or len(rest) == 3 or "?" in rest:
-        raise StoreError(
-            f"unsupported SQLite store URL {url!r}",
-            hint="write sqlite:///relative/path.db (against the config's folder) "
-            "or sqlite:////absolute/path.db",
-        )
-    path = Path(rest[3:]).expanduser()
-    path = path if path.is_absolute() else base / path
-    if must_exist and not path.exists():
-        # Readers must not leave an empty database behind for a mistyped path.
-        raise StoreError(
-            f"no history store at {path} ({url})",
-            hint="check --store or [store] url; `pepr-gate run` creates the store",
-        )
-    _check_sqlite_path(path)
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        # WAL lets readers run beside one writer; the busy timeout makes concurrent
-        # writers (parallel `pepr-gate run` jobs) queue instead of failing at once.
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-
-    hint = (f"check that {path} is a pepr-gate history file and its folder is writable, "
-            "or point --store / [store] url elsewhere")
-    return SqlStore(engine, url=url, where=f"SQLite store {path}", hint=hint)
-
-
-def _check_sqlite_path(path: Path) -> None:
-    """Refuse paths SQLite would fail on (or, worse, write into) before opening them."""
-    if path.is_dir():
-        raise StoreError(f"SQLite store {path} is a directory",
-                         hint="name a file, e.g. sqlite:///.pepr/history.db")
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(len(SQLITE_MAGIC))
-        except OSError as exc:
-            raise StoreError(f"cannot read SQLite store {path}: {exc.strerror}",
-                             hint="fix its permissions or point --store elsewhere") from None
-        if head and head != SQLITE_MAGIC:
-            raise StoreError(
-                f"{path} is not a SQLite database; pepr-gate left it untouched",
-                hint="move the file away or point --store / [store] url at another path",
-            )
-        return
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the folder {parent} for the SQLite store {path}: "
-            f"{exc.strerror or exc}",
-            hint="make it writable, or point --store / [store] url at a writable place",
-        ) from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise StoreError(
-            f"cannot write the SQLite store {path}: folder {parent} is not writable",
-            hint="make it writable, or point --store / [store] url at a writable place",
-        )
+        if self._engine_made is not None:
+            self._engine_made.dispose()
 
 
 def open_postgres(url: str) -> SqlStore:
@@ -343,5 +322,5 @@ def open_postgres(url: str) -> SqlStore:
     where = f"PostgreSQL store {host}/{parsed.database or ''}"
     hint = (f"check that the server at {host} is running and reachable from this runner, "
             "and the user, password and database in --store / [store] url")
-    return SqlStore(engine, url=parsed.render_as_string(hide_password=True),
+    return SqlStore(lambda: engine, url=parsed.render_as_string(hide_password=True),
                     where=where, hint=hint)
