@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from pepr_gate import gate
+from pepr_gate import gate, gate_stats
 from pepr_gate.records import (
     GitInfo,
     Hardware,
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
-    print(f"decision rule: z = {gate.Z}, spread floor {gate.SPREAD_FLOOR:.0%}, "
+    print(f"decision rule: z = {gate_stats.Z}, spread floor {gate_stats.SPREAD_FLOOR:.0%}, "
           f"max_pepr_drop {SETTINGS.max_pepr_drop:.0%}, window {SETTINGS.window}; "
           f"{args.spread:.0%} run-to-run spread, {args.trials} trials per row\n")
     print("| base runs in store | repeats | false alarms (no change) | detection (10% drop) "

@@ -1,23 +1,23 @@
 """`pepr.toml` (or `[tool.pepr-gate]` in `pyproject.toml`), loaded and validated in one place.
 
 Every model forbids unknown keys and is frozen. `load_config` turns any problem into a
-`ConfigError` that names the file, the field and what to do; nothing is coerced silently.
+`ConfigError` that names the file, the field and what to do (the wording is
+`pepr_gate.config_errors`'s); nothing is coerced silently.
 Relative paths (`run.workdir`, a relative SQLite store) are resolved against the
 directory holding the config file, so `pepr-gate run` behaves the same from any cwd.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pepr_gate.config_errors import describe
 from pepr_gate.errors import ConfigError
 from pepr_gate.records import Resource
 
@@ -250,73 +250,6 @@ def parse_config(data: dict[str, Any], *, source: str, root: str, prefix: str = 
         return Config.model_validate({**data, "source": source, "root": root})
     except ValidationError as exc:
         raise ConfigError(
-            _describe(exc, data, source, prefix),
+            describe(exc, data, source, prefix, Config),
             hint="fix the field named above; the README's Configuration section lists every key",
         ) from None
-
-
-def _describe(exc: ValidationError, data: dict[str, Any], source: str, prefix: str) -> str:
-    lines = []
-    for err in exc.errors():
-        # pydantic names the member of a union (`cmd: list[str] | str`) in the location;
-        # it is not a key the user wrote, so it is left out of the field name.
-        loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list["))
-               and str(x) not in _UNION_TAGS]
-        field = prefix + ".".join(loc)
-        if err["type"] == "extra_forbidden":
-            known = _known_keys(loc[:-1])
-            close = difflib.get_close_matches(loc[-1], known, n=1)
-            tip = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
-            lines.append(f"{source}: unknown key '{field}'{tip}")
-        else:
-            value = _lookup(data, err["loc"])
-            shown = "" if value is _MISSING else f" (got {value!r})"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{source}: field '{field}': {msg}{shown}")
-    return "\n".join(lines)
-
-
-_MISSING = object()
-_UNION_TAGS = frozenset({"str", "int", "float", "bool"})
-
-
-def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
-    cur = data
-    for part in loc:
-        in_dict = isinstance(cur, dict) and part in cur
-        in_list = isinstance(cur, list) and isinstance(part, int) and part < len(cur)
-        if in_dict or in_list:
-            cur = cur[part]
-        else:
-            return _MISSING
-    if isinstance(cur, float) and not math.isfinite(cur):
-        return cur
-    return cur
-
-
-def _known_keys(parent: list[str]) -> list[str]:
-    model: Any = Config
-    for part in parent:
-        if part.isdigit():
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        model = next(
-            (a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
-             and issubclass(a, BaseModel)),
-            None,
-        )
-        if model is None:
-            args = getattr(ann, "__args__", ())
-            inner = [getattr(a, "__args__", ()) for a in args]
-            model = next(
-                (x for group in inner for x in group if isinstance(x, type)
-                 and issubclass(x, BaseModel)),
-                None,
-            )
-            if model is None:
-                return []
-    return sorted(k for k in model.model_fields if k not in {"source", "root"})
-

@@ -15,25 +15,34 @@ The rule (the README, "The decision rule", states it for users):
   noise: warn, with the number of repeats that would settle it.
 Z was tuned with benchmarks/gate_power.py (false alarms <= 1% at any repeats, detection
 of a 10% drop >= 95% with 3 repeats, at 3% run-to-run spread).
+
+This module owns the decision: comparable baselines, the scale, budgets, the performance
+guardrail, the verdict and the sentences that explain it. The statistics it decides with
+(Z, SPREAD_FLOOR, the spread, sigma, the Hodges-Lehmann change, repeats needed, each
+side's medians) live in `pepr_gate.gate_stats`.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pepr_gate.config import Config
+from pepr_gate.gate_stats import (
+    Z,
+    hl_change,
+    median,
+    noise_sigma,
+    pooled_spread,
+    repeats_to_settle,
+    side,
+)
 from pepr_gate.records import VARIANTS, CheckResult, Normalization, Resource, RunRecord, Side
 from pepr_gate.score import GB, rescore, resource_value
 
-Z = 2.6
-SPREAD_FLOOR = 0.01  # relative, per run: even 1 vs 1 runs carry some noise
 NOISE_HISTORY = 20  # baseline runs used to estimate the spread (the window's median is compared)
-HL_FACTOR = math.pi / 3
-MAX_REPEATS = 50
 
 
 @dataclass(frozen=True)
@@ -118,76 +127,12 @@ def hardware_label(record: RunRecord) -> str:
     return f"{gpu}, {hw.cpu_model} ({hw.cpu_count} CPUs)"
 
 
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def _spread_ss(values: Sequence[float]) -> tuple[float, int]:
-    """Sum of squared log deviations from the median, and the degrees of freedom."""
-    if len(values) < 2 or any(v <= 0 for v in values):
-        return 0.0, 0
-    logs = [math.log(v) for v in values]
-    mid = statistics.median(logs)
-    return sum((x - mid) ** 2 for x in logs), len(values) - 1
-
-
-def pooled_spread(*groups: Sequence[float]) -> float:
-    ss, dof = 0.0, 0
-    for g in groups:
-        s, d = _spread_ss(g)
-        ss, dof = ss + s, dof + d
-    return max(math.sqrt(ss / dof) if dof else 0.0, SPREAD_FLOOR)
-
-
-def hl_change(base: Sequence[float], cand: Sequence[float]) -> float:
-    """Hodges-Lehmann relative change: median of all candidate/baseline ratios, minus 1."""
-    return statistics.median(c / b for c in cand for b in base) - 1.0
-
-
-def noise_sigma(spread: float, nb: int, nc: int) -> float:
-    return spread * math.sqrt(HL_FACTOR * (1 / nb + 1 / nc))
-
-
-def repeats_to_settle(drop: float, spread: float, nb: int) -> int | None:
-    """Smallest candidate repeat count whose noise band the same drop would exceed."""
-    for n in range(2, MAX_REPEATS + 1):
-        if drop > Z * noise_sigma(spread, nb, n):
-            return n
-    return None
-
-
 def pct(x: float) -> str:
     return f"{abs(x) * 100:.1f}%"
 
 
 def pct_limit(x: float) -> str:
     return f"{x * 100:.1f}".removesuffix(".0") + "%"
-
-
-def side(runs: Sequence[RunRecord], peprs: Sequence[float | None], settings: Settings,
-         scale: float | None) -> Side:
-    values = [resource_value(r.resources, settings.resource) for r in runs]
-    value = _median(values)
-    mem = _median([r.resources.gpu_peak_memory_bytes for r in runs])
-    methods = {r.resources.energy_method for r in runs}
-    present = [p for p in peprs if p is not None]
-    ss, dof = _spread_ss(present)
-    return Side(
-        run_ids=[r.id for r in runs],
-        pepr=_median(peprs),
-        pepr_spread=math.sqrt(ss / dof) if dof else None,
-        performance=_median([r.performance.value for r in runs]),
-        resource_value=value,
-        R=None if value is None or scale is None else min(value / scale, 1.0),
-        energy_kwh=_median([r.resources.energy_kwh for r in runs]),
-        carbon_kg=_median([r.resources.carbon_kg for r in runs]),
-        duration_s=_median([r.resources.duration_s for r in runs]),
-        gpu_peak_memory_bytes=None if mem is None else int(mem),
-        energy_method=methods.pop() if len(methods) == 1 else "mixed",
-        branch=runs[0].branch if runs else None,
-        sha=runs[0].git.sha if runs and runs[0].git else None,
-    )
 
 
 def methods_of(label: str, record: RunRecord) -> str:
@@ -287,7 +232,7 @@ def evaluate(
 
     scale, source = settings.scale, settings.scale_source
     if scale is None:
-        doubled = _median([resource_value(b.resources, settings.resource) for b in base])
+        doubled = median([resource_value(b.resources, settings.resource) for b in base])
         if doubled is not None and doubled > 0:
             scale, source = 2 * doubled, "2x baseline"
     variant = VARIANTS[settings.resource]
@@ -298,8 +243,8 @@ def evaluate(
         return [rescore(r, settings.resource, scale, source).pepr for r in runs]
 
     cand_peprs = score(ok_cands)
-    cand = side(ok_cands or list(candidates), cand_peprs or [None], settings, scale)
-    base_side = side(base, score(base), settings, scale) if base else None
+    cand = side(ok_cands or list(candidates), cand_peprs or [None], settings.resource, scale)
+    base_side = side(base, score(base), settings.resource, scale) if base else None
     if ok_cands:
         fails += _budget_reasons(cand, ok_cands, settings)
         if not all(r.telemetry_ok for r in ok_cands):

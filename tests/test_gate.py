@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pepr_gate import gate
+from pepr_gate import gate, gate_stats
 from pepr_gate.config import Config, parse_config
 from pepr_gate.records import Resources, RunRecord
 
@@ -137,13 +137,13 @@ def test_scale_comes_from_config_then_budget_then_baseline(make_record: Make) ->
 
 
 def test_spread_has_a_floor_so_single_runs_carry_noise() -> None:
-    assert gate.pooled_spread([0.5], [0.5]) == gate.SPREAD_FLOOR
-    assert gate.noise_sigma(gate.SPREAD_FLOOR, 1, 1) > 0.01
+    assert gate_stats.pooled_spread([0.5], [0.5]) == gate_stats.SPREAD_FLOOR
+    assert gate_stats.noise_sigma(gate_stats.SPREAD_FLOOR, 1, 1) > 0.01
 
 
 def test_repeats_to_settle_grows_as_the_drop_nears_the_noise() -> None:
-    few = gate.repeats_to_settle(0.07, 0.03, 5)
-    many = gate.repeats_to_settle(0.055, 0.03, 5)
+    few = gate_stats.repeats_to_settle(0.07, 0.03, 5)
+    many = gate_stats.repeats_to_settle(0.055, 0.03, 5)
     assert few is not None and many is not None and few < many
 
 

@@ -11,10 +11,10 @@ from pepr_gate.errors import InputError
 from pepr_gate.leaderboard import (
     Table,
     pool_normalize_grouped,
-    read_csv,
     score_table,
     variant_label,
 )
+from pepr_gate.leaderboard_io import read_csv
 from pepr_gate.score import pool_normalize
 
 

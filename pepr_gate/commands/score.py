@@ -1,8 +1,9 @@
 """`pepr-gate score`: rank many models by PePR, as the paper does, with a profile plot.
 
 Inputs are CSV tables, run-record JSON files (or folders of them) or a history store.
-The arithmetic lives in `pepr_gate.leaderboard`; this module reads inputs, writes the
-files asked for and prints the leaderboard.
+The arithmetic lives in `pepr_gate.leaderboard` and CSV reading and validation in
+`pepr_gate.leaderboard_io`; this module gathers the inputs, writes the files asked for
+and prints the leaderboard.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate import leaderboard as lbm
+    from pepr_gate import leaderboard_io as lbio
     from pepr_gate.report.leaderboard_table import print_leaderboard, render_markdown
 
     if not args.inputs and not args.store:
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     mode = args.normalize or ("scale" if args.scale else "pool")
     table = _load(args, resources)
     if args.only:
-        table = lbm.only_groups(table, _split(args.only) or [])
+        table = lbio.only_groups(table, _split(args.only) or [])
     scales = _scales(args.scale, list(table.resources), mode)
     lb = lbm.score_table(table, mode=mode, scales=scales)
     for group, name in lb.duplicates:
@@ -142,7 +144,7 @@ def _scales(value: str | None, columns: list[str], mode: str) -> dict[str, float
 
 
 def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
-    from pepr_gate import leaderboard as lbm
+    from pepr_gate import leaderboard_io as lbio
     from pepr_gate.records import load_run_record
 
     paths: list[Path] = []
@@ -167,10 +169,10 @@ def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
         return _records_table(records, resources, args.group, args.performance_scale)
     if args.branch:
         raise InputError("--branch applies only to --store", hint="drop --branch")
-    tables = [lbm.read_csv(p, performance=args.performance, resources=resources,
+    tables = [lbio.read_csv(p, performance=args.performance, resources=resources,
                            name=args.name, group=args.group,
                            performance_scale=args.performance_scale) for p in paths]
-    return lbm.concat(tables)
+    return lbio.concat(tables)
 
 
 def _store_records(url: str, branch: str | None) -> list[tuple[str, RunRecord]]:
@@ -192,7 +194,8 @@ def _records_table(
 ) -> Table:
     import numpy as np
 
-    from pepr_gate.leaderboard import Table, check_performance, check_resource
+    from pepr_gate.leaderboard import Table
+    from pepr_gate.leaderboard_io import check_performance, check_resource
     from pepr_gate.records import UNITS
     from pepr_gate.score import resource_value
 
@@ -256,7 +259,7 @@ def _record_group(rec: RunRecord, group: str | None) -> str:
         return rec.hardware.fingerprint
     if group == "config":
         return rec.config_hash
-    from pepr_gate.leaderboard import NO_GROUP
+    from pepr_gate.leaderboard_io import NO_GROUP
 
     return NO_GROUP
 
