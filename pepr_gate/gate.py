@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pepr_gate import units
 from pepr_gate.config import Config
 from pepr_gate.gate_stats import (
     Z,
@@ -148,8 +149,8 @@ def _budget_reasons(cand: Side, ok_runs: Sequence[RunRecord], settings: Settings
     telemetry = all(r.telemetry_ok for r in ok_runs)
     mem_gb = None if cand.gpu_peak_memory_bytes is None else cand.gpu_peak_memory_bytes / GB
     checks = [
-        ("energy_kwh", "Energy", cand.energy_kwh if telemetry else None, ENERGY_UNITS),
-        ("carbon_kg", "Carbon", cand.carbon_kg if telemetry else None, CARBON_UNITS),
+        ("energy_kwh", "Energy", cand.energy_kwh if telemetry else None, units.ENERGY_UNITS),
+        ("carbon_kg", "Carbon", cand.carbon_kg if telemetry else None, units.CARBON_UNITS),
         ("duration_s", "Wall time", cand.duration_s, ((1.0, "s"),)),
         ("gpu_memory_gb", "Peak GPU memory", mem_gb, ((1.0, "GB"),)),
     ]
@@ -158,36 +159,13 @@ def _budget_reasons(cand: Side, ok_runs: Sequence[RunRecord], settings: Settings
         limit = settings.budgets.get(key)
         if limit is not None and value is not None and value > limit:
             # One unit for both numbers, picked from the budget, so they read side by side.
-            factor, unit = next(((f, u) for f, u in steps if limit * f >= 1), steps[-1])
-            shown, cap = _distinct(value * factor, limit * factor)
+            factor, unit = units.unit_for(limit, steps)
+            shown, cap = units.distinct(value * factor, limit * factor)
             out.append(
                 f"{label} {shown} {unit} is over the budget of {cap} {unit} "
                 f"([gate.budgets] {key})."
             )
     return out
-
-
-ENERGY_UNITS = ((1.0, "kWh"), (1e3, "Wh"), (1e6, "mWh"))
-CARBON_UNITS = ((1.0, "kg CO2eq"), (1e3, "g CO2eq"), (1e6, "mg CO2eq"))
-
-
-def _plain(x: float, digits: int) -> str:
-    text = f"{x:.{digits}g}"
-    if "e" not in text:
-        return text
-    if abs(x) >= 1:
-        return f"{x:.0f}"
-    return f"{x:.{digits - 1 - math.floor(math.log10(abs(x)))}f}"
-
-
-def _distinct(value: float, limit: float) -> tuple[str, str]:
-    """Both numbers with the fewest significant digits (at least 3) that tell them apart,
-    so a tiny job never reads "0.0000 kWh is over the budget of 0.0000 kWh"."""
-    for digits in range(3, 13):
-        a, b = _plain(value, digits), _plain(limit, digits)
-        if a != b:
-            break
-    return a, b
 
 
 def evaluate(

@@ -153,8 +153,8 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str,
     from rich.table import Table
     from rich.text import Text
 
+    from pepr_gate import units
     from pepr_gate.records import UNITS
-    from pepr_gate.report import units
     from pepr_gate.report.sparkline import sparkline
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)

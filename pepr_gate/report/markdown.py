@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pepr_gate import units
 from pepr_gate.records import UNITS, CheckResult, Side
-from pepr_gate.report import units
 from pepr_gate.report.sparkline import sparkline
 
 MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()#|~$^])")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from pepr_gate import units
 from pepr_gate.records import UNITS, RunRecord
-from pepr_gate.report import units
 from pepr_gate.score import GB
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pepr_gate import units
 from pepr_gate.records import CheckResult
-from pepr_gate.report import units
 from pepr_gate.report.sparkline import sparkline
 
 STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cyan"}
