@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
             "GITHUB_TOKEN is empty: commenting needs a token",
             hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step",
         )
-    result = _load_check(args.source)
+    from pepr_gate.report import load_check_result
+
+    result = load_check_result(args.source)
     expect = (args.expect_head_sha or "").strip().lower() or None
     if expect and (result.head_sha or "").lower() != expect:
         raise InputError(
@@ -113,33 +115,3 @@ def _pr_number(text: str) -> int:
     if not re.fullmatch(r"[0-9]{1,10}", cleaned) or int(cleaned) == 0:
         raise InputError(f"--pr {text[:40]!r} is not a pull request number", hint="e.g. --pr 42")
     return int(cleaned)
-
-
-def _load_check(source: str) -> Any:
-    import json
-    from pathlib import Path
-
-    from pydantic import ValidationError
-
-    from pepr_gate.records import CHECK_SCHEMA, CheckResult
-
-    path = Path(source)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: check result not found", hint="check --from") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JSON check result: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != CHECK_SCHEMA:
-        raise InputError(
-            f"{path}: not a {CHECK_SCHEMA} check result",
-            hint="pass .pepr/ci/check.json from `pepr-gate ci`",
-        )
-    try:
-        return CheckResult.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            f"{path}: invalid check result at field '{where}': {first['msg']}"
-        ) from None
