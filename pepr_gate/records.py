@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -181,43 +181,61 @@ def run_record_schema() -> dict[str, Any]:
     return RunRecord.model_json_schema(by_alias=True)
 
 
-def parse_run_record(data: Any, source: str) -> RunRecord:
-    """Validate a decoded run record; `source` names it in the error."""
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint: str) -> _M:
     if not isinstance(data, dict):
-        raise InputError(f"{source}: not a pepr-gate run record (expected a JSON object)")
-    schema = data.get("schema")
-    if schema != RUN_SCHEMA:
+        raise InputError(f"{source}: not a pepr-gate {what} (expected a JSON object)", hint=hint)
+    found = data.get("schema")
+    if found != schema:
         raise InputError(
-            f"{source}: unknown record schema {schema!r}; this pepr-gate reads {RUN_SCHEMA!r}",
-            hint="re-create the record with this pepr-gate version, or upgrade pepr-gate",
+            f"{source}: not a pepr-gate {what} this version reads: unknown record schema "
+            f"{found!r} (expected {schema!r})",
+            hint=hint,
         )
     try:
-        return RunRecord.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(
-            f"{source}: invalid run record at field '{where}': {first['msg']}",
-            hint="pass a file written by `pepr-gate run --out`",
+            f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
         ) from None
 
 
-def load_run_record(path: str | Path) -> RunRecord:
+def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) -> _M:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{p}: run record not found", hint="check the path") from None
+        raise InputError(f"{p}: {what} not found", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read run record: {exc}") from None
+        raise InputError(f"{p}: cannot read {what}: {exc}", hint=hint) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{p}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-            hint="pass a run record written by `pepr-gate run --out`",
+            f"{p}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", hint=hint
         ) from None
-    return parse_run_record(data, str(p))
+    return _parse(data, str(p), model, schema, what, hint)
+
+
+_RUN_HINT = "pass a run record written by `pepr-gate run --out` (or re-create it with this version)"
+_CHECK_HINT = "pass a file written by `pepr-gate check --json` (in CI: .pepr/ci/check.json)"
+
+
+def parse_run_record(data: Any, source: str) -> RunRecord:
+    """Validate a decoded run record; `source` names it in the error."""
+    return _parse(data, source, RunRecord, RUN_SCHEMA, "run record", _RUN_HINT)
+
+
+def load_run_record(path: str | Path) -> RunRecord:
+    return _load(path, RunRecord, RUN_SCHEMA, "run record", _RUN_HINT)
+
+
+def load_check_result(path: str | Path) -> CheckResult:
+    return _load(path, CheckResult, CHECK_SCHEMA, "check result", _CHECK_HINT)
 
 
 class Side(_Model):
