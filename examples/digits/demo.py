@@ -36,10 +36,10 @@ def main() -> int:
     steps = [
         ("baseline: the small model on main",
          ["run", "--store", STORE, "--branch", "main", "--out", str(PEPR / "demo-baseline.json")]),
-        ("candidate: a 4x wider model on a pull request's branch",
+        ("candidate: an 8x wider model on a pull request's branch",
          ["run", "--store", STORE, "--branch", "demo/wider-model",
           "--out", str(PEPR / "demo-candidate.json"),
-          "--", "python", "train.py", "--width", "32"]),
+          "--", "python", "train.py", "--width", "64"]),
     ]
     for title, args in steps:
         print(f"\n=== {title}", flush=True)
