@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
 from pathlib import Path
 
 from pepr_gate import gate
 from pepr_gate.config import Config
 from pepr_gate.errors import InputError
+from pepr_gate.gitinfo import head_branch
 from pepr_gate.history import Store
 from pepr_gate.records import CheckResult, RunRecord, utcnow
 
@@ -39,15 +39,7 @@ def current_branch(root: Path) -> str | None:
     for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
         if os.environ.get(var):
             return os.environ[var]
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True,
-            text=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    name = out.stdout.strip()
-    return name if out.returncode == 0 and name and name != "HEAD" else None
+    return head_branch(root)
 
 
 def _group(store: Store, primary: RunRecord) -> list[RunRecord]:

@@ -226,6 +226,15 @@ def load_config(path: str | Path | None = None, *, required: bool = True) -> Con
             return Config()
         path = found
     p = Path(path)
+    if p.is_dir():
+        found = find_config(p)
+        if found is None:
+            raise ConfigError(
+                f"{p}: no config in this folder: looked for pepr.toml and [tool.pepr-gate] "
+                "in pyproject.toml",
+                hint="pass the config file itself with --config, or create pepr.toml there",
+            )
+        p = found
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -99,7 +99,12 @@ def execute(
             f"--record-trace needs the real meter (auto), not {spec!r}",
             hint="drop --meter, or record on a GPU machine with --meter auto",
         )
-    intensity = carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
+    try:
+        intensity = carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
+    except ConfigError as exc:
+        if config.source is None:
+            raise
+        raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
     runs_dir = _runs_dir(config, out)
     store = None if no_store else open_store(store_url or config.store.url, root=Path(config.root))
     git = git_info(Path(config.root), branch=branch, sha=sha)

@@ -19,6 +19,15 @@ def _git(cwd: Path, *args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def head_branch(cwd: Path) -> str | None:
+    """The checked-out branch, also on a new repository's unborn branch; None when detached."""
+    head = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    if head is None:
+        # No commit yet: `rev-parse HEAD` fails, but HEAD already names the branch.
+        head = _git(cwd, "symbolic-ref", "--short", "-q", "HEAD")
+    return head if head and head != "HEAD" else None
+
+
 def git_info(cwd: Path, *, branch: str | None = None, sha: str | None = None) -> GitInfo | None:
     """Explicit branch/sha (from CI) win; else the repository's HEAD; None outside a repo."""
     inside = _git(cwd, "rev-parse", "--is-inside-work-tree") == "true"
@@ -27,9 +36,8 @@ def git_info(cwd: Path, *, branch: str | None = None, sha: str | None = None) ->
     if inside:
         sha = sha or _git(cwd, "rev-parse", "HEAD")
         if branch is None:
-            head = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
             # Detached HEAD (as in most CI checkouts): fall back to the CI's branch name.
-            branch = head if head and head != "HEAD" else os.environ.get("GITHUB_HEAD_REF") or (
+            branch = head_branch(cwd) or os.environ.get("GITHUB_HEAD_REF") or (
                 os.environ.get("GITHUB_REF_NAME") or None
             )
         status = _git(cwd, "status", "--porcelain", "--untracked-files=no")

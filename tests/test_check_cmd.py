@@ -145,3 +145,17 @@ def test_report_refuses_a_run_record(tmp_path: Path, make_record: Make) -> None:
     path = write(tmp_path / "run.json", make_record())
     res = cli("report", path, cwd=tmp_path)
     assert res.returncode == 2 and "not a pepr-gate check result" in res.stderr
+
+
+def test_current_branch_of_a_new_repository_without_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pepr_gate.check import current_branch
+    from pepr_gate.gitinfo import git_info
+
+    for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    assert current_branch(tmp_path) == "main"
+    info = git_info(tmp_path)
+    assert info is not None and info.branch == "main" and info.sha is None

@@ -140,6 +140,16 @@ def test_missing_config_path(tmp_path: Path) -> None:
     assert "nope.toml" in err.message and "not found" in err.message
 
 
+def test_config_path_may_be_a_folder(tmp_path: Path) -> None:
+    write(tmp_path, STAGE)
+    assert load_config(tmp_path).source == str(tmp_path / "pepr.toml")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    err = error_of(empty)
+    assert str(empty) in err.message and "pepr.toml" in err.message
+    assert err.hint and "--config" in err.hint
+
+
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, '[run]\ntimeout_s = 5\n\n[performance]\nfile = "m.json\n')
     err = error_of(path)

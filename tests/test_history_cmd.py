@@ -180,3 +180,16 @@ def test_runs_without_a_scale_say_how_to_get_a_pepr(
     assert main(["history", "--config", str(project / "pepr.toml"), "--branch", "main"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "no scale for R was set" in out and "[score.scale]" in out
+
+
+def test_default_branch_on_a_new_repository_without_commits(
+    project: Path, make_record: Make, git_env: dict[str, str]
+) -> None:
+    # `git init -b main` and no commit yet: HEAD already names the branch.
+    subprocess.run(["git", "init", "-q", "-b", "main", str(project)], check=True)
+    mine, theirs = make_record(branch="main"), make_record(branch="other")
+    _fill(project, [mine, theirs])
+    cli = [sys.executable, "-m", "pepr_gate", "history", "--config", "../pepr.toml",
+           "--format", "json"]
+    done = subprocess.run(cli, capture_output=True, text=True, check=True)
+    assert [r["id"] for r in json.loads(done.stdout)] == [mine.id]

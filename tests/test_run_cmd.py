@@ -316,6 +316,22 @@ def test_no_config_found(cli: Cli, tmp_path: Path) -> None:
     assert_bad_input(proc, "no config found", str(tmp_path), "pepr.toml", "hint:")
 
 
+def test_unknown_carbon_country_names_the_config_file(cli: Cli, tmp_path: Path) -> None:
+    write_config(tmp_path, '[[run.stages]]\nname = "t"\ncmd = ["true"]\n'
+                           '[carbon]\ncountry = "XYZ"\n')
+    assert_bad_input(cli("run", "--no-store", cwd=tmp_path),
+                     "pepr.toml", "carbon.country = 'XYZ'", "intensity_g_per_kwh")
+
+
+def test_config_may_name_the_folder(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    write_config(tmp_path / "sub", '[[run.stages]]\nname = "t"\ncmd = ["true"]\n')
+    proc = cli("run", "--no-store", "--config", "sub", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert_bad_input(cli("run", "--config", ".", cwd=tmp_path),
+                     "no config in this folder", "--config")
+
+
 def test_pyproject_without_the_tool_table_is_no_config(cli: Cli, tmp_path: Path) -> None:
     write_config(tmp_path, '[project]\nname = "x"\n', name="pyproject.toml")
     assert_bad_input(cli("run", cwd=tmp_path), "no config found", "[tool.pepr-gate]")

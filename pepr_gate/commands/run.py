@@ -17,7 +17,9 @@ def register(sub: Any) -> None:
             "run record and append it to the history store."
         ),
     )
-    p.add_argument("--config", metavar="PATH", help="pepr.toml or pyproject.toml (default: ./)")
+    p.add_argument("--config", metavar="PATH",
+                   help="pepr.toml or pyproject.toml, or a folder holding one "
+                   "(default: the current folder)")
     p.add_argument("--out", metavar="FILE", type=Path,
                    help="write the run record here (default: .pepr/runs/<id>.json)")
     p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
