@@ -153,7 +153,8 @@ def _start(
     except FileNotFoundError:
         raise CommandFailed(
             f"stage '{spec.name}': command not found: {argv[0]!r}",
-            hint="check [run] stages cmd (an argv list: the program first) and PATH",
+            hint="check the command (the program comes first, in [run] stages cmd or "
+            "after `--`) and that it is on PATH",
         ) from None
     except PermissionError:
         raise CommandFailed(

@@ -128,3 +128,11 @@ def test_trend_labels_are_unique_when_runs_share_a_commit(make_record: Make) -> 
 def _config() -> Config:
 
     return parse_config({"score": {"scale": {"energy": 0.02}}}, source="t", root=".")
+
+
+def test_a_tiny_wobble_does_not_draw_as_a_full_swing() -> None:
+    from pepr_gate.report.sparkline import sparkline
+
+    wobble = sparkline([0.6004, 0.5996])
+    assert "█" not in wobble and "▁" not in wobble  # 0.1% stays near the middle
+    assert sparkline([0.5, 1.0]) == "▁█"  # a real change still spans the bars

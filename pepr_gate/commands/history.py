@@ -158,7 +158,7 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str,
     from pepr_gate.report.sparkline import sparkline
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-    where = "all branches" if branch is None else f"branch {branch}"
+    where = "any branch" if branch is None else f"branch {branch}"
     if not records:
         if status:  # runs may exist, just none with that status
             console.print(Text(f"no {status} runs stored for {where} in {url}"))

@@ -53,7 +53,8 @@ def run_table(record: RunRecord) -> Table:
     table.add_row(
         "peak RSS",
         _bytes(res.peak_rss_bytes),
-        f"measured: process tree sum (largest process {_bytes(res.peak_rss_single_bytes)})",
+        f"measured: process tree sum (largest process {_bytes(res.peak_rss_single_bytes)})"
+        if res.peak_rss_bytes is not None else "not measured: no job process ran",
     )
     gpu_mem = res.gpu_peak_memory_bytes
     table.add_row(
