@@ -113,10 +113,13 @@ def run_check(
             found = [r for r in found if r.id not in own][:max(settings.window, gate.NOISE_HISTORY)]
             window, noise = found[:settings.window], found
             if not window:
-                others = [r for r in store.runs(base_branch, limit=MISMATCH_SCAN)
-                          if r.id not in own]
+                recent = store.runs(base_branch, limit=MISMATCH_SCAN)
+                others = [r for r in recent if r.id not in own]
                 mismatch = gate.describe_mismatch(primary, others,
                                                   f"the base branch {base_branch}")
+                if mismatch is None and recent and not others:
+                    mismatch = (f"the only runs on {base_branch} are the candidate's own; "
+                                "a run cannot be its own baseline")
     finally:
         if store is not None:
             store.close()

@@ -159,3 +159,14 @@ def test_current_branch_of_a_new_repository_without_commits(
     assert current_branch(tmp_path) == "main"
     info = git_info(tmp_path)
     assert info is not None and info.branch == "main" and info.sha is None
+
+
+def test_a_run_is_never_its_own_baseline(tmp_path: Path, make_record: Make) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        store.append(make_record(branch="main"))
+    res = cli("check", "--store", "sqlite:///h.db", "--baseline-branch", "main", "--json",
+              "r.json", cwd=tmp_path, env={"GITHUB_HEAD_REF": "main"})
+    assert res.returncode == 0, res.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["verdict"] == "inconclusive"
+    assert "the only runs on main are the candidate's own" in " ".join(data["reasons"])
