@@ -8,6 +8,7 @@ baselines while a different card or CPU never does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -18,6 +19,7 @@ import psutil
 from pepr_gate.records import GpuInfo, Hardware
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():

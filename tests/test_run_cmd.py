@@ -102,11 +102,15 @@ def stored(folder: Path) -> list[Any]:
         return store.runs()
 
 
-def assert_bad_input(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+def assert_exit(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     for needle in needles:
         assert needle in proc.stderr, f"{needle!r} not in:\n{proc.stderr}"
+
+
+def assert_bad_input(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert_exit(proc, 2, *needles)
 
 
 # ---------------------------------------------------------------- the happy path
@@ -564,10 +568,7 @@ def test_unknown_meter(cli: Cli, tmp_path: Path) -> None:
 
 
 def assert_command_failed(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in proc.stderr, f"{needle!r} not in:\n{proc.stderr}"
+    assert_exit(proc, 3, *needles)
 
 
 def test_command_not_found(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ class Tdp:
     source: str
 
 
+@functools.lru_cache(maxsize=8)  # once per process, not once per repeat
 def lookup_tdp(cpu_model: str, threads: int) -> Tdp:
     """TDP of a CPU model from codecarbon's table; the longest full-token match wins."""
     data = codecarbon_data_dir()
