@@ -177,10 +177,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_record_schema() -> dict[str, Any]:
-    return RunRecord.model_json_schema(by_alias=True)
-
-
 _M = TypeVar("_M", bound=BaseModel)
 
 
