@@ -155,6 +155,11 @@ class MeterSession:
         self._sampler_cpu_s = time.thread_time() - cpu0
 
     @property
+    def sampler_cpu_s(self) -> float:
+        """CPU time the sampling thread used (set when the session closes)."""
+        return self._sampler_cpu_s
+
+    @property
     def sampling_gaps(self) -> int:
         return self._gaps
 
@@ -235,5 +240,5 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
         low_confidence=low,
         telemetry_ok=total is not None,
         notes=notes,
-        sampler_cpu_s=session._sampler_cpu_s,
+        sampler_cpu_s=session.sampler_cpu_s,
     )
