@@ -20,9 +20,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pepr_gate.check import run_check
 from pepr_gate.config import Config
-from pepr_gate.history import open_store
 from pepr_gate.records import (
     GitInfo,
     GpuInfo,
@@ -31,6 +29,8 @@ from pepr_gate.records import (
     Resources,
     RunRecord,
 )
+from pepr_gate.services.check import run_check
+from pepr_gate.store import open_store
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 BRANCHES = ["main"] * 10 + [f"feature/{i}" for i in range(40)]

@@ -16,7 +16,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from pepr_gate import gate, gate_stats
+from pepr_gate.decide import gate
+from pepr_gate.decide import stats as gate_stats
 from pepr_gate.records import (
     GitInfo,
     Hardware,

@@ -44,7 +44,7 @@ BUSY = "x = 0\nfor i in range({n}):\n    x += i\n"
 # `pepr-gate` itself, plus one line on stderr with the sampling thread's CPU time.
 PEPR_GATE = textwrap.dedent("""\
     import sys
-    from pepr_gate.meter import base
+    from pepr_gate.measure.meter import base
     _close = base.MeterSession.close
     def close(self, window):
         result = _close(self, window)

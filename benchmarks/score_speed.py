@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pepr_gate.leaderboard import Table, score_table
-from pepr_gate.leaderboard_io import read_csv
+from pepr_gate.leaderboard.io import read_csv
+from pepr_gate.leaderboard.table import Table, score_table
 
 RESOURCES = ("energy", "co2", "train_time", "memR")
 TARGET_S = 1.0

@@ -33,7 +33,7 @@ def fail(msg: str) -> None:
 
 
 def time_calls(lib: Any, handle: Any, n: int = 200) -> dict[str, float]:
-    from pepr_gate.meter.nvml_errors import NvmlFailure
+    from pepr_gate.measure.meter.nvml_errors import NvmlFailure
 
     out = {}
     for name in ("nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetPowerUsage",
@@ -56,10 +56,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
 
-    from pepr_gate.meter.base import Window
-    from pepr_gate.meter.nvml import NvmlSource
-    from pepr_gate.meter.nvml_device import discover
-    from pepr_gate.meter.nvml_errors import Nvml, NvmlFailure
+    from pepr_gate.measure.meter.base import Window
+    from pepr_gate.measure.meter.nvml import NvmlSource
+    from pepr_gate.measure.meter.nvml_device import discover
+    from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
 
     try:
         import torch

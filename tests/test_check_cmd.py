@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.cli import main
-from pepr_gate.history import open_store
 from pepr_gate.records import RunRecord
+from pepr_gate.store import open_store
 
 Make = Callable[..., RunRecord]
 
@@ -150,8 +150,8 @@ def test_report_refuses_a_run_record(tmp_path: Path, make_record: Make) -> None:
 def test_current_branch_of_a_new_repository_without_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pepr_gate.check import current_branch
-    from pepr_gate.gitinfo import git_info
+    from pepr_gate.measure.gitinfo import git_info
+    from pepr_gate.services.check import current_branch
 
     for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
         monkeypatch.delenv(var, raising=False)

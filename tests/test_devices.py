@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pepr_gate.errors import InputError
-from pepr_gate.meter.devices import MigSlice, PhysicalGpu, parse_visible, resolve
+from pepr_gate.measure.meter.devices import MigSlice, PhysicalGpu, parse_visible, resolve
 
 A100 = [
     PhysicalGpu(0, "GPU-11111111-aaaa-4bbb-8ccc-000000000000", "NVIDIA A100-SXM4-40GB",

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.errors import ConfigError
-from pepr_gate.meter.base import Window
-from pepr_gate.meter.estimate import (
+from pepr_gate.measure.meter.base import Window
+from pepr_gate.measure.meter.estimate import (
     J_PER_KWH,
     EstimateSource,
     carbon_intensity,
@@ -114,8 +114,8 @@ PROBE = textwrap.dedent("""\
             events.append(["write", str(args[0])])
     sys.addaudithook(hook)
 
-    from pepr_gate.meter.base import Window
-    from pepr_gate.meter.estimate import EstimateSource, carbon_intensity, lookup_tdp
+    from pepr_gate.measure.meter.base import Window
+    from pepr_gate.measure.meter.estimate import EstimateSource, carbon_intensity, lookup_tdp
     src = EstimateSource("AMD EPYC 7763 64-Core Processor", 8, 32 * 2**30)
     cpu, ram = src.result(Window(0.0, 30.0, 20.0, 1.0, 2**30)).components
     numbers = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pepr_gate.history import open_store
+from pepr_gate.store import open_store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits"
 

@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pepr_gate import gate, gate_stats
 from pepr_gate.config import Config, parse_config
+from pepr_gate.decide import gate
+from pepr_gate.decide import stats as gate_stats
 from pepr_gate.records import Resources, RunRecord
 
 NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)

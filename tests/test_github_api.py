@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pepr_gate.github.api import GitHubAccessError, GitHubClient, GitHubError
-from pepr_gate.github.publish import (
+from pepr_gate.publish.github.api import GitHubAccessError, GitHubClient, GitHubError
+from pepr_gate.publish.github.writers import (
     MAX_COMMENT_CHARS,
     MAX_SUMMARY_BYTES,
     annotation,

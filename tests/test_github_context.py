@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pepr_gate.errors import InputError
-from pepr_gate.github.context import load_event
+from pepr_gate.publish.github.context import load_event
 
 EVENTS = Path(__file__).parent / "fixtures" / "github-events"
 

@@ -15,9 +15,9 @@ import pytest
 
 from pepr_gate.cli import main
 from pepr_gate.commands.history import CSV_COLUMNS
-from pepr_gate.history import open_store
+from pepr_gate.publish.sparkline import sparkline
 from pepr_gate.records import RunRecord, parse_run_record
-from pepr_gate.report.sparkline import sparkline
+from pepr_gate.store import open_store
 
 Make = Callable[..., RunRecord]
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from pepr_gate.errors import InputError
-from pepr_gate.leaderboard import (
+from pepr_gate.leaderboard.io import read_csv
+from pepr_gate.leaderboard.table import (
     Table,
     pool_normalize_grouped,
     score_table,
     variant_label,
 )
-from pepr_gate.leaderboard_io import read_csv
 from pepr_gate.score import pool_normalize
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pepr_gate import gate
 from pepr_gate.config import Config, parse_config
+from pepr_gate.decide import gate
+from pepr_gate.publish.markdown import comment_marker, escape_md, render_markdown
 from pepr_gate.records import CheckResult, RunRecord
-from pepr_gate.report.markdown import comment_marker, escape_md, render_markdown
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -131,7 +131,7 @@ def _config() -> Config:
 
 
 def test_a_tiny_wobble_does_not_draw_as_a_full_swing() -> None:
-    from pepr_gate.report.sparkline import sparkline
+    from pepr_gate.publish.sparkline import sparkline
 
     wobble = sparkline([0.6004, 0.5996])
     assert "█" not in wobble and "▁" not in wobble  # 0.1% stays near the middle

@@ -15,8 +15,8 @@ import time
 import psutil
 import pytest
 
-from pepr_gate.meter.base import MeterResult, MeterSession, Source, SourceResult, Window
-from pepr_gate.meter.process import ProcessSource
+from pepr_gate.measure.meter.base import MeterResult, MeterSession, Source, SourceResult, Window
+from pepr_gate.measure.meter.process import ProcessSource
 from pepr_gate.records import Component, GpuInfo
 
 

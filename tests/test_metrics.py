@@ -9,7 +9,7 @@ import pytest
 
 from pepr_gate.config import PerformanceConfig
 from pepr_gate.errors import EXIT_BAD_INPUT, MetricsError
-from pepr_gate.metrics import read_metrics
+from pepr_gate.measure.metrics import read_metrics
 
 
 def perf(key: str = "test.accuracy", **kw: object) -> PerformanceConfig:

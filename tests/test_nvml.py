@@ -13,9 +13,9 @@ import pynvml
 import pytest
 
 from pepr_gate.errors import InputError
-from pepr_gate.meter.base import MeterSession, SourceResult, Window
-from pepr_gate.meter.nvml import NvmlSource
-from pepr_gate.meter.nvml_errors import Nvml, translate
+from pepr_gate.measure.meter.base import MeterSession, SourceResult, Window
+from pepr_gate.measure.meter.nvml import NvmlSource
+from pepr_gate.measure.meter.nvml_errors import Nvml, translate
 
 try:
     from tests.fake_pynvml import FakeGpu, FakeMig, FakeNvml, GiB, sine_power

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.cli import main
-from pepr_gate.leaderboard import score_table
-from pepr_gate.leaderboard_io import read_csv
+from pepr_gate.leaderboard.io import read_csv
+from pepr_gate.leaderboard.table import score_table
 
 PAPER = Path(__file__).parent / "data" / "pepr-paper" / "full_data_pepr_dataset_level.csv"
 VARIANTS = {  # resource column -> (published score column, label)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pepr_gate.cli import main
-from pepr_gate.leaderboard import score_table
-from pepr_gate.leaderboard_io import only_groups, read_csv
-from pepr_gate.report.plot import iso_levels, pareto_front, plot_profile
+from pepr_gate.leaderboard.io import only_groups, read_csv
+from pepr_gate.leaderboard.table import score_table
+from pepr_gate.publish.plot import iso_levels, pareto_front, plot_profile
 
 PAPER = Path(__file__).parent / "data" / "pepr-paper" / "full_data_pepr_dataset_level.csv"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pepr_gate.meter.base import MeterSession, SourceResult, Window, combine
-from pepr_gate.meter.rapl import RaplSource, probe_rapl
+from pepr_gate.measure.meter.base import MeterSession, SourceResult, Window, combine
+from pepr_gate.measure.meter.rapl import RaplSource, probe_rapl
 from pepr_gate.records import Component
 
 MAX_UJ = 262_143_328_850  # a real package's max_energy_range_uj

@@ -12,9 +12,9 @@ import pytest
 
 from pepr_gate.cli import main
 from pepr_gate.errors import InputError
-from pepr_gate.meter.base import MeterSession, Window
-from pepr_gate.meter.nvml import NvmlSource
-from pepr_gate.meter.replay import ReplaySource, load_trace, write_trace
+from pepr_gate.measure.meter.base import MeterSession, Window
+from pepr_gate.measure.meter.nvml import NvmlSource
+from pepr_gate.measure.meter.replay import ReplaySource, load_trace, write_trace
 
 try:
     from tests.fake_pynvml import FakeGpu, FakeNvml, GiB, sine_power

@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from pepr_gate.cli import COMMANDS, main
-from pepr_gate.history import open_store
+from pepr_gate.store import open_store
 
 PY = sys.executable
 TIMEOUT = 60
@@ -694,13 +694,13 @@ def test_ctrl_c_is_forwarded_and_nothing_is_stored_as_ok(tmp_path: Path) -> None
 def test_internal_error_exits_4_and_names_a_log_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import pepr_gate.execute
+    import pepr_gate.services.run
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("deliberate bug for the test")
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pepr_gate.execute, "execute", broken)
+    monkeypatch.setattr(pepr_gate.services.run, "execute", broken)
     code = main(["run", "--no-store", "--", "true"])
     assert code == 4
     err = capsys.readouterr().err

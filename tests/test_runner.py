@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from pepr_gate.errors import EXIT_COMMAND_FAILED, EXIT_INTERRUPTED, CommandFailed, Interrupted
-from pepr_gate.runner import (
+from pepr_gate.measure.stages import (
     KILL_GRACE_S,
     StageOutcome,
     StageSpec,
@@ -216,7 +216,7 @@ def test_ctrl_c_before_the_job_has_started_still_stops_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A Ctrl-C between installing the handler and Popen returning must not orphan the job."""
-    import pepr_gate.runner as runner
+    import pepr_gate.measure.stages as runner
 
     real_start = runner._start
 

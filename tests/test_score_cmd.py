@@ -214,7 +214,7 @@ def test_run_record_problems_exit_2(tmp_path: Path, make_record: Callable[..., R
 
 def test_store_runs_of_one_branch(tmp_path: Path, make_record: Callable[..., RunRecord],
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from pepr_gate.history import open_store
+    from pepr_gate.store import open_store
 
     url = f"sqlite:///{tmp_path / 'history.db'}"
     with open_store(url) as store:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.errors import StoreError
-from pepr_gate.history import open_store
-from pepr_gate.history.codec import SCHEMA_VERSION
-from pepr_gate.history.gitstore import GitStore, safe_name
 from pepr_gate.records import RunRecord
+from pepr_gate.store import open_store
+from pepr_gate.store.codec import SCHEMA_VERSION
+from pepr_gate.store.git import GitStore, safe_name
 
 Make = Callable[..., RunRecord]
 
@@ -98,7 +98,7 @@ import sys
 sys.path.insert(0, sys.argv[3])
 from pathlib import Path
 from factories import make_record
-from pepr_gate.history import open_store
+from pepr_gate.store import open_store
 store = open_store("git:pepr-data", root=Path(sys.argv[1]))
 for _ in range(int(sys.argv[2])):
     store.append(make_record(branch=f"job-{Path(sys.argv[1]).name}"))

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.errors import StoreError
-from pepr_gate.history import open_store
-from pepr_gate.history.codec import SCHEMA_VERSION
 from pepr_gate.records import RunRecord
+from pepr_gate.store import open_store
+from pepr_gate.store.codec import SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
 Make = Callable[..., RunRecord]
@@ -107,7 +107,7 @@ _WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
 from factories import make_record
-from pepr_gate.history import open_store
+from pepr_gate.store import open_store
 with open_store(sys.argv[1]) as store:
     for _ in range(10):
         store.append(make_record(branch="job-" + sys.argv[3]))

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.errors import StoreError
-from pepr_gate.history import open_store
-from pepr_gate.history.codec import SCHEMA_VERSION
 from pepr_gate.records import RunRecord
+from pepr_gate.store import open_store
+from pepr_gate.store.codec import SCHEMA_VERSION
 
 Make = Callable[..., RunRecord]
 
@@ -158,7 +158,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from factories import make_record
-from pepr_gate.history import open_store
+from pepr_gate.store import open_store
 store = open_store(sys.argv[1])
 for i in range(int(sys.argv[2])):
     store.append(make_record(branch=f"writer-{sys.argv[4]}"))
@@ -232,7 +232,7 @@ def test_baseline_query_on_100k_runs_takes_milliseconds(tmp_path: Path, make_rec
 
 _READER = """
 import sys
-from pepr_gate.history import open_store
+from pepr_gate.store import open_store
 with open_store(sys.argv[1], must_exist=True) as store:
     found = store.runs("main", status="ok", limit=5)
 print(len(found), "sqlalchemy" in sys.modules)
@@ -253,7 +253,7 @@ def test_reading_a_sqlite_store_does_not_import_sqlalchemy(
 
 
 def test_the_stdlib_reader_matches_the_sqlalchemy_query(tmp_path: Path, make_record: Make) -> None:
-    from pepr_gate.history.sql import SqlStore
+    from pepr_gate.store.sql import SqlStore
 
     base = make_record().created_at
     # Equal times (ties broken by id), other UTC offsets and microseconds all sort as time.

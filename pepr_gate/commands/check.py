@@ -45,11 +45,11 @@ def write_output(path: str, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pepr_gate.check import exit_code_for, run_check, validate_threshold
     from pepr_gate.config import load_config
+    from pepr_gate.publish.markdown import render_markdown
+    from pepr_gate.publish.terminal import render_terminal
     from pepr_gate.records import load_run_record
-    from pepr_gate.report.markdown import render_markdown
-    from pepr_gate.report.terminal import render_terminal
+    from pepr_gate.services.check import exit_code_for, run_check, validate_threshold
 
     validate_threshold(args.threshold)
     from_file = args.candidate not in (None, "latest")

@@ -56,14 +56,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pepr_gate.github.ci import run_ci
+    from pepr_gate.services.ci import run_ci
 
     env = dict(os.environ)
     return run_ci(options(args, env), env)
 
 
 def options(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
-    from pepr_gate.github.ci import CiOptions
+    from pepr_gate.services.ci import CiOptions
 
     def value(dest: str) -> str:
         given = getattr(args, dest, None)

@@ -46,9 +46,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pepr_gate.github.api import GitHubClient
-    from pepr_gate.github.context import default_api_url
-    from pepr_gate.github.publish import compose_body, set_outputs, upsert_comment
+    from pepr_gate.publish.github.api import GitHubClient
+    from pepr_gate.publish.github.context import default_api_url
+    from pepr_gate.publish.github.writers import compose_body, set_outputs, upsert_comment
 
     env = os.environ
     number = _pr_number(args.pr)
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             "GITHUB_TOKEN is empty: commenting needs a token",
             hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step",
         )
-    from pepr_gate.report import load_check_result
+    from pepr_gate.publish import load_check_result
 
     result = load_check_result(args.source)
     expect = (args.expect_head_sha or "").strip().lower() or None
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.source}: reports commit {str(result.head_sha)[:40]!r}, not {expect}",
             hint="the artifact belongs to another run; download the one of this workflow_run",
         )
-    from pepr_gate.report.markdown import comment_marker, render_markdown
+    from pepr_gate.publish.markdown import comment_marker, render_markdown
 
     api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
     marker = comment_marker(result.config_path or "pepr.toml")

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pepr_gate.history import Store
     from pepr_gate.records import RunRecord
+    from pepr_gate.store import Store
 
 DESCRIPTION = """\
 Show the runs stored for a branch (default: the current git branch; every branch
@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
-    from pepr_gate.history import open_store
+    from pepr_gate.store import open_store
 
     config = load_config(args.config, required=False)
     root = Path(config.root).resolve() if config.source else Path.cwd()
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             return _import(store, [Path(f) for f in args.import_files])
         branch = None
         if not args.all_branches:
-            from pepr_gate.gitinfo import current_branch
+            from pepr_gate.measure.gitinfo import current_branch
 
             branch = args.branch or current_branch(Path.cwd())
         records = store.runs(branch, limit=args.limit, status=args.status)
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(store: Store, files: list[Path]) -> int:
-    from pepr_gate.history.codec import DuplicateRun
     from pepr_gate.records import load_run_record
+    from pepr_gate.store.codec import DuplicateRun
 
     records = [load_run_record(f) for f in files]  # all valid before any is stored
     stored = 0
@@ -154,8 +154,8 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str,
     from rich.text import Text
 
     from pepr_gate import units
+    from pepr_gate.publish.sparkline import sparkline
     from pepr_gate.records import UNITS
-    from pepr_gate.report.sparkline import sparkline
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     where = "any branch" if branch is None else f"branch {branch}"

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def _check(lib: Any, name: str, *args: Any) -> tuple[Any, dict[str, Any]]:
-    from pepr_gate.meter.nvml_errors import NvmlFailure
+    from pepr_gate.measure.meter.nvml_errors import NvmlFailure
 
     try:
         return lib.call(name, *args), {"ok": True}
@@ -40,9 +40,9 @@ def _check(lib: Any, name: str, *args: Any) -> tuple[Any, dict[str, Any]]:
 
 def probe_gpus(env: dict[str, str]) -> dict[str, Any]:
     from pepr_gate.errors import InputError
-    from pepr_gate.meter.devices import VisibleSpec, parse_visible
-    from pepr_gate.meter.nvml_device import AVERAGED_NOTE, FEATURE_ENABLED, discover
-    from pepr_gate.meter.nvml_errors import Nvml, NvmlFailure, check_binding
+    from pepr_gate.measure.meter.devices import VisibleSpec, parse_visible
+    from pepr_gate.measure.meter.nvml_device import AVERAGED_NOTE, FEATURE_ENABLED, discover
+    from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure, check_binding
 
     out: dict[str, Any] = {"available": False, "gpus": [], "deprecated_pynvml": check_binding(),
                            "cuda_visible_devices": {"value": env.get("CUDA_VISIBLE_DEVICES")}}
@@ -91,8 +91,8 @@ def probe_gpus(env: dict[str, str]) -> dict[str, Any]:
 
 
 def collect(powercap: Path, env: dict[str, str]) -> dict[str, Any]:
-    from pepr_gate.hardware import in_container
-    from pepr_gate.meter.rapl import probe_rapl
+    from pepr_gate.measure.hardware import in_container
+    from pepr_gate.measure.meter.rapl import probe_rapl
 
     gpu = probe_gpus(env)
     rapl = probe_rapl(powercap)

@@ -20,8 +20,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.commands.check import write_output
-    from pepr_gate.report import load_check_result
-    from pepr_gate.report.markdown import render_markdown
+    from pepr_gate.publish import load_check_result
+    from pepr_gate.publish.markdown import render_markdown
 
     result = load_check_result(args.file)
     if args.markdown:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "json":
         sys.stdout.write(result.to_json() + "\n")
     else:
-        from pepr_gate.report.terminal import render_terminal
+        from pepr_gate.publish.terminal import render_terminal
 
         render_terminal(result)
     return 0

@@ -39,8 +39,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
     from pepr_gate.errors import InputError
-    from pepr_gate.execute import execute
-    from pepr_gate.report.run_table import print_run
+    from pepr_gate.publish.run_table import print_run
+    from pepr_gate.services.run import execute
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -79,7 +79,7 @@ def _check_record_trace(path: Path, config: Any) -> None:
     import os
 
     from pepr_gate.errors import InputError
-    from pepr_gate.meter.nvml import check_recordable
+    from pepr_gate.measure.meter.nvml import check_recordable
 
     if not config.meter.gpu:
         raise InputError(f"--record-trace {path}: [meter] gpu = false turns GPU metering off",

@@ -1,8 +1,8 @@
 """`pepr-gate score`: rank many models by PePR, as the paper does, with a profile plot.
 
 Inputs are CSV tables, run-record JSON files (or folders of them) or a history store.
-The arithmetic lives in `pepr_gate.leaderboard` and CSV reading and validation in
-`pepr_gate.leaderboard_io`; this module gathers the inputs, writes the files asked for
+The arithmetic lives in `pepr_gate.leaderboard.table` and CSV reading and validation in
+`pepr_gate.leaderboard.io`; this module gathers the inputs, writes the files asked for
 and prints the leaderboard.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pepr_gate.errors import InputError
 
 if TYPE_CHECKING:
-    from pepr_gate.leaderboard import Leaderboard, Table
+    from pepr_gate.leaderboard.table import Leaderboard, Table
     from pepr_gate.records import RunRecord
 
 # Resource names a run record answers to, mapped to pepr_gate.score's resource names.
@@ -76,9 +76,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pepr_gate import leaderboard as lbm
-    from pepr_gate import leaderboard_io as lbio
-    from pepr_gate.report.leaderboard_table import print_leaderboard, render_markdown
+    from pepr_gate.leaderboard import io as lbio
+    from pepr_gate.leaderboard import table as lbm
+    from pepr_gate.publish.leaderboard_table import print_leaderboard, render_markdown
 
     if not args.inputs and not args.store:
         raise InputError("no input: give CSV or run-record files, or --store URL",
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         _write(args.markdown, render_markdown(lb, top=args.top))
     if args.plot:
-        from pepr_gate.report.plot import plot_profile
+        from pepr_gate.publish.plot import plot_profile
 
         _prepare(args.plot)
         plot_profile(lb, args.plot, top=args.top)
@@ -144,7 +144,7 @@ def _scales(value: str | None, columns: list[str], mode: str) -> dict[str, float
 
 
 def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
-    from pepr_gate import leaderboard_io as lbio
+    from pepr_gate.leaderboard import io as lbio
     from pepr_gate.records import load_run_record
 
     paths: list[Path] = []
@@ -176,7 +176,7 @@ def _load(args: argparse.Namespace, resources: list[str] | None) -> Table:
 
 
 def _store_records(url: str, branch: str | None) -> list[tuple[str, RunRecord]]:
-    from pepr_gate.history import open_store
+    from pepr_gate.store import open_store
 
     with open_store(url, root=Path.cwd(), must_exist=True) as store:
         runs = store.runs(branch, status="ok")
@@ -194,8 +194,8 @@ def _records_table(
 ) -> Table:
     import numpy as np
 
-    from pepr_gate.leaderboard import Table
-    from pepr_gate.leaderboard_io import check_performance, check_resource
+    from pepr_gate.leaderboard.io import check_performance, check_resource
+    from pepr_gate.leaderboard.table import Table
     from pepr_gate.records import UNITS
     from pepr_gate.score import resource_value
 
@@ -259,13 +259,13 @@ def _record_group(rec: RunRecord, group: str | None) -> str:
         return rec.hardware.fingerprint
     if group == "config":
         return rec.config_hash
-    from pepr_gate.leaderboard_io import NO_GROUP
+    from pepr_gate.leaderboard.io import NO_GROUP
 
     return NO_GROUP
 
 
 def _json_doc(lb: Leaderboard) -> dict[str, Any]:
-    from pepr_gate.leaderboard import export_rows
+    from pepr_gate.leaderboard.table import export_rows
 
     return {
         "schema": "pepr-gate/leaderboard/1",

@@ -1,0 +1,54 @@
+"""Builds the meter session a run asks for.
+
+    auto            process tree + CPU/RAM estimate + NVML GPUs + RAPL (each only if enabled
+                    in [meter]; what cannot be read is recorded as unavailable, with why)
+    process         process tree + CPU/RAM estimate only
+    replay:TRACE    process tree + CPU/RAM estimate + GPUs played from a recorded trace
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from pepr_gate.config import Config
+from pepr_gate.errors import ConfigError
+from pepr_gate.measure.hardware import cpu_model
+from pepr_gate.measure.meter.base import MeterSession, Source
+from pepr_gate.measure.meter.estimate import EstimateSource
+from pepr_gate.measure.meter.process import ProcessSource
+
+KINDS = ("auto", "process", "replay:TRACE.json")
+
+
+def build_session(spec: str, *, config: Config, job_env: Mapping[str, str]) -> MeterSession:
+    process = ProcessSource()
+    estimate = EstimateSource(
+        cpu_model(), os.cpu_count() or 1, psutil.virtual_memory().total, process
+    )
+    sources: list[Source] = [process, estimate]
+    if spec == "auto":
+        if config.meter.gpu:
+            from pepr_gate.measure.meter.nvml import NvmlSource
+
+            sources.append(NvmlSource(job_env))
+        if config.meter.rapl:
+            from pepr_gate.measure.meter.rapl import RaplSource
+
+            sources.append(RaplSource())
+    elif spec.startswith("replay:"):
+        from pepr_gate.measure.meter.replay import ReplaySource
+
+        trace = Path(spec.removeprefix("replay:"))
+        if not trace.is_absolute():
+            trace = Path(config.root) / trace if not trace.exists() else trace
+        sources.append(ReplaySource(trace))
+    elif spec != "process":
+        raise ConfigError(
+            f"unknown meter {spec!r}",
+            hint=f"use one of: {', '.join(KINDS)} (--meter or [meter] kind)",
+        )
+    return MeterSession(sources, name=spec.split(":", 1)[0])

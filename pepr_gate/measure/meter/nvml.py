@@ -1,0 +1,255 @@
+"""Measured GPU energy through NVML: the energy counter, else 10 Hz power integration.
+
+`start` opens NVML, maps CUDA_VISIBLE_DEVICES to physical GPUs and reads each counter;
+`sample` (1 Hz, or 10 Hz when a visible GPU lacks the counter) records power, memory,
+utilisation and process lists; `stop` reads the counters again. Nothing here raises
+once the source is built: every failure becomes an `unavailable` reading with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.devices import PhysicalGpu, Resolution, parse_visible
+from pepr_gate.measure.meter.nvml_device import Device, discover, job_tree
+from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
+from pepr_gate.records import Component, GpuInfo
+
+SLOW_S = 1.0  # memory, utilisation and process lists
+FAST_S = 0.1  # power, only where it must be integrated
+MJ_PER_KWH = 3.6e9
+
+
+def check_recordable(job_env: Mapping[str, str], path: Path) -> None:
+    """Before the job runs: can `--record-trace path` record anything? InputError if not.
+
+    The trace is written after the job ends; a machine without a readable GPU, or an
+    unwritable trace path, must fail at once, not after hours of training.
+    """
+    from pepr_gate.errors import InputError
+
+    hint = ("record traces on a runner where `pepr-gate probe` shows readable GPU power; "
+            "without a GPU, drop --record-trace")
+    spec = parse_visible(job_env)
+    try:
+        lib = Nvml.open()
+    except NvmlFailure as f:
+        raise InputError(f"--record-trace {path}: no GPU to record: {f.reason}",
+                         hint=hint) from None
+    try:
+        _, _, devices, resolution = discover(lib, spec)
+        readable = [d for d in devices if d.gpu.uuid in resolution.visible_uuids
+                    and _power_readable(lib, d)]
+    except NvmlFailure as f:
+        raise InputError(f"--record-trace {path}: no GPU to record: {f.reason}",
+                         hint=hint) from None
+    finally:
+        lib.shutdown()
+    if not readable:
+        if not devices:
+            why = "NVML found no GPU"
+        elif not resolution.visible_uuids:
+            why = f"the job can see no GPU (CUDA_VISIBLE_DEVICES={spec.raw!r})"
+        else:
+            why = "no GPU the job can see has a readable power reading"
+        raise InputError(f"--record-trace {path}: nothing to record: {why}", hint=hint)
+    if path.is_dir() or (path.parent.exists() and not os.access(path.parent, os.W_OK)):
+        raise InputError(f"--record-trace {path}: cannot write the trace there",
+                         hint="pass a writable file path to --record-trace")
+
+
+def _power_readable(lib: Nvml, dev: Device) -> bool:
+    try:
+        lib.call("nvmlDeviceGetPowerUsage", dev.handle, what="reading GPU power")
+    except NvmlFailure:
+        return False
+    return True
+
+
+class NvmlSource(Source):
+    name = "nvml"
+
+    def __init__(self, job_env: Mapping[str, str]) -> None:
+        self.spec = parse_visible(job_env)  # the one thing that may raise: a bad value
+        self.interval_s: float | None = SLOW_S
+        self._lib: Nvml | None = None
+        self._failure: NvmlFailure | None = None
+        self._devices: list[Device] = []
+        self._resolution = Resolution(targets=[])
+        self._driver: str | None = None
+        self._cuda: str | None = None
+        self._t0 = 0.0
+        self._t1 = 0.0
+        self._next_slow = 0.0
+        self._job_pids: set[int] = set()
+        self._peak_job_mem = 0
+        self._peak_used_mem = 0
+        self._errors: list[str] = []
+
+    # -- the window -----------------------------------------------------------------
+    def start(self, t: float) -> None:
+        self._t0 = self._t1 = t
+        try:
+            self._lib = Nvml.open()
+            self._driver, self._cuda, self._devices, self._resolution = discover(
+                self._lib, self.spec
+            )
+            for dev in self._devices:
+                dev.open_window(t)
+        except NvmlFailure as failure:
+            self._failure = failure
+            self._lib = None
+            return
+        except Exception as exc:
+            self._failure = NvmlFailure("error", f"reading the GPUs failed: {exc!r}",
+                                        "please report this as a pepr-gate bug")
+            self._lib = None
+            return
+        if any(d.visible and d.mode == "power-integration" for d in self._devices):
+            self.interval_s = FAST_S
+        self._slow(t, frozenset())
+
+    def sample(self, t: float, pids: frozenset[int]) -> None:
+        if self._lib is None:
+            return
+        try:
+            for dev in self._devices:
+                if dev.visible and dev.mode == "power-integration":
+                    dev.read_power(t)
+            if t >= self._next_slow:
+                self._slow(t, pids)
+        except Exception as exc:
+            self._errors.append(repr(exc))
+
+    def stop(self, t: float) -> None:
+        self._t1 = t
+        if self._lib is None:
+            return
+        try:
+            for dev in self._devices:
+                dev.close_window(t, self._job_pids)
+        except Exception as exc:
+            self._errors.append(repr(exc))
+        self._lib.shutdown()
+
+    def _slow(self, t: float, pids: frozenset[int]) -> None:
+        self._next_slow = t + SLOW_S
+        tree = job_tree(pids)
+        self._job_pids |= tree
+        job_mem = used_mem = 0
+        for dev in self._devices:
+            if not dev.visible:
+                continue
+            if dev.mode == "counter":
+                dev.read_power(t)  # a backup curve, and the replay trace's power curve
+            j, u = dev.read_slow(t, tree)
+            job_mem += j
+            used_mem += u
+        self._peak_job_mem = max(self._peak_job_mem, job_mem)
+        self._peak_used_mem = max(self._peak_used_mem, used_mem)
+
+    # -- the result -------------------------------------------------------------------
+    def result(self, window: Window) -> SourceResult:
+        if self._failure is not None or (self._lib is None and not self._devices):
+            f = self._failure or NvmlFailure("error", "NVML was not opened", "")
+            from pepr_gate.measure.meter.nvml_errors import check_binding
+
+            old = check_binding()
+            return SourceResult(
+                components=[Component(kind="gpu", name="gpu", method="unavailable",
+                                      reason=f.reason, hint=f.hint,
+                                      extra={"nvml_error": f.kind})],
+                notes=[f"GPU energy not measured: {f.reason}", *([old] if old else [])],
+            )
+        res = SourceResult(driver_version=self._driver, cuda_version=self._cuda)
+        lib = self._lib
+        if lib is not None and lib.deprecated:
+            res.notes.append(lib.deprecated)
+        res.notes.extend(self._resolution.notes)
+        if not self._devices:
+            res.components.append(Component(
+                kind="gpu", name="gpu", method="unavailable", reason="NVML found no GPU",
+                hint="check `nvidia-smi -L`; in a container start it with `--gpus all`"))
+            return res
+        for problem in self._resolution.problems:
+            res.components.append(Component(
+                kind="gpu", name="CUDA_VISIBLE_DEVICES", method="unavailable",
+                reason=problem, counts_toward_total=False,
+                hint="compare CUDA_VISIBLE_DEVICES with `nvidia-smi -L`; the job saw fewer "
+                     "GPUs than it asked for"))
+        for dev in self._devices:
+            comp, low = dev.component(window.duration_s)
+            res.components.append(comp)
+            res.low_confidence = res.low_confidence or low
+            res.gpus.append(GpuInfo(index=dev.gpu.index, name=dev.gpu.name, uuid=dev.gpu.uuid,
+                                    memory_total_bytes=dev.memory_total, visible=dev.visible))
+        self._memory_and_exclusivity(res)
+        if self._errors:
+            res.low_confidence = True
+            res.notes.append(f"{len(self._errors)} GPU sample(s) failed: {self._errors[0]}")
+        return res
+
+    def _memory_and_exclusivity(self, res: SourceResult) -> None:
+        visible = [d for d in self._devices if d.visible]
+        lists_ok = any(d.lists_ok for d in visible)
+        matched = any(d.job_seen for d in visible)
+        foreign = sorted({p for d in visible for p in d.foreign})
+        accounted = sum(d.accounting_peak for d in visible)
+        if lists_ok and matched:
+            res.gpu_peak_memory_bytes = max(self._peak_job_mem, accounted)
+            res.exclusive = not foreign
+            if foreign:
+                res.notes.append(
+                    f"other processes used the job's GPU(s) during the run (PIDs "
+                    f"{', '.join(map(str, foreign[:5]))}): the run is not exclusive and "
+                    "its GPU energy includes their work")
+        elif lists_ok and not foreign:
+            res.gpu_peak_memory_bytes = accounted
+            res.exclusive = True
+            if visible:
+                res.notes.append("no process of the job appeared in NVML's process lists "
+                                 "(sampled every 1 s): the job used no GPU memory")
+        else:
+            res.gpu_peak_memory_bytes = self._peak_used_mem if visible else None
+            res.exclusive = None
+            why = ("NVML's process lists show PIDs outside the job's process tree (a "
+                   "container's PID namespace?)" if lists_ok else
+                   "NVML's process lists are not readable")
+            if visible:
+                res.notes.append(f"{why}: GPU peak memory is the device's used-memory peak, "
+                                 "which includes any other process; exclusivity unknown")
+        if accounted:
+            res.notes.append("GPU peak memory includes accounting mode's maxMemoryUsage")
+
+    # -- recording --------------------------------------------------------------------
+    def trace(self) -> dict[str, Any]:
+        """What was sampled, in the replay trace format (`pepr_gate.measure.meter.replay`)."""
+        from pepr_gate import __version__
+        from pepr_gate.errors import InputError
+        from pepr_gate.measure.meter.replay import TRACE_SCHEMA
+        from pepr_gate.records import utcnow
+
+        devices = [d.trace(self._t0) for d in self._devices
+                   if d.visible and len(d.power) >= 2]
+        if not devices:
+            why = self._failure.reason if self._failure else "no visible GPU had power samples"
+            raise InputError(f"nothing to record as a trace: {why}",
+                             hint="record traces on a runner where `pepr-gate probe` shows "
+                                  "readable GPU power, with a job of a few seconds or more")
+        return {
+            "schema": TRACE_SCHEMA,
+            "created_at": utcnow().isoformat(),
+            "recorded_with": f"pepr-gate {__version__}",
+            "driver_version": self._driver,
+            "cuda_version": self._cuda,
+            "duration_s": round(self._t1 - self._t0, 6),
+            "devices": devices,
+        }
+
+    @property
+    def gpus(self) -> list[PhysicalGpu]:
+        return [d.gpu for d in self._devices]

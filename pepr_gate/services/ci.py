@@ -1,0 +1,317 @@
+"""`pepr-gate ci`: measure, check, comment and publish for one workflow run.
+
+Order matters to users: whatever happens (a regression, a failed training command, a
+read-only token), the job summary, step outputs, one annotation and the JSON files are
+written first; only then is the exit code decided.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
+from pepr_gate.publish.github import writers as publish
+from pepr_gate.publish.github.context import EventContext, load_event
+from pepr_gate.publish.github.text import code_block
+from pepr_gate.publish.markdown import escape_md as md_text
+
+if TYPE_CHECKING:
+    from pepr_gate.config import Config
+    from pepr_gate.publish.github.api import GitHubClient
+    from pepr_gate.records import CheckResult, RunRecord
+
+CI_DIR = Path(".pepr") / "ci"
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    config: str
+    comment: str = "always"
+    fail_on_regression: bool = True
+    repeats: int | None = None
+    store: str | None = None
+    threshold: float | None = None
+    meter: str | None = None
+
+
+@dataclass
+class Published:
+    notices: list[str] = field(default_factory=list)
+    comment_url: str | None = None
+
+
+def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
+    ctx = load_event(env)
+    if ctx.kind in ("tag", "other"):
+        return _nothing_to_do(ctx, env)
+    from pepr_gate.config import load_config
+
+    config = load_config(opts.config)
+    token = env.get("GITHUB_TOKEN", "")
+    client = _client(ctx, token)
+    try:
+        return _measure_and_publish(ctx, config, opts, env, client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _client(ctx: EventContext, token: str) -> GitHubClient | None:
+    if not token:
+        return None
+    from pepr_gate.publish.github.api import GitHubClient
+
+    return GitHubClient(ctx.api_url, token)
+
+
+def _measure_and_publish(
+    ctx: EventContext,
+    config: Config,
+    opts: CiOptions,
+    env: Mapping[str, str],
+    client: GitHubClient | None,
+) -> int:
+    from pepr_gate.services.run import execute
+
+    out = Published()
+    records: list[RunRecord] = []
+    paths: list[Path] = []
+    try:
+        if ctx.needs_pr_lookup:
+            ctx = _lookup_pull(ctx, client)
+        outcome = execute(
+            config,
+            repeats=opts.repeats,
+            meter=opts.meter,
+            store_url=opts.store,
+            branch=ctx.branch,
+            sha=ctx.sha,
+        )
+        records, paths = outcome.records, _copy_records(outcome.record_paths)
+        if outcome.error is not None:
+            raise outcome.error
+        from pepr_gate.services.check import exit_code_for, run_check
+
+        result = run_check(
+            config,
+            candidates=[r for r in records if r.status == "ok"],
+            baseline_branch=ctx.base_ref if ctx.kind == "pull_request" else ctx.branch,
+            head_branch=ctx.branch,
+            store_url=opts.store,
+            threshold=opts.threshold,
+        )
+    except PeprError as exc:
+        _publish_error(ctx, exc, paths, env)
+        raise
+    result = result.model_copy(update={"config_path": _config_name(config, opts, env)})
+    _write(CI_DIR / "check.json", result.to_json())
+    if ctx.kind == "pull_request" and ctx.pr_number is not None:
+        _write(CI_DIR / "pr-number", f"{ctx.pr_number}\n")
+    if ctx.kind == "pull_request":
+        _comment(ctx, result, opts, client, out)
+    code = exit_code_for(result)
+    gated = code == EXIT_GATE_FAILED and not opts.fail_on_regression
+    if gated:
+        out.notices.append("fail-on-regression is false: the failed gate does not fail this job")
+    report = _summary_markdown(ctx, result, out)
+    report_path = _write(CI_DIR / "report.md", report)
+    publish.write_summary(report, env)
+    publish.set_outputs(_outputs(result, report_path, paths, out.comment_url), env)
+    publish.annotation(publish.level_for(result.verdict), _headline(result))
+    for notice in out.notices:
+        print(f"pepr-gate: {notice}")
+    return 0 if gated else code
+
+
+def _config_name(config: Config, opts: CiOptions, env: Mapping[str, str]) -> str:
+    """The config's path from the repository root: it names the comment (its marker).
+
+    Relative to `working-directory` alone, two steps with `working-directory: a` and `b`
+    and `config: pepr.toml` would share, and overwrite, one comment; an absolute path
+    would differ between runners and duplicate it.
+    """
+    workspace = env.get("GITHUB_WORKSPACE")
+    if workspace and config.source:
+        try:
+            return Path(config.source).resolve().relative_to(Path(workspace).resolve()).as_posix()
+        except (OSError, ValueError):
+            pass
+    return config.source or opts.config
+
+
+def _lookup_pull(ctx: EventContext, client: GitHubClient | None) -> EventContext:
+    if client is None:
+        raise InputError(
+            f"workflow_dispatch names pull request #{ctx.pr_number}, but GITHUB_TOKEN is empty",
+            hint="pass `github-token: ${{ secrets.GITHUB_TOKEN }}` so pepr-gate can read the PR",
+        )
+    from pepr_gate.publish.github.api import GitHubError
+
+    try:
+        pull = client.get_pull(ctx.repo, ctx.pr_number or 0)
+    except GitHubError as exc:
+        raise InputError(
+            f"cannot read pull request #{ctx.pr_number} of {ctx.repo}: {exc.message}",
+            hint="check the dispatch input `pr` and the token's `pull-requests: read` permission",
+        ) from None
+    return ctx.with_pull(pull)
+
+
+def _comment(
+    ctx: EventContext,
+    result: CheckResult,
+    opts: CiOptions,
+    client: GitHubClient | None,
+    out: Published,
+) -> None:
+    if opts.comment == "never":
+        return
+    if ctx.fork:
+        out.notices.append(
+            f"pull request from a fork ({md_text(ctx.head_repo or 'deleted repository')}): its "
+            "token is read-only, so no comment was posted. Use the two-workflow pattern "
+            "(`pepr-gate comment --from .pepr/ci/check.json`) to comment from the artifact."
+        )
+        return
+    if client is None:
+        out.notices.append("no GitHub token (input `github-token`): no comment was posted")
+        return
+    from pepr_gate.publish.github.api import GitHubAccessError, GitHubError
+    from pepr_gate.publish.markdown import comment_marker, render_markdown
+
+    marker = comment_marker(result.config_path or opts.config)
+    body = publish.compose_body(
+        render_markdown(result, max_chars=publish.MAX_COMMENT_CHARS - 200),
+        marker=marker,
+        head_sha=ctx.head_sha,
+        verdict=result.verdict,
+    )
+    try:
+        done = publish.upsert_comment(
+            client,
+            ctx.repo,
+            ctx.pr_number or 0,
+            body,
+            marker=marker,
+            mode=opts.comment,
+            verdict=result.verdict,
+            head_sha=ctx.head_sha,
+            created_at=result.created_at.isoformat(),
+        )
+    except GitHubAccessError as exc:
+        out.notices.append(
+            f"no comment: GitHub answered {exc.status} (read-only token or missing "
+            "`pull-requests: write` permission); the check result stands"
+        )
+        return
+    except GitHubError as exc:
+        out.notices.append(f"no comment: {md_text(exc.message)}; the check result stands")
+        return
+    out.comment_url = done.url
+    if done.action == "skipped":
+        out.notices.append(f"comment not changed: {md_text(done.reason)}")
+
+
+def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) -> str:
+    from pepr_gate.publish.markdown import render_markdown
+
+    text = render_markdown(result, max_chars=publish.MAX_SUMMARY_BYTES // 2)
+    # Blocks are separated by blank lines: two `> [!NOTE]` quotes on adjacent lines
+    # would merge into one alert. The branch is escaped text, never in a code span
+    # (where the escapes would show as backslashes).
+    blocks = [text.rstrip()]
+    if ctx.kind == "push":
+        blocks.append(
+            f"_Push to {md_text(ctx.branch or '')}: compared with this branch's own history._"
+        )
+    if out.comment_url:
+        blocks.append(f"[Pull request comment]({out.comment_url})")
+    for notice in out.notices:
+        blocks.append(f"> [!NOTE]\n> {notice}")
+    if ctx.run_url:
+        blocks.append(f"[Workflow run]({ctx.run_url})")
+    return "\n\n".join(blocks) + "\n"
+
+
+def _headline(result: CheckResult) -> str:
+    reasons = "; ".join(result.reasons) or "no reason given"
+    return f"{result.variant} {result.verdict}: {reasons}"
+
+
+def _outputs(
+    result: CheckResult, report: Path, records: list[Path], comment_url: str | None
+) -> dict[str, str | None]:
+    cand, base = result.candidate, result.baseline
+    return {
+        "verdict": result.verdict,
+        "pepr": _num(cand.pepr),
+        "baseline-pepr": _num(base.pepr if base else None),
+        "pepr-change": _num(result.pepr_change),
+        "performance": _num(cand.performance),
+        "energy-kwh": _num(cand.energy_kwh),
+        "report-path": str(report),
+        "record-path": "\n".join(str(p) for p in records),
+        "comment-url": comment_url or "",
+    }
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def _copy_records(paths: list[Path]) -> list[Path]:
+    """Copies of the run records under .pepr/ci/, the folder to upload as an artifact."""
+    (CI_DIR / "runs").mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in paths:
+        target = CI_DIR / "runs" / path.name
+        if path.resolve() != target.resolve():
+            shutil.copyfile(path, target)
+        copies.append(target)
+    return copies
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _publish_error(
+    ctx: EventContext, exc: PeprError, paths: list[Path], env: Mapping[str, str]
+) -> None:
+    title = "the measured command failed" if exc.exit_code == 3 else "could not check this run"
+    report = f"## pepr-gate: {title}\n\n{code_block(str(exc))}\n"
+    if ctx.run_url:
+        report += f"\n[Workflow run]({ctx.run_url})\n"
+    report_path = _write(CI_DIR / "report.md", report)
+    _write(CI_DIR / "error.json", json.dumps({"exit_code": exc.exit_code, "message": exc.message}))
+    publish.write_summary(report, env)
+    publish.set_outputs(
+        {
+            "verdict": "error",
+            "report-path": str(report_path),
+            "record-path": "\n".join(str(p) for p in paths),
+            "comment-url": "",
+        },
+        env,
+    )
+    publish.annotation("error", f"pepr-gate: {title}: {exc.message}")
+
+
+def _nothing_to_do(ctx: EventContext, env: Mapping[str, str]) -> int:
+    if ctx.kind == "tag":
+        why = f"tag {ctx.tag!r}: pepr-gate measures pull requests and branch pushes, not tags"
+    elif ctx.deleted:
+        why = f"branch {ctx.branch!r} was deleted: nothing to measure"
+    else:
+        why = f"event {ctx.event_name!r}: pepr-gate measures pull requests and branch pushes"
+    publish.write_summary(f"## pepr-gate: nothing to do\n\n{md_text(why)}\n", env)
+    publish.set_outputs({"verdict": "skipped", "comment-url": ""}, env)
+    publish.annotation("notice", f"{why}; exit 0")
+    return 0

@@ -1,0 +1,309 @@
+"""One measured run (or N repeats): stages under the meter, metrics, score, record, store.
+
+Everything that can be checked before the job starts is checked first (stages, workdir,
+store, the `.pepr/runs` folder, carbon settings), so a long training job is never run
+only to fail at the end on a typo. Failed runs are written and stored with
+`status: failed`; an interrupted run stores nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pepr_gate import __version__
+from pepr_gate.config import Config
+from pepr_gate.errors import (
+    CommandFailed,
+    ConfigError,
+    InputError,
+    MetricsError,
+    PeprError,
+    StoreError,
+)
+from pepr_gate.measure.gitinfo import git_info
+from pepr_gate.measure.hardware import describe
+from pepr_gate.measure.meter.base import MeterResult, Window
+from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
+from pepr_gate.measure.meter.factory import build_session
+from pepr_gate.measure.metrics import read_metrics
+from pepr_gate.measure.stages import StageSpec, describe_failure, raise_for_interrupt, run_stage
+from pepr_gate.records import GitInfo, Performance, Resources, RunRecord, Stage, utcnow
+from pepr_gate.score import resource_value, score_scaled
+from pepr_gate.store import Store, open_store
+
+
+@dataclass
+class Outcome:
+    records: list[RunRecord] = field(default_factory=list)
+    record_paths: list[Path] = field(default_factory=list)
+    error: PeprError | None = None
+    meter_results: list[MeterResult] = field(default_factory=list)
+
+
+def _stages(config: Config, argv: list[str] | None) -> list[StageSpec]:
+    if argv:
+        return [StageSpec(name="cmd", argv=list(argv))]
+    if not config.run.stages:
+        where = config.source or "the config"
+        raise ConfigError(
+            f"{where}: field 'run.stages' is empty: there is nothing to run",
+            hint="add a [[run.stages]] table with name and cmd, or give the command after `--`",
+        )
+    return [StageSpec(s.name, s.argv, s.shell, s.timeout_s) for s in config.run.stages]
+
+
+def _runs_dir(config: Config, out: Path | None) -> Path:
+    folder = out.parent if out else Path(config.root) / ".pepr" / "runs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write run records to {folder}: {exc.strerror or exc}",
+            hint="make the folder writable, or pass --out to a writable place",
+        ) from None
+    return folder
+
+
+def execute(
+    config: Config,
+    *,
+    argv: list[str] | None = None,
+    repeats: int | None = None,
+    meter: str | None = None,
+    store_url: str | None = None,
+    no_store: bool = False,
+    out: Path | None = None,
+    branch: str | None = None,
+    sha: str | None = None,
+    record_trace: Path | None = None,
+) -> Outcome:
+    stages = _stages(config, argv)
+    workdir = config.workdir
+    if not workdir.is_dir():
+        raise ConfigError(
+            f"{config.source or 'config'}: field 'run.workdir': {workdir} is not a folder",
+            hint="set [run] workdir relative to the config file's folder",
+        )
+    env = {**os.environ, **config.run.env}
+    spec = meter or config.meter.kind
+    if record_trace is not None and spec != "auto":
+        raise InputError(
+            f"--record-trace needs the real meter (auto), not {spec!r}",
+            hint="drop --meter, or record on a GPU machine with --meter auto",
+        )
+    try:
+        intensity = carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
+    except ConfigError as exc:
+        if config.source is None:
+            raise
+        raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
+    runs_dir = _runs_dir(config, out)
+    store = None if no_store else open_store(store_url or config.store.url, root=Path(config.root))
+    git = git_info(Path(config.root), branch=branch, sha=sha)
+    n = repeats or config.run.repeats
+    group = secrets.token_hex(4) if n > 1 else None
+    outcome = Outcome()
+    try:
+        for i in range(n):
+            record, result, error = _one_run(
+                config, stages, env, meter, intensity, git, record_trace
+            )
+            record = record.model_copy(update={"repeat_group": group, "repeat_index": i})
+            path = _record_path(runs_dir, out, record, i)
+            path.write_text(record.to_json(), encoding="utf-8")
+            outcome.records.append(record)
+            outcome.record_paths.append(path)
+            outcome.meter_results.append(result)
+            if store is not None:
+                _append(store, record, path)
+            if error is not None:
+                outcome.error = error
+                break
+    finally:
+        if store is not None:
+            store.close()
+    return outcome
+
+
+def _append(store: Store, record: RunRecord, path: Path) -> None:
+    try:
+        store.append(record)
+    except StoreError as exc:
+        raise StoreError(
+            f"{exc.message} (the run record is kept in {path})",
+            hint=exc.hint or f"store it later with the record file {path}",
+        ) from None
+
+
+def _record_path(runs_dir: Path, out: Path | None, record: RunRecord, i: int) -> Path:
+    if out is None:
+        return runs_dir / f"{record.id}.json"
+    return out if i == 0 else out.with_name(f"{out.stem}-r{i + 1}{out.suffix}")
+
+
+def _one_run(
+    config: Config,
+    stages: list[StageSpec],
+    env: dict[str, str],
+    meter: str | None,
+    intensity: Intensity,
+    git: GitInfo | None,
+    record_trace: Path | None,
+) -> tuple[RunRecord, MeterResult, PeprError | None]:
+    created = utcnow()
+    session = build_session(meter or config.meter.kind, config=config, job_env=env)
+    wall_start = time.time()
+    metrics_before = _metrics_stat(config)
+    done: list[Stage] = []
+    user = sys_ = 0.0
+    max_rss = 0
+    error: PeprError | None = None
+    budget = config.run.timeout_s
+    t0 = time.monotonic()
+    session.open()
+    for spec in stages:
+        timeout = spec.timeout_s
+        limit = f"the stage's timeout_s = {timeout:g} s" if timeout else ""
+        if budget is not None:
+            left = max(0.001, budget - (time.monotonic() - t0))
+            if timeout is None or left < timeout:
+                timeout, limit = left, f"[run] timeout_s = {budget:g} s for all stages"
+        spec = StageSpec(spec.name, spec.argv, spec.shell, timeout)
+        try:
+            res = run_stage(spec, cwd=config.workdir, env=env, on_start=session.track)
+        except CommandFailed as exc:
+            done.append(Stage(name=spec.name, argv=spec.argv, shell=spec.shell))
+            error = exc
+            break
+        done.append(res.stage)
+        user += res.cpu_user_s
+        sys_ += res.cpu_sys_s
+        max_rss = max(max_rss, res.max_rss_bytes)
+        if res.interrupted:
+            session.close(Window(t0, time.monotonic()))
+            raise_for_interrupt(res)
+        why = describe_failure(res.stage, limit)
+        if why:
+            error = CommandFailed(why, hint="see the job's output above; fix it and re-run")
+            break
+    t1 = time.monotonic()
+    window = Window(t0, t1, user, sys_, max_rss)
+    result = session.close(window)
+    trace_error: PeprError | None = None
+    if record_trace is not None:
+        try:
+            _write_trace(session.sources, record_trace)
+        except PeprError as exc:  # the run itself stands; its record is still kept
+            trace_error = exc
+
+    perf = Performance(name="performance")
+    params = None
+    if error is None and config.performance is not None:
+        pc = config.performance
+        perf = Performance(name=pc.label, file=pc.file, key=pc.key)
+        try:
+            _check_fresh(config, wall_start, metrics_before)
+            value, raw, params = read_metrics(pc, config.workdir)
+            perf = perf.model_copy(update={"value": value, "raw_value": raw})
+        except PeprError as exc:
+            error = exc
+
+    energy = result.energy_kwh
+    carbon = None if energy is None else energy * config.carbon.pue * intensity.g_per_kwh / 1000
+    resources = Resources(
+        energy_kwh=energy,
+        energy_method=result.energy_method,
+        energy_measured_kwh=result.energy_measured_kwh,
+        energy_estimated_kwh=result.energy_estimated_kwh,
+        carbon_kg=carbon,
+        carbon_intensity_g_per_kwh=intensity.g_per_kwh,
+        carbon_source=intensity.source,
+        pue=config.carbon.pue,
+        duration_s=window.duration_s,
+        cpu_time_s=window.cpu_time_s,
+        cpu_user_s=user,
+        cpu_sys_s=sys_,
+        peak_rss_bytes=result.peak_rss_bytes,
+        peak_rss_single_bytes=result.peak_rss_single_bytes,
+        gpu_peak_memory_bytes=result.gpu_peak_memory_bytes,
+        params=params,
+    )
+    resource = config.score.resource
+    scale, source = config.scale_for(resource)
+    score = score_scaled(perf.value, resource_value(resources, resource), resource, scale, source)
+    notes = list(result.notes)
+    if config.performance is None:
+        notes.append("no [performance] configured: P was not read, so PePR is not computed")
+    record = RunRecord(
+        id=f"{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+        created_at=created,
+        status="failed" if error else "ok",
+        failure=error.message if error else None,
+        stages=done,
+        performance=perf,
+        resources=resources,
+        components=result.components,
+        hardware=describe(result.gpus, result.driver_version, result.cuda_version),
+        git=git,
+        config_hash=config.config_hash(),
+        score=score,
+        meter=session.name,
+        telemetry_ok=result.telemetry_ok,
+        low_confidence=result.low_confidence,
+        exclusive=result.exclusive,
+        notes=notes,
+        pepr_gate_version=__version__,
+    )
+    return record, result, error or trace_error
+
+
+def _metrics_stat(config: Config) -> tuple[int, int, int, int] | None:
+    """The metrics file's identity and timestamps before the run (None when absent)."""
+    if config.performance is None:
+        return None
+    try:
+        st = (config.workdir / config.performance.file).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _check_fresh(
+    config: Config, wall_start: float, before: tuple[int, int, int, int] | None
+) -> None:
+    """A metrics file left over from an earlier run must not be read as this run's."""
+    assert config.performance is not None
+    path = config.workdir / config.performance.file
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return  # read_metrics reports the missing file
+    # The mtime test alone misses a file written less than a second earlier (the previous
+    # repeat); an unchanged inode, size and timestamps mean the job did not write it.
+    if mtime < wall_start - 1.0 or (before is not None and before == _metrics_stat(config)):
+        raise MetricsError(
+            f"metrics file {path} was not updated by this run (last written before the run began)",
+            hint="make the job write [performance] file on every run",
+        )
+
+
+def _write_trace(sources: Sequence[object], path: Path) -> None:
+    for src in sources:
+        trace = getattr(src, "trace", None)
+        if callable(trace):
+            from pepr_gate.measure.meter.replay import write_trace
+
+            write_trace(path, trace())
+            return
+    raise InputError(
+        f"--record-trace {path}: no GPU source in this meter to record from",
+        hint="record traces with --meter auto on a machine with NVIDIA GPUs",
+    )

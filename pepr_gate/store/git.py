@@ -1,0 +1,327 @@
+"""History on an orphan branch of the repository's `origin` (`git:BRANCH`).
+
+Layout of the data branch:
+
+    pepr-store.json                          {"schema_version": 1}
+    runs/<branch>/<created>-<id>.json        one run record per file
+
+All git work happens in a private bare repository under `.pepr/git-store/`, built with
+plumbing (hash-object, update-index on a private index, commit-tree), so the user's
+working tree, index and HEAD are never touched. A write fetches, commits on top and
+pushes; a rejected push (another job won the race) is retried on the new tip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timezone
+from pathlib import Path
+
+from pepr_gate.errors import StoreError
+from pepr_gate.records import RunRecord
+from pepr_gate.store import Store
+from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
+
+MARKER = "pepr-store.json"
+TRIES = 6
+BACKOFF_S = 0.25
+_SCRUBBED = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+             "GIT_COMMON_DIR", "GIT_NAMESPACE")
+
+
+class _Unreachable(StoreError):
+    """Fetching failed; a write retries, a read reports it."""
+
+
+def safe_name(name: str | None) -> str:
+    """A path component for a branch or id; names that had to change get a hash suffix.
+
+    The suffix keeps `feature/x` and `feature_x` apart; the original name stays in the
+    record itself.
+    """
+    if not name:
+        return "_no-branch"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".")[:80] or "_"
+    if safe != name:
+        safe = f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return safe
+
+
+def run_path(record: RunRecord) -> str:
+    stamp = record.created_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"runs/{safe_name(record.branch)}/{stamp}-{safe_name(record.id)}.json"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    # Commits must work on a runner with no git identity; C locale keeps messages parseable;
+    # no prompt may hang a CI job waiting for a password.
+    env.setdefault("GIT_AUTHOR_NAME", "pepr-gate")
+    env.setdefault("GIT_AUTHOR_EMAIL", "pepr-gate@localhost")
+    env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
+    env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
+    env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+    return env
+
+
+def _git(*args: str, cwd: Path, stdin: bytes | None = None, check: bool = True,
+         index: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = _env()
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True,
+                              env=env, check=False)
+    except FileNotFoundError:
+        raise StoreError("the git store needs the `git` program, not found on PATH",
+                         hint="install git, or use a sqlite:/// or postgresql:// store") from None
+    if check and proc.returncode != 0:
+        raise StoreError(f"git {args[0]} failed in {cwd}: {_last_line(proc.stderr)}")
+    return proc
+
+
+def _last_line(raw: bytes) -> str:
+    lines = [ln.strip() for ln in raw.decode(errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no message)"
+
+
+def _push_reason(raw: bytes) -> str:
+    """Why a push was refused: the remote's own words and the rejected ref, when given.
+
+    git's last line ("failed to push some refs") never says why; a protected branch or a
+    hook says so in `remote:` lines and a `! [remote rejected] ... (reason)` line.
+    """
+    lines = [ln.strip() for ln in raw.decode(errors="replace").splitlines() if ln.strip()]
+    said = [ln for ln in lines if ln.startswith("remote:") and ln != "remote:"]
+    refused = [ln for ln in lines if ln.startswith("! [")]
+    picked = said[:3] + refused[:1]
+    return "; ".join(picked) if picked else _last_line(raw)
+
+
+class GitStore(Store):
+    def __init__(self, branch: str, *, root: Path, tries: int = TRIES,
+                 backoff_s: float = BACKOFF_S) -> None:
+        self.url = f"git:{branch}"
+        self.branch = branch
+        self._root = Path(root)
+        self._tries = tries
+        self._backoff = backoff_s
+        ok = _git("check-ref-format", "--branch", branch, cwd=self._root, check=False)
+        if not branch or ok.returncode != 0:
+            raise StoreError(f"store URL {self.url!r}: {branch!r} is not a valid branch name",
+                             hint="write git:BRANCH, for example git:pepr-data")
+        top = _git("rev-parse", "--show-toplevel", cwd=self._root, check=False)
+        if top.returncode != 0:
+            raise StoreError(f"store {self.url}: {self._root} is not inside a git repository",
+                             hint="run pepr-gate inside your repository's checkout, "
+                             "or use a sqlite:/// store")
+        self._top = Path(top.stdout.decode().strip())
+        origin = _git("config", "--get", "remote.origin.url", cwd=self._top, check=False)
+        if origin.returncode != 0:
+            raise StoreError(f"store {self.url}: the repository {self._top} has no remote "
+                             "'origin' to keep the history on",
+                             hint="add one with `git remote add origin URL`, or use a "
+                             "sqlite:/// or postgresql:// store")
+        self.origin = self._resolve(origin.stdout.decode().strip())
+        self._cache = self._top / ".pepr" / "git-store" / f"{safe_name(branch)}.git"
+
+    def _resolve(self, url: str) -> str:
+        # A relative local remote (`../origin.git`) means relative to the user's checkout.
+        looks_remote = "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url)
+        if not looks_remote and not Path(url).is_absolute():
+            return str((self._top / url).resolve())
+        return url
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """Create the private repository once and hold a lock on it while using it."""
+        folder = self._cache.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ".gitignore").write_text("*\n")  # keeps `git status` of the user clean
+        except OSError as exc:
+            raise StoreError(f"cannot create {folder} for the git store: {exc.strerror}",
+                             hint="make .pepr/ in your checkout writable") from None
+        with (folder / f"{self._cache.name}.lock").open("a") as lock:
+            try:
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            except ImportError:  # Windows: concurrent jobs rely on push retries alone
+                pass
+            if not (self._cache / "HEAD").exists():
+                _git("init", "-q", "--bare", str(self._cache), cwd=folder)
+                self._copy_auth()
+            _git("config", "remote.origin.url", self.origin, cwd=self._cache)
+            yield
+
+    def _copy_auth(self) -> None:
+        # actions/checkout keeps its token as http.<url>.extraheader in the checkout's
+        # config; the private repository needs the same to fetch and push.
+        found = _git("config", "--local", "--get-regexp", r"^(http|credential|url)\.",
+                     cwd=self._top, check=False)
+        for line in found.stdout.decode().splitlines():
+            key, _, value = line.partition(" ")
+            _git("config", "--add", key, value, cwd=self._cache)
+
+    def _fetch(self) -> str | None:
+        """The data branch's tip on origin, or None when it does not exist yet."""
+        ref = f"refs/remotes/origin/{self.branch}"
+        got = _git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}",
+                   cwd=self._cache, check=False)
+        if got.returncode != 0:
+            if b"couldn't find remote ref" in got.stderr:
+                return None
+            raise _Unreachable(
+                f"cannot fetch branch {self.branch!r} of {self.origin}: "
+                f"{_last_line(got.stderr)}",
+                hint="check that origin is reachable and this runner may read it")
+        tip = _git("rev-parse", "--verify", ref, cwd=self._cache)
+        tip_sha = tip.stdout.decode().strip()
+        self._check_marker(tip_sha)
+        return tip_sha
+
+    def _check_marker(self, tip: str) -> None:
+        shown = _git("cat-file", "-p", f"{tip}:{MARKER}", cwd=self._cache, check=False)
+        if shown.returncode != 0:
+            raise StoreError(
+                f"branch {self.branch!r} of {self.origin} exists but is not a pepr-gate "
+                f"store (no {MARKER}); refusing to read or write it",
+                hint="pick another branch for the store, e.g. --store git:pepr-data")
+        try:
+            version = int(json.loads(shown.stdout)["schema_version"])
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(f"branch {self.branch!r}: {MARKER} is unreadable",
+                             hint="restore it from the branch's history") from None
+        check_version(version, f"git store {self.branch!r} on {self.origin}")
+
+    def append(self, record: RunRecord) -> None:
+        path = run_path(record)
+        data = (record.to_json() + "\n").encode()
+        last = "no attempt made"
+        with self._session():
+            for attempt in range(self._tries):
+                if attempt:
+                    # Jitter keeps racing jobs from colliding again in lockstep.
+                    time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
+                               * random.uniform(0.5, 1.5))
+                try:
+                    parent = self._fetch()
+                except _Unreachable as exc:
+                    last = exc.message
+                    continue
+                if parent is not None and self._has_id(parent, record.id):
+                    raise DuplicateRun(
+                        f"git store {self.branch!r}: run {record.id!r} is already stored; "
+                        "pepr-gate never overwrites a stored run",
+                        hint="each run needs a new id; re-run `pepr-gate run`")
+                commit = self._commit(parent, path, data, record)
+                pushed = _git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
+                              cwd=self._cache, check=False)
+                if pushed.returncode == 0:
+                    return
+                last = _push_reason(pushed.stderr)
+        kept = self._keep_locally(record)
+        raise StoreError(
+            f"could not store run {record.id!r} on branch {self.branch!r} of {self.origin} "
+            f"after {self._tries} tries: {last}",
+            hint=f"nothing is lost: the record is in {kept}; once origin accepts pushes, "
+            f"store it with `pepr-gate history --store {self.url} --import {kept}`")
+
+    def _has_id(self, tip: str, run_id: str) -> bool:
+        listed = _git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
+        suffix = f"-{safe_name(run_id)}.json"
+        return any(name.endswith(suffix) for name in listed.stdout.decode().splitlines())
+
+    def _commit(self, parent: str | None, path: str, data: bytes, record: RunRecord) -> str:
+        index = self._cache / f"pepr-index-{os.getpid()}"
+        try:
+            blob = _git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
+            if parent is None:
+                marker = json.dumps({"schema_version": SCHEMA_VERSION}).encode() + b"\n"
+                marker_blob = _git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=marker)
+                _git("read-tree", "--empty", cwd=self._cache, index=index)
+                _git("update-index", "--add", "--cacheinfo",
+                     f"100644,{marker_blob.stdout.decode().strip()},{MARKER}",
+                     cwd=self._cache, index=index)
+            else:
+                _git("read-tree", parent, cwd=self._cache, index=index)
+            _git("update-index", "--add", "--cacheinfo",
+                 f"100644,{blob.stdout.decode().strip()},{path}", cwd=self._cache, index=index)
+            tree = _git("write-tree", cwd=self._cache, index=index).stdout.decode().strip()
+        finally:
+            index.unlink(missing_ok=True)
+        parents = ["-p", parent] if parent else []
+        message = f"pepr-gate: run {record.id} on {record.branch or '(no branch)'}"
+        made = _git("commit-tree", tree, *parents, "-m", message, cwd=self._cache)
+        return made.stdout.decode().strip()
+
+    def _keep_locally(self, record: RunRecord) -> Path:
+        path = self._root / ".pepr" / "runs" / f"{safe_name(record.id)}.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(record.to_json() + "\n", encoding="utf-8")
+        return path
+
+    def runs(
+        self,
+        branch: str | None = None,
+        *,
+        limit: int | None = None,
+        status: str | None = None,
+        fingerprint: str | None = None,
+        config_hash: str | None = None,
+    ) -> list[RunRecord]:
+        if limit is not None and limit <= 0:
+            return []
+        with self._session():
+            tip = self._fetch()
+            if tip is None:
+                return []
+            prefix = "runs/" if branch is None else f"runs/{safe_name(branch)}/"
+            listed = _git("ls-tree", "-r", "--name-only", tip, prefix, cwd=self._cache)
+            names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+            names.sort(key=lambda n: n.rsplit("/", 1)[-1], reverse=True)
+            out: list[RunRecord] = []
+            chunk = max(50, 2 * (limit or 0))
+            for start in range(0, len(names), chunk):
+                for name, blob in self._read(tip, names[start:start + chunk]):
+                    record = decode_record(blob, f"file {name} on branch {self.branch!r}")
+                    if record is None or (branch is not None and record.branch != branch):
+                        continue
+                    if status is not None and record.status != status:
+                        continue
+                    if fingerprint is not None and record.hardware.fingerprint != fingerprint:
+                        continue
+                    if config_hash is not None and record.config_hash != config_hash:
+                        continue
+                    out.append(record)
+                if limit is not None and len(out) >= limit:
+                    break
+        out.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return out if limit is None else out[:limit]
+
+    def _read(self, tip: str, names: list[str]) -> list[tuple[str, bytes]]:
+        """Many blobs in one `git cat-file --batch` call."""
+        request = "".join(f"{tip}:{name}\n" for name in names).encode()
+        raw = _git("cat-file", "--batch", cwd=self._cache, stdin=request).stdout
+        found: list[tuple[str, bytes]] = []
+        pos = 0
+        for name in names:
+            end = raw.index(b"\n", pos)
+            header = raw[pos:end].split()
+            pos = end + 1
+            if len(header) < 3 or header[1] != b"blob":
+                continue
+            size = int(header[2])
+            found.append((name, raw[pos:pos + size]))
+            pos += size + 1
+        return found
