@@ -227,3 +227,33 @@ def test_rapl_live_power_is_the_last_interval(tmp_path: Path) -> None:
     reading = src.live(2.0)
     assert reading is not None
     assert reading.power_w == pytest.approx(15.0) and reading.energy_j == pytest.approx(30.0)
+
+
+def test_nvml_live_figures_make_no_extra_nvml_calls() -> None:
+    try:
+        from tests.fake_pynvml import FakeGpu, FakeNvml
+    except ImportError:
+        from fake_pynvml import FakeGpu, FakeNvml  # type: ignore[no-redef]
+    from pepr_gate.measure.meter.nvml import NvmlSource
+
+    uuid = "GPU-8f2a61c4-1b7e-4c55-9a0e-3d2f6b7c8e91"
+    fake = FakeNvml([FakeGpu(uuid, power=lambda t: 200.0 + 10 * t,
+                             energy_integral=lambda t: 200.0 * t + 5 * t * t)])
+    with fake.installed():
+        src = NvmlSource({})
+        fake.clock = 0.0
+        src.start(0.0)
+        for step in range(1, 5):
+            fake.clock = float(step)
+            src.sample(fake.clock, frozenset())
+        calls = sum(m.call_count for m in fake.mocks.values())
+        first = src.live(4.0)
+        again = src.live(4.0)  # the running integral is not counted twice
+        assert sum(m.call_count for m in fake.mocks.values()) == calls, "no NVML call"
+        src.stop(5.0)
+    assert first is not None and again is not None
+    assert first.kind == "gpu" and first.method == "measured"
+    assert first.power_w == pytest.approx(240.0)
+    # power samples at 1 Hz (counter mode), trapezoid of a line: exact
+    assert first.energy_j == pytest.approx(200 * 4 + 5 * 16)
+    assert again.energy_j == pytest.approx(first.energy_j)
