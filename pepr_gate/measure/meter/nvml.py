@@ -21,7 +21,6 @@ from pepr_gate.records import Component, GpuInfo
 
 SLOW_S = 1.0  # memory, utilisation and process lists
 FAST_S = 0.1  # power, only where it must be integrated
-MJ_PER_KWH = 3.6e9
 
 
 def check_recordable(job_env: Mapping[str, str], path: Path) -> None:

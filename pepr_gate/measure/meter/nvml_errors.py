@@ -15,7 +15,6 @@ NO_PERMISSION = 4
 DRIVER_NOT_LOADED = 9
 LIBRARY_NOT_FOUND = 12
 FUNCTION_NOT_FOUND = 13
-NOT_FOUND = 6
 GPU_IS_LOST = 15
 
 _REINSTALL = "pip uninstall -y pynvml && pip install --force-reinstall nvidia-ml-py"
