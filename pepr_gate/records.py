@@ -18,8 +18,11 @@ from pepr_gate.errors import InputError
 RUN_SCHEMA: Final = "pepr-gate/run/1"
 CHECK_SCHEMA: Final = "pepr-gate/check/1"
 
-Method = Literal["measured", "estimated", "unavailable"]
-EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
+Method = Literal["measured", "replayed", "estimated", "unavailable"]
+EnergyMethod = Literal["measured", "replayed", "mixed", "estimated", "unavailable"]
+# What a reading covers: the job's share of a part (estimates), a whole GPU (NVML counts
+# every process on it, idle power included), a whole CPU socket (RAPL, the same).
+Scope = Literal["job-share", "whole-device", "whole-socket"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
 VerdictName = Literal["pass", "warn", "fail", "inconclusive"]
 
@@ -55,6 +58,10 @@ class Component(_Model):
     )
     energy_kwh: float | None = None
     counts_toward_total: bool = True
+    scope: Scope | None = None  # None in records written before scopes were recorded
+    coverage: float | None = Field(
+        default=None, description="fraction of the run's window the reading covers (0..1)"
+    )
     reason: str | None = None
     hint: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -171,6 +178,29 @@ class RunRecord(_Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)
+
+
+_DEFAULT_SCOPE = {"estimated": "job-share", "cpu": "whole-socket", "dram": "whole-socket",
+                  "gpu": "whole-device"}
+
+
+def component_scope(c: Component) -> str:
+    """The recorded scope, or for records older than the field what their method implied."""
+    if c.scope is not None:
+        return c.scope
+    if c.method == "estimated":
+        return "job-share"
+    return _DEFAULT_SCOPE.get(c.kind, "whole-device")
+
+
+def method_signature(record: RunRecord) -> tuple[tuple[str, str, str], ...]:
+    """(kind, method, scope) of every counted energy reading: two runs are comparable on
+    energy only when these are equal (a RAPL whole-socket figure is not a job-share
+    estimate, though both runs would be "mixed")."""
+    return tuple(sorted({
+        (c.kind, c.method, component_scope(c)) for c in record.components
+        if c.counts_toward_total and c.energy_kwh is not None
+    }))
 
 
 def utcnow() -> datetime:

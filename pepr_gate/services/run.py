@@ -167,8 +167,8 @@ def _one_run(
     max_rss = 0
     error: PeprError | None = None
     budget = config.run.timeout_s
-    t0 = time.monotonic()
     session.open()
+    t0 = session.t_start  # after the meters' start-up: the window is the job's alone
     for spec in stages:
         timeout = spec.timeout_s
         limit = f"the stage's timeout_s = {timeout:g} s" if timeout else ""
