@@ -15,7 +15,8 @@ from typing import Any
 
 from pepr_gate.measure.meter.base import Source, SourceResult, Window
 from pepr_gate.measure.meter.devices import PhysicalGpu, Resolution, parse_visible
-from pepr_gate.measure.meter.nvml_device import FAST_S, SLOW_S, Device, discover, job_tree
+from pepr_gate.measure.meter.nvml_device import FAST_S, SLOW_S, Device
+from pepr_gate.measure.meter.nvml_discover import discover, job_tree
 from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
 from pepr_gate.records import Component, GpuInfo
 

@@ -1,4 +1,4 @@
-"""One physical GPU under NVML: discovery, its readings over the window, its component."""
+"""One physical GPU under NVML: its readings over the window, and its component."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pepr_gate.measure.meter import power as pw
-from pepr_gate.measure.meter.devices import MigSlice, PhysicalGpu, Resolution, VisibleSpec, resolve
-from pepr_gate.measure.meter.nvml_errors import PERMANENT, Nvml, NvmlFailure, text
+from pepr_gate.measure.meter.devices import PhysicalGpu
+from pepr_gate.measure.meter.nvml_errors import PERMANENT, Nvml, NvmlFailure
 from pepr_gate.records import Component
 
 MJ_PER_KWH = 3.6e9
-MIG_ENABLED = 1
 FEATURE_ENABLED = 1
 FI_POWER_INSTANT = 186  # NVML_FI_DEV_POWER_INSTANT (nvml.h), driver R530 and newer
 COUNTER_TRIES = 3
@@ -31,83 +30,11 @@ def averaged_power(gpu: PhysicalGpu) -> bool:
     return (gpu.compute_capability or (0, 0)) > (8, 0)
 
 
-def job_tree(roots: frozenset[int]) -> set[int]:
-    """The roots and every descendant still alive (NVML lists PIDs, not trees)."""
-    import psutil
-
-    pids = set(roots)
-    for pid in roots:
-        try:
-            pids.update(c.pid for c in psutil.Process(pid).children(recursive=True))
-        except (psutil.Error, OSError):
-            continue
-    return pids
-
-
-def _try(lib: Nvml, name: str, *args: Any) -> Any:
+def try_call(lib: Nvml, name: str, *args: Any) -> Any:
     try:
         return lib.call(name, *args)
     except NvmlFailure:
         return None
-
-
-def discover(
-    lib: Nvml, spec: VisibleSpec
-) -> tuple[str | None, str | None, list[Device], Resolution]:
-    driver = _try(lib, "nvmlSystemGetDriverVersion")
-    cuda_raw = _try(lib, "nvmlSystemGetCudaDriverVersion")
-    cuda = f"{cuda_raw // 1000}.{cuda_raw % 1000 // 10}" if isinstance(cuda_raw, int) else None
-    count = lib.call("nvmlDeviceGetCount", what="counting GPUs")
-    gpus: list[PhysicalGpu] = []
-    handles: dict[str, tuple[Any, dict[str, Any]]] = {}
-    unopened: list[tuple[int, NvmlFailure]] = []
-    for i in range(count):
-        try:
-            h = lib.call("nvmlDeviceGetHandleByIndex", i, what=f"opening GPU {i}")
-            uuid = text(lib.call("nvmlDeviceGetUUID", h, what=f"reading GPU {i}'s UUID"))
-        except NvmlFailure as f:
-            # Slurm's device cgroup or a lost GPU: meter the others. CUDA does not count a
-            # device it cannot open, so leaving it out of `gpus` keeps indices as CUDA's.
-            unopened.append((i, f))
-            continue
-        pci = _try(lib, "nvmlDeviceGetPciInfo", h)
-        cc = _try(lib, "nvmlDeviceGetCudaComputeCapability", h)
-        slices, mig_handles = _mig(lib, h)
-        gpus.append(PhysicalGpu(
-            index=i, uuid=uuid, name=text(_try(lib, "nvmlDeviceGetName", h) or f"GPU {i}"),
-            pci_bus_id=text(pci.busId) if pci is not None else "",
-            compute_capability=(int(cc[0]), int(cc[1])) if cc else None,
-            cores=_try(lib, "nvmlDeviceGetNumGpuCores", h), mig=tuple(slices)))
-        handles[uuid] = (h, mig_handles)
-    resolution = resolve(spec, gpus)
-    resolution.unopened = unopened
-    devices = []
-    for g in gpus:
-        h, mig_handles = handles[g.uuid]
-        mine = [t.mig for t in resolution.targets if t.gpu.uuid == g.uuid and t.mig]
-        devices.append(Device(lib, g, h, visible=g.uuid in resolution.visible_uuids,
-                              mig_visible=[m.uuid for m in mine],
-                              proc_handles=list(mig_handles.items()) or [(g.uuid, h)]))
-    return (text(driver) if driver else None), cuda, devices, resolution
-
-
-def _mig(lib: Nvml, h: Any) -> tuple[list[MigSlice], dict[str, Any]]:
-    mode = _try(lib, "nvmlDeviceGetMigMode", h)
-    if not mode or mode[0] != MIG_ENABLED:
-        return [], {}
-    slices, handles = [], {}
-    for j in range(_try(lib, "nvmlDeviceGetMaxMigDeviceCount", h) or 0):
-        mh = _try(lib, "nvmlDeviceGetMigDeviceHandleByIndex", h, j)
-        if mh is None:
-            continue  # an empty slot
-        raw = _try(lib, "nvmlDeviceGetUUID", mh)
-        if raw is None:
-            continue  # a slice whose UUID NVML will not give cannot be named by CUDA either
-        uuid = text(raw)
-        slices.append(MigSlice(uuid, j, _try(lib, "nvmlDeviceGetGpuInstanceId", mh),
-                               _try(lib, "nvmlDeviceGetComputeInstanceId", mh)))
-        handles[uuid] = mh
-    return slices, handles
 
 
 @dataclass
@@ -148,11 +75,11 @@ class Device:
         return bool(self.gpu.mig) and len(self.mig_visible) < len(self.gpu.mig)
 
     def open_window(self, t: float) -> None:
-        limit = _try(self.lib, "nvmlDeviceGetEnforcedPowerLimit", self.handle)
+        limit = try_call(self.lib, "nvmlDeviceGetEnforcedPowerLimit", self.handle)
         self.power_limit_w = limit / 1000 if isinstance(limit, int) else None
-        mem = _try(self.lib, "nvmlDeviceGetMemoryInfo", self.handle)
+        mem = try_call(self.lib, "nvmlDeviceGetMemoryInfo", self.handle)
         self.memory_total = int(mem.total) if mem is not None else None
-        self.accounting = _try(self.lib, "nvmlDeviceGetAccountingMode",
+        self.accounting = try_call(self.lib, "nvmlDeviceGetAccountingMode",
                                self.handle) == FEATURE_ENABLED
         failure: NvmlFailure | None = None
         tries = 0
@@ -265,7 +192,7 @@ class Device:
                 self.notes.append(f"energy counter unreadable at the end ({f.reason})")
         if self.accounting and self.visible:
             for pid in job_pids:
-                stats = _try(self.lib, "nvmlDeviceGetAccountingStats", self.handle, pid)
+                stats = try_call(self.lib, "nvmlDeviceGetAccountingStats", self.handle, pid)
                 if stats is not None and stats.maxMemoryUsage:
                     self.accounting_peak = max(self.accounting_peak, int(stats.maxMemoryUsage))
 
