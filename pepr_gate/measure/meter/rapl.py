@@ -161,8 +161,10 @@ class RaplSource(Source):
             if d.longest_gap_s > 10:
                 res.low_confidence = True
                 notes.append(f"{d.longest_gap_s:.0f} s between reads: a wrap may be missed")
+            notes.append("whole socket: idle power and every other process on it included")
             res.components.append(Component(
                 kind=d.kind, name=d.name, method="measured", detail="rapl",
+                scope="whole-socket", coverage=1.0,
                 energy_kwh=d.total_uj / UJ_PER_KWH, notes=notes, extra=extra))
         return res
 
