@@ -203,6 +203,10 @@ def method_signature(record: RunRecord) -> tuple[tuple[str, str, str], ...]:
     }))
 
 
+def describe_signature(signature: tuple[tuple[str, str, str], ...]) -> str:
+    return ", ".join(f"{k} {m} ({s})" for k, m, s in signature) or "nothing"
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
