@@ -2,13 +2,14 @@
 
     python scripts/gpu_check.py [--seconds 20] [--out FILE]
 
-Needs torch with CUDA, nvidia-ml-py and pepr-gate importable (`PYTHONPATH=$PWD`). About
-90 s. Beside pepr-gate, an independent sampler thread reads NVML at 10 Hz through
+Needs torch with CUDA, nvidia-ml-py and pepr-gate importable (`PYTHONPATH=$PWD`). Under
+3 minutes. Beside pepr-gate, an independent sampler thread reads NVML at 10 Hz through
 `pynvml` directly (energy counter, nvmlDeviceGetPowerUsage and the instantaneous-power
 field), so pepr-gate's figures are checked against readings it did not make:
 
 1. idle: 5 s with no CUDA context, then the GPU's idle power (counter and power reading);
-2. CUDA_VISIBLE_DEVICES: index, `GPU-` UUID, UUID prefix, `NoDevFiles`, `-1` and empty,
+2. CUDA_VISIBLE_DEVICES: index, `GPU-` UUID, UUID prefix, `NoDevFiles` (alone and after
+   an index), `-1` and empty,
    each resolved by pepr-gate and listed by torch in a child process; they must agree;
 3. `pepr-gate run --no-store -- python job.py` (a torch training job, 3 s busy / 1 s
    idle) with CUDA_VISIBLE_DEVICES set to the GPU's UUID: the recorded GPU energy must
@@ -182,7 +183,7 @@ def same_uuid(u: str) -> str:
 
 
 def cvd_forms(uuid: str) -> list[str | None]:
-    return [None, "0", uuid, uuid[:12], "NoDevFiles", "-1", ""]
+    return [None, "0", uuid, uuid[:12], "NoDevFiles", "0,NoDevFiles", "-1", ""]
 
 
 # -- the parts ------------------------------------------------------------------------------

@@ -163,6 +163,9 @@ def test_process_memory_nvml_cannot_report_is_unavailable_not_zero(
 def test_slurm_nodevfiles_means_no_gpu_not_bad_input() -> None:
     spec = parse_visible({"CUDA_VISIBLE_DEVICES": "NoDevFiles"})
     assert spec.entries == ()
+    # like "-1", it ends the list: CUDA on an H200 saw GPU 0 for "0,NoDevFiles"
+    assert [e.value for e in parse_visible({"CUDA_VISIBLE_DEVICES": "0,NoDevFiles"}).entries] \
+        == ["0"]
     fake = FakeNvml([FakeGpu(UUIDS[0], energy_integral=lambda t: 250 * t)])
     with fake.installed():
         _, res = window(fake, {"CUDA_VISIBLE_DEVICES": "NoDevFiles"}, 2.0)

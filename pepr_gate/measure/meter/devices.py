@@ -5,7 +5,7 @@ R470+ `MIG-<uuid>` form and the older `MIG-GPU-<uuid>/<gi>/<ci>`). Indices follo
 `CUDA_DEVICE_ORDER`: `PCI_BUS_ID` is NVML's order; the default `FASTEST_FIRST` puts the
 most capable GPU first, which only differs from NVML's order on mixed machines. A
 negative index hides itself and every later entry (the `-1` idiom hides all GPUs).
-`NoDevFiles` (what Slurm sets for a job given no GPU) matches nothing, so CUDA sees no GPU.
+`NoDevFiles` (what Slurm sets for a job given no GPU) ends the list the same way.
 
 Parsing happens when the meter is built, so a malformed value is a clear `InputError`
 before the job starts; matching against the machine's GPUs happens when NVML is open.
@@ -91,12 +91,12 @@ def parse_visible(env: Mapping[str, str]) -> VisibleSpec:
     raw = env.get("CUDA_VISIBLE_DEVICES")
     if raw is None:
         return VisibleSpec(raw=None, entries=(), order=order)
-    if raw.strip() == "NoDevFiles":
-        return VisibleSpec(raw=raw, entries=(), order=order)  # Slurm: this job has no GPU
     entries: list[Entry] = []
     for token in (t.strip() for t in raw.split(",")):
         if not token and raw.strip() == "":
             break  # CUDA_VISIBLE_DEVICES="" hides every GPU
+        if token == "NoDevFiles":
+            break  # Slurm's "no GPU": CUDA stops here, as at "-1" (seen on an H200)
         if _INDEX.match(token):
             if int(token) < 0:
                 break  # CUDA stops at the first invalid index: "-1" hides all
