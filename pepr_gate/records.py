@@ -180,33 +180,6 @@ class RunRecord(_Model):
         return self.model_dump_json(by_alias=True, indent=2)
 
 
-_DEFAULT_SCOPE = {"estimated": "job-share", "cpu": "whole-socket", "dram": "whole-socket",
-                  "gpu": "whole-device"}
-
-
-def component_scope(c: Component) -> str:
-    """The recorded scope, or for records older than the field what their method implied."""
-    if c.scope is not None:
-        return c.scope
-    if c.method == "estimated":
-        return "job-share"
-    return _DEFAULT_SCOPE.get(c.kind, "whole-device")
-
-
-def method_signature(record: RunRecord) -> tuple[tuple[str, str, str], ...]:
-    """(kind, method, scope) of every counted energy reading: two runs are comparable on
-    energy only when these are equal (a RAPL whole-socket figure is not a job-share
-    estimate, though both runs would be "mixed")."""
-    return tuple(sorted({
-        (c.kind, c.method, component_scope(c)) for c in record.components
-        if c.counts_toward_total and c.energy_kwh is not None
-    }))
-
-
-def describe_signature(signature: tuple[tuple[str, str, str], ...]) -> str:
-    return ", ".join(f"{k} {m} ({s})" for k, m, s in signature) or "nothing"
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

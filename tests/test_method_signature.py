@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from pepr_gate.config import Config
 from pepr_gate.decide import gate
-from pepr_gate.records import Component, RunRecord, method_signature, parse_run_record
+from pepr_gate.records import Component, RunRecord, parse_run_record
+from pepr_gate.score import method_signature
 
 Make = Callable[..., RunRecord]
 NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)

@@ -47,10 +47,8 @@ from pepr_gate.records import (
     Resource,
     RunRecord,
     Side,
-    describe_signature,
-    method_signature,
 )
-from pepr_gate.score import GB, rescore, resource_value
+from pepr_gate.score import GB, describe_signature, method_signature, rescore, resource_value
 
 NOISE_HISTORY = 20  # baseline runs used to estimate the spread (the window's median is compared)
 
