@@ -40,8 +40,15 @@ from pepr_gate.decide.stats import (
     repeats_to_settle,
     side,
 )
-from pepr_gate.records import VARIANTS, CheckResult, Normalization, Resource, RunRecord, Side
-from pepr_gate.score import GB, rescore, resource_value
+from pepr_gate.records import (
+    VARIANTS,
+    CheckResult,
+    Normalization,
+    Resource,
+    RunRecord,
+    Side,
+)
+from pepr_gate.score import GB, describe_signature, method_signature, rescore, resource_value
 
 NOISE_HISTORY = 20  # baseline runs used to estimate the spread (the window's median is compared)
 
@@ -96,6 +103,18 @@ def comparable(candidate: RunRecord, runs: Sequence[RunRecord]) -> list[RunRecor
         and r.config_hash == candidate.config_hash
     ]
     return sorted(same, key=lambda r: r.created_at, reverse=True)
+
+
+def _signature_reasons(cands: Sequence[RunRecord], base: Sequence[RunRecord]) -> list[str]:
+    """Energy compares only when every part was read the same way over the same scope."""
+    c_sigs = {method_signature(r) for r in cands}
+    b_sigs = {method_signature(r) for r in base}
+    if c_sigs == b_sigs and len(c_sigs) == 1:
+        return []
+    c = "; ".join(sorted(describe_signature(x) for x in c_sigs))
+    b = "; ".join(sorted(describe_signature(x) for x in b_sigs))
+    return [f"Energy was read as {c} for the candidate but {b} for the baseline (method and "
+            "scope per part); they are not comparable."]
 
 
 def describe_mismatch(candidate: RunRecord, runs: Sequence[RunRecord], where: str) -> str | None:
@@ -242,6 +261,8 @@ def evaluate(
                 and base_side.energy_method and cand.energy_method != base_side.energy_method):
             unsure.append(f"Energy was {cand.energy_method} for the candidate but "
                           f"{base_side.energy_method} for the baseline; they are not comparable.")
+        elif settings.resource in ("energy", "carbon"):
+            unsure += _signature_reasons(ok_cands, base)
         guard = settings.max_performance_drop
         if guard is not None and cand.performance is not None and base_side.performance is not None:
             fell = base_side.performance - cand.performance
