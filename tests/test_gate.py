@@ -75,8 +75,8 @@ def test_one_outlier_repeat_does_not_fail(make_record: Make) -> None:
     reps = [make_record(performance=p) for p in (0.90, 0.60, 0.91)]
     settings = gate.Settings.from_config(Config())
     res = gate.evaluate(reps, window(make_record), [], settings, gate.Context(created_at=NOW))
-    assert res.verdict != "fail"
-    assert res.pepr_change is not None and abs(res.pepr_change) < 0.01
+    # The wild repeat pulls the mean down, but it widens the measured spread as much.
+    assert res.verdict == "inconclusive" and "too noisy to decide" in res.reasons[0]
 
 
 def test_no_baseline_is_inconclusive(make_record: Make) -> None:
