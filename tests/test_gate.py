@@ -244,7 +244,7 @@ def test_flagged_runs_widen_the_noise_and_a_shared_gpu_cannot_fail(make_record: 
     shaky = gate.evaluate([make_record(performance=0.80, low_confidence=True)], base, [],
                           settings, ctx)
     assert clean.spread is not None and shaky.spread == pytest.approx(clean.spread * 1.5)
-    assert any("widened 1.5x" in n for n in shaky.notes)
+    assert any("widened 1.5x" in r for r in shaky.reasons)
     reps = [make_record(performance=p, exclusive=False) for p in (0.80, 0.79, 0.81)]
     shared = gate.evaluate(reps, base, [], settings, ctx)
     assert shared.verdict == "inconclusive"

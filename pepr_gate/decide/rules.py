@@ -166,7 +166,7 @@ def guardrail(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
 def confidence(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
     if not f.flagged or f.comparison is None:
         return []
-    return [Reason("note", "low-confidence",
+    return [Reason("info", "low-confidence",
                    f"{f.flagged} run(s) were flagged low_confidence or shared the GPU "
                    "(exclusive: false): the noise was widened 1.5x.")]
 
