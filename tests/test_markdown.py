@@ -16,7 +16,8 @@ import pytest
 
 from pepr_gate.config import Config, parse_config
 from pepr_gate.decide import gate
-from pepr_gate.publish.markdown import comment_marker, escape_md, render_markdown
+from pepr_gate.publish.markdown import comment_marker, render_markdown
+from pepr_gate.publish.text import escape_md
 from pepr_gate.records import CheckResult, RunRecord
 
 GOLDEN = Path(__file__).parent / "golden"

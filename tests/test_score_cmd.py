@@ -74,7 +74,7 @@ def test_markdown_escapes_names(tmp_path: Path) -> None:
     f = write(tmp_path, "model,P,energy\na|b <i>,0.5,1\nc,0.4,2\n")
     out = tmp_path / "lb.md"
     assert main(["score", str(f), "--markdown", str(out)]) == 0
-    assert "| 1 | a\\|b \\<i\\> ★ | 0.5000 |" in out.read_text(encoding="utf-8")
+    assert "| 1 | a\\|b &lt;i&gt; ★ | 0.5000 |" in out.read_text(encoding="utf-8")
 
 
 BAD = [  # (csv text, extra args, message pattern)

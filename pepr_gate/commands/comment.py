@@ -13,8 +13,7 @@ import re
 from typing import Any
 
 from pepr_gate.errors import InputError
-
-MODES = ("always", "on-change", "on-regression", "never")
+from pepr_gate.publish.github import COMMENT_MODES
 
 
 def register(sub: Any) -> None:
@@ -34,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pr", required=True, metavar="N", help="pull request number")
     p.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: GITHUB_REPOSITORY)")
     p.add_argument(
-        "--comment", default="always", choices=MODES, help="comment mode (default always)"
+        "--comment", default="always", choices=COMMENT_MODES, help="comment mode (default always)"
     )
     p.add_argument(
         "--expect-head-sha",
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             "GITHUB_TOKEN is empty: commenting needs a token",
             hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step",
         )
-    from pepr_gate.publish import load_check_result
+    from pepr_gate.records import load_check_result
 
     result = load_check_result(args.source)
     expect = (args.expect_head_sha or "").strip().lower() or None
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
     marker = comment_marker(result.config_path or "pepr.toml")
     body = compose_body(
-        render_markdown(result, max_chars=64_800),
+        render_markdown(result),
         marker=marker,
         head_sha=result.head_sha,
         verdict=result.verdict,

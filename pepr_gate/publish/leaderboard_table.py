@@ -6,13 +6,12 @@ model too when it is not among them (marked with a star).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pepr_gate.leaderboard.table import Leaderboard, Variant
+from pepr_gate.publish.text import escape_md
 
 BEST_P_MARK = "★"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~])")
 
 
 @dataclass
@@ -87,21 +86,17 @@ def print_leaderboard(lb: Leaderboard, *, top: int) -> None:
     console.print(RANKING_NOTE)
 
 
-def md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
-
-
 def render_markdown(lb: Leaderboard, *, top: int) -> str:
     out = [f"# PePR leaderboard ({lb.table.performance_name}, {lb.mode} normalisation)", ""]
     for g in range(len(lb.group_names)):
         for v in lb.variants:
-            out += [f"## {md_escape(title(lb, v, g))}", "",
-                    f"| # | model | P | {md_escape(v.column)} | R | {v.label} |",
+            out += [f"## {escape_md(title(lb, v, g))}", "",
+                    f"| # | model | P | {escape_md(v.column)} | R | {v.label} |",
                     "|---:|---|---:|---:|---:|---:|"]
             for line in lines_for(lb, v, g, top):
-                name = md_escape(line.name) + (f" {BEST_P_MARK}" if line.best_p else "")
+                name = escape_md(line.name) + (f" {BEST_P_MARK}" if line.best_p else "")
                 out.append(f"| {line.rank} | {name} | {line.p:.4f} | {line.value:.4g} | "
                            f"{line.r:.4f} | {line.pepr:.4f} |")
-            out += ["", md_escape(_caption(lb, v, g)), ""]
+            out += ["", escape_md(_caption(lb, v, g)), ""]
     out += ["R" + RANKING_NOTE[1:] + ".", ""]
     return "\n".join(out)

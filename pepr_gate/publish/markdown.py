@@ -12,28 +12,16 @@ import re
 from typing import Any
 
 from pepr_gate import units
+from pepr_gate.publish.github import MAX_COMMENT_CHARS
 from pepr_gate.publish.sparkline import sparkline
+from pepr_gate.publish.text import escape_md, mermaid_label
 from pepr_gate.records import UNITS, CheckResult, Side
 
-MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()#|~$^])")
-HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-ZWJ = "\u200d"
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "inconclusive": "❔"}
+# The rendered body leaves room for the hidden markers `compose_body` appends.
+COMMENT_CHARS = MAX_COMMENT_CHARS - 200
 TRIM_NOTE = ("_The trend and run details were left out to keep this comment under "
              "GitHub's size limit; `pepr-gate report` on the JSON result shows them._")
-
-
-def escape_md(value: object) -> str:
-    """Make any string inert in GitHub Markdown: no markup, HTML, mentions or table breaks."""
-    text = " ".join(str(value).split())  # newlines would end a table row or a list item
-    text = "".join(HTML.get(ch, ch) for ch in text)
-    text = MD_SPECIALS.sub(r"\\\1", text)
-    return text.replace("@", "@" + ZWJ)  # `@org/team` must never ping
-
-
-def mermaid_label(value: object) -> str:
-    """Mermaid has no escaping inside quoted labels: keep only harmless characters."""
-    return re.sub(r"[^A-Za-z0-9 ._:/+-]", "_", str(value))[:40]
 
 
 def comment_marker(config_path: str | None) -> str:
@@ -180,7 +168,7 @@ def _env() -> Any:
     return env
 
 
-def render_markdown(result: CheckResult, *, max_chars: int = 65_000) -> str:
+def render_markdown(result: CheckResult, *, max_chars: int = COMMENT_CHARS) -> str:
     """The PR comment body; trims the trend and details first when over `max_chars`."""
     template = _env().get_template("comment.md.j2")
     text: str = template.render(**_context(result, details=True))

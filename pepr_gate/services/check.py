@@ -78,7 +78,6 @@ def run_check(
     validate_threshold(threshold)
     settings = gate.Settings.from_config(config, threshold=threshold, strict=strict)
     base_branch = base_branch_for(config, baseline_branch)
-    ctx_notes: list[str] = []
     mismatch = None
     noise: list[RunRecord] = []
     need_store = candidate_latest or not candidates or not baselines
@@ -129,7 +128,6 @@ def run_check(
         head_branch=head_branch or primary.branch,
         config_path=config.source,
         mismatch=mismatch,
-        notes=ctx_notes,
     )
     return gate.evaluate(candidates, window, noise, settings, ctx)
 

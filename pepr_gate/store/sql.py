@@ -125,6 +125,24 @@ def parse_version(value: object, where: str) -> int | None:
         ) from None
 
 
+def runs_query(filters: Sequence[str | None], offset: int,
+               want: int | None) -> tuple[str, dict[str, Any]]:
+    """The one read query of both SQL paths (SQLAlchemy's `text()` and the stdlib
+    `sqlite3`, which share the `:name` parameter style): (id, record) rows matching the
+    non-None `filters` (one per FILTER_COLUMNS), newest first, one page of `want` rows
+    at `offset` (every row when `want` is None)."""
+    params: dict[str, Any] = {name: value for name, value in zip(
+        FILTER_COLUMNS, filters, strict=True) if value is not None}
+    sql = f"SELECT {', '.join(RESULT_COLUMNS)} FROM {RUNS_TABLE}"
+    if params:
+        sql += " WHERE " + " AND ".join(f"{name} = :{name}" for name in params)
+    sql += " ORDER BY " + ", ".join(f"{name} DESC" for name in NEWEST_FIRST)
+    if want is not None:
+        sql += " LIMIT :page_size OFFSET :page_start"
+        params.update(page_size=want, page_start=offset)
+    return sql, params
+
+
 def collect_runs(fetch: FetchPage, limit: int | None, where: str) -> list[RunRecord]:
     """Decode rows newest first, paging past corrupted ones so `limit` good ones come back."""
     if limit is not None and limit <= 0:
@@ -274,20 +292,14 @@ class SqlStore(Store):
         fingerprint: str | None = None,
         config_hash: str | None = None,
     ) -> list[RunRecord]:
-        from sqlalchemy import select
+        from sqlalchemy import text
 
-        c = _tables()[0].c
-        stmt = select(*(c[name] for name in RESULT_COLUMNS)).order_by(
-            *(c[name].desc() for name in NEWEST_FIRST))
-        for name, value in zip(FILTER_COLUMNS, (branch, status, fingerprint, config_hash),
-                               strict=True):
-            if value is not None:
-                stmt = stmt.where(c[name] == value)
+        filters = (branch, status, fingerprint, config_hash)
         with self._errors("read"), self._engine.connect() as conn:
 
             def fetch(offset: int, want: int | None) -> Sequence[tuple[str, Any]]:
-                page = stmt.offset(offset).limit(want) if want is not None else stmt
-                return [(run_id, text) for run_id, text in conn.execute(page)]
+                sql, params = runs_query(filters, offset, want)
+                return [(run_id, record) for run_id, record in conn.execute(text(sql), params)]
 
             return collect_runs(fetch, limit, self._where)
 
