@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.publish.github.api import GitHubClient
-    from pepr_gate.publish.github.context import default_api_url
+    from pepr_gate.publish.github.context import default_api_url, workflow_run_url
     from pepr_gate.publish.github.writers import compose_body, set_outputs, upsert_comment
 
     env = os.environ
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
     marker = comment_marker(result.config_path or "pepr.toml")
     body = compose_body(
-        render_markdown(result),
+        render_markdown(result, run_url=workflow_run_url(env)),
         marker=marker,
         head_sha=result.head_sha,
         verdict=result.verdict,

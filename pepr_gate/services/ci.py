@@ -187,7 +187,7 @@ def _comment(
 
     marker = comment_marker(result.config_path or opts.config)
     body = publish.compose_body(
-        render_markdown(result),
+        render_markdown(result, run_url=ctx.run_url),
         marker=marker,
         head_sha=ctx.head_sha,
         verdict=result.verdict,

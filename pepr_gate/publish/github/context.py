@@ -50,12 +50,10 @@ class EventContext:
 
     @property
     def run_url(self) -> str | None:
-        if not self.run_id or not self.repo:
-            return None
-        url = f"{self.server_url.rstrip('/')}/{self.repo}/actions/runs/{self.run_id}"
-        if self.run_attempt and self.run_attempt != "1":
-            url += f"/attempts/{self.run_attempt}"
-        return url
+        return workflow_run_url({"GITHUB_SERVER_URL": self.server_url,
+                                 "GITHUB_REPOSITORY": self.repo,
+                                 "GITHUB_RUN_ID": self.run_id or "",
+                                 "GITHUB_RUN_ATTEMPT": self.run_attempt or ""})
 
     def with_pull(self, pull: Mapping[str, Any]) -> EventContext:
         """This context completed with a pull request object from the REST API."""
@@ -162,6 +160,19 @@ def load_event(env: Mapping[str, str]) -> EventContext:
             **common,
         )
     return EventContext(kind="other", sha=sha, branch=None, **common)
+
+
+def workflow_run_url(env: Mapping[str, str]) -> str | None:
+    """The page of the workflow run this job belongs to (None outside Actions)."""
+    repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo) or not run_id.isdigit():
+        return None
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    url = f"{server}/{repo}/actions/runs/{run_id}"
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "")
+    if attempt.isdigit() and attempt != "1":
+        url += f"/attempts/{attempt}"
+    return url
 
 
 def default_api_url(server_url: str) -> str:

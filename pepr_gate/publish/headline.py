@@ -1,0 +1,55 @@
+"""The words around a verdict, shared by the PR comment and the terminal.
+
+`headline` names what decided it: the budget that was exceeded, the guardrail, or the
+PePR change; a budget failure never reads "PePR-E -0.0%". `next_step` ends an
+inconclusive result with what to do about it. Both read the gate's reasons, which name
+their config key (`[gate.budgets] energy_kwh`, `[gate] max_performance_drop`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pepr_gate.records import CheckResult
+
+BUDGET_NAMES = {"energy_kwh": "energy", "carbon_kg": "carbon", "duration_s": "wall time",
+                "gpu_memory_gb": "GPU memory"}
+_BUDGET = re.compile(r"\[gate\.budgets\] (\w+)")
+_GUARDRAIL = "[gate] max_performance_drop"
+
+
+def headline(result: CheckResult) -> str:
+    """Plain text (the caller escapes it), e.g. `energy over budget` or `PePR-E -11.1%`."""
+    budgets = [BUDGET_NAMES.get(key, key) for reason in result.reasons
+               for key in _BUDGET.findall(reason)]
+    parts = [f"{' and '.join(budgets)} over budget"] if budgets else []
+    if any(_GUARDRAIL in reason for reason in result.reasons):
+        parts.append(f"{result.performance_name} below the guardrail")
+    if parts:
+        return " · ".join(parts)
+    if result.pepr_change is None:
+        return f"{result.variant} not compared"
+    return f"{result.variant} {result.pepr_change * 100:+.1f}%"
+
+
+def next_step(result: CheckResult) -> str | None:
+    """What to do about an inconclusive result (None for any other verdict)."""
+    if result.verdict != "inconclusive":
+        return None
+    said = " ".join(result.reasons)
+    base = result.base_branch or "the base branch"
+    if "candidate run" in said and "failed" in said:
+        return "fix the failed run (this job's log shows its output), then push again."
+    if "telemetry" in said:
+        return ("run `pepr-gate probe` on the runner: it names the sensor that measured "
+                "nothing and how to enable it.")
+    if "Energy was" in said:
+        return ("measure the baseline and the candidate the same way (same meter and "
+                f"permissions), e.g. by re-running {base}'s job on this runner.")
+    if "No baseline" in said or "No comparable baseline" in said:
+        return (f"store a baseline: let this workflow run on a push to {base} (or run "
+                f"`pepr-gate run` there on this runner), then re-run this job.")
+    if "cannot be computed" in said:
+        return ("check that the metrics file holds the performance key and that the "
+                "scored resource was measured (`pepr-gate run` prints both).")
+    return "re-run this job for more runs; `pepr-gate check` prints the same details locally."
