@@ -128,17 +128,10 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         return EventContext(
             kind="pull_request", **common, **_pull_fields(payload["pull_request"], repo)
         )
-    if event_name == "workflow_dispatch":
-        number = _dispatch_pr_number(payload)
-        if number is not None:
-            return EventContext(
-                kind="pull_request",
-                sha=sha,
-                branch=None,
-                pr_number=number,
-                needs_pr_lookup=True,
-                **common,
-            )
+    number = _dispatch_pr_number(payload) if event_name == "workflow_dispatch" else None
+    if number is not None:
+        return EventContext(kind="pull_request", sha=sha, branch=None, pr_number=number,
+                            needs_pr_lookup=True, **common)
     if ref and ref.startswith("refs/tags/"):
         return EventContext(
             kind="tag", sha=sha, branch=None, tag=ref[len("refs/tags/") :], **common
@@ -148,18 +141,24 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         and ref
         and ref.startswith("refs/heads/")
     ):
-        after = payload.get("after")
-        deleted = bool(payload.get("deleted")) or after == ZERO_SHA
-        new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
-        return EventContext(
-            kind="other" if deleted else "push",
-            sha=(after if after and after != ZERO_SHA else sha),
-            branch=ref[len("refs/heads/") :],
-            new_branch=new_branch,
-            deleted=deleted,
-            **common,
-        )
+        return _branch_event(payload, ref, sha, common)
     return EventContext(kind="other", sha=sha, branch=None, **common)
+
+
+def _branch_event(payload: Mapping[str, Any], ref: str, sha: str | None,
+                  common: dict[str, Any]) -> EventContext:
+    """A push (or dispatch/schedule) on a branch; a deleted branch is nothing to measure."""
+    after = payload.get("after")
+    deleted = bool(payload.get("deleted")) or after == ZERO_SHA
+    new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
+    return EventContext(
+        kind="other" if deleted else "push",
+        sha=(after if after and after != ZERO_SHA else sha),
+        branch=ref[len("refs/heads/") :],
+        new_branch=new_branch,
+        deleted=deleted,
+        **common,
+    )
 
 
 def workflow_run_url(env: Mapping[str, str]) -> str | None:
