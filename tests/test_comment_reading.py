@@ -42,11 +42,16 @@ def heading(text: str) -> str:
 
 
 def test_a_budget_failure_is_headlined_by_the_budget(make_record: Make) -> None:
-    res = check(make_record, [0.90], BASE, budgets={"energy_kwh": 0.005})
-    assert res.verdict == "fail"
+    res = check(make_record, [0.90], [0.90] * 6, budgets={"energy_kwh": 0.005})
+    assert res.verdict == "fail" and res.pepr_change == 0
     line = heading(render_markdown(res))
     assert "energy over budget" in line
     assert "PePR" not in line  # not "PePR-E -0.0%": the PePR did not decide it
+
+
+def test_a_budget_and_a_regression_are_both_named(make_record: Make) -> None:
+    res = check(make_record, [0.80], BASE, budgets={"duration_s": 10})
+    assert re.search(r"wall time over budget · PePR-E -1\d\.\d%", heading(render_markdown(res)))
 
 
 def test_a_pepr_regression_is_headlined_by_the_change(make_record: Make) -> None:

@@ -19,17 +19,16 @@ _GUARDRAIL = "[gate] max_performance_drop"
 
 
 def headline(result: CheckResult) -> str:
-    """Plain text (the caller escapes it), e.g. `energy over budget` or `PePR-E -11.1%`."""
+    """Plain text (the caller escapes it): `energy over budget`, `PePR-E -11.1%`, or both."""
     budgets = [BUDGET_NAMES.get(key, key) for reason in result.reasons
                for key in _BUDGET.findall(reason)]
     parts = [f"{' and '.join(budgets)} over budget"] if budgets else []
     if any(_GUARDRAIL in reason for reason in result.reasons):
         parts.append(f"{result.performance_name} below the guardrail")
-    if parts:
-        return " · ".join(parts)
-    if result.pepr_change is None:
-        return f"{result.variant} not compared"
-    return f"{result.variant} {result.pepr_change * 100:+.1f}%"
+    change = None if result.pepr_change is None else f"{result.pepr_change * 100:+.1f}%"
+    if change is not None and (not parts or change not in ("+0.0%", "-0.0%")):
+        parts.append(f"{result.variant} {change}")  # beside a budget only when it moved
+    return " · ".join(parts) or f"{result.variant} not compared"
 
 
 def next_step(result: CheckResult) -> str | None:
