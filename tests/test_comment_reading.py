@@ -129,3 +129,10 @@ def test_terminal_headline_names_the_budget(make_record: Make) -> None:
     render_terminal(check(make_record, [0.90], BASE, budgets={"energy_kwh": 0.005}), console)
     out = console.export_text()
     assert "FAIL energy over budget" in out
+
+
+def test_the_next_step_escapes_the_branch_name(make_record: Make) -> None:
+    res = check(make_record, [0.9], []).model_copy(update={"base_branch": "x`<b>@org/t"})
+    last = render_markdown(res).rstrip().splitlines()[-1]
+    assert last.startswith("**Next step:**")
+    assert "<b>" not in last and "@org" not in last and "x\\`&lt;b&gt;" in last

@@ -14,12 +14,12 @@ from typing import Any
 
 from pepr_gate import units
 from pepr_gate.publish.github import MAX_COMMENT_CHARS
-from pepr_gate.publish.headline import headline, next_step
+from pepr_gate.publish.headline import headline, next_step, noise_source
 from pepr_gate.publish.text import escape_md
 from pepr_gate.publish.trend import trend
 from pepr_gate.records import CheckResult, Side
 
-ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "inconclusive": "❔"}
+ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "inconclusive": "❔", "accepted": "☑️"}
 # The rendered body leaves room for the hidden markers `compose_body` appends.
 COMMENT_CHARS = MAX_COMMENT_CHARS - 200
 TRIM_NOTE = ("_The trend and run details were left out to keep this comment under "
@@ -47,12 +47,8 @@ def _rows(result: CheckResult) -> list[dict[str, str]]:
         r_label += f", scale {units.resource(scale, result.resource)}, {norm.scale_source}"
     r_label += ")"
 
-    def r_value(side: Side | None) -> str:
-        text = units.number(get(side, "R"))
-        value = get(side, "resource_value")
-        if scale is not None and value is not None and value > scale:
-            text += " (capped: over the scale)"
-        return text
+    def r_value(side: Side) -> str:
+        return units.number(side.R) + (" (capped: over the scale)" if side.over_scale else "")
 
     specs: list[tuple[str, Any, Any, Callable[[Any], str]]] = [
         (f"{escape_md(result.performance_name)} (P)", get(b, "performance"), c.performance,
@@ -88,9 +84,12 @@ def _context(result: CheckResult, *, details: bool, run_url: str | None) -> dict
         noise = {
             "band": f"{result.noise * result.noise_z * 100:.1f}%",
             "sigma": f"{result.noise * 100:.2f}%",
-            "z": f"{result.noise_z:g}",
-            "spread": "—" if result.spread is None else f"{result.spread * 100:.1f}%",
+            "z": f"{result.noise_z:.2f}",
+            "spread": units.MISSING if result.spread is None else f"{result.spread * 100:.1f}%",
             "runs": len(result.noise_run_ids),
+            "source": noise_source(result),
+            "repeats": (f" Candidate repeats needed to decide: {result.repeats_needed}."
+                        if result.repeats_needed else ""),
         }
     hw = result.hardware
     hardware = None
@@ -105,7 +104,7 @@ def _context(result: CheckResult, *, details: bool, run_url: str | None) -> dict
         "head_sha": re.sub(r"[^0-9A-Za-z]", "", result.head_sha or "unknown"),
         "icon": ICONS[result.verdict],
         "headline": escape_md(headline(result)),
-        "next_step": next_step(result),
+        "next_step": next_step(result, escape_md),
         "run_url": run_url,
         "rows": _rows(result),
         "noise": noise,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pepr_gate import units
-from pepr_gate.publish.headline import headline, next_step
+from pepr_gate.publish.headline import headline, next_step, noise_source
 from pepr_gate.publish.sparkline import sparkline
 from pepr_gate.records import CheckResult, Side
 
@@ -23,13 +23,8 @@ def _rows(result: CheckResult) -> list[tuple[str, str, str]]:
     def both(attr: str, fmt: Any) -> tuple[str, str]:
         return (units.MISSING if b is None else fmt(getattr(b, attr)), fmt(getattr(c, attr)))
 
-    def capped(side: Side | None) -> str:
-        norm = result.normalization
-        text = units.number(None if side is None else side.R)
-        if (side is not None and norm is not None and norm.scale is not None
-                and side.resource_value is not None and side.resource_value > norm.scale):
-            text += " (capped)"
-        return text
+    def capped(side: Side) -> str:
+        return units.number(side.R) + (" (capped)" if side.over_scale else "")
 
     return [
         (f"{result.performance_name} (P)", *both("performance", units.number)),
@@ -42,6 +37,29 @@ def _rows(result: CheckResult) -> list[tuple[str, str, str]]:
     ]
 
 
+def _footer(result: CheckResult) -> list[str]:
+    """Dim lines under the reasons: notes, the noise and where it came from, runs, trend."""
+    lines = [f"  {note}" for note in result.notes]
+    if result.no_baseline and result.changed_config_keys:
+        lines.append(f"config keys changed: {', '.join(result.changed_config_keys)}")
+    if result.noise is not None and result.noise_z is not None:
+        spread = "" if result.spread is None else f"; spread {result.spread * 100:.1f}%"
+        lines.append(f"noise band {result.noise * result.noise_z * 100:.1f}% "
+                     f"({result.noise_z:.2f} x {result.noise * 100:.2f}%){spread}, "
+                     f"{noise_source(result)}")
+    if result.repeats_needed:
+        lines.append(f"candidate repeats needed to decide: {result.repeats_needed}")
+    c, b = result.candidate, result.baseline
+    runs = f"runs used: candidate {', '.join(c.run_ids) or '—'}"
+    if b is not None:
+        runs += f"; baseline {', '.join(b.run_ids) or '—'}"
+    lines.append(runs)
+    if len(result.trend) >= 2:
+        values = [v for _, v in result.trend]
+        lines.append(f"trend on {result.base_branch}: {sparkline(values)}")
+    return lines
+
+
 def render_terminal(result: CheckResult, console: Any = None) -> None:
     from rich.console import Console, Group
     from rich.markup import escape
@@ -50,7 +68,6 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
     from rich.text import Text
 
     console = console or Console()
-    b, c = result.baseline, result.candidate
     table = Table(show_edge=False)
     table.add_column("")
     table.add_column(Text(f"baseline ({result.base_branch or '—'})"), justify="right")
@@ -59,17 +76,7 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
         table.add_row(Text(label), old, new)
     parts: list[Any] = [table, Text("")]
     parts += [Text(f"• {reason}") for reason in result.reasons]
-    parts += [Text(f"  {note}", style="dim") for note in result.notes]
-    if result.noise is not None and result.noise_z is not None:
-        parts.append(Text(f"noise band {result.noise * result.noise_z * 100:.1f}% "
-                          f"({result.noise_z:g} x {result.noise * 100:.2f}%)", style="dim"))
-    runs = f"runs used: candidate {', '.join(c.run_ids) or '—'}"
-    if b is not None:
-        runs += f"; baseline {', '.join(b.run_ids) or '—'}"
-    parts.append(Text(runs, style="dim"))
-    if len(result.trend) >= 2:
-        values = [v for _, v in result.trend]
-        parts.append(Text(f"trend on {result.base_branch}: {sparkline(values)}", style="dim"))
+    parts += [Text(line, style="dim") for line in _footer(result)]
     step = next_step(result)
     if step:
         parts.append(Text(f"next step: {step}", style="bold"))
