@@ -33,6 +33,8 @@ def _r_how(record: RunRecord) -> tuple[str, str]:
 
 def _energy_how(record: RunRecord, verbose: bool) -> str:
     head = record.resources.energy_method
+    if any(c.detail == "replay" for c in _metered(record)):
+        head += " (replay of a recorded trace)"
     if not verbose:
         return head
     parts = []
@@ -58,7 +60,7 @@ def _gpu_how(record: RunRecord) -> str:
     if all(c.method == "unavailable" for c in gpus):
         return "unavailable"
     if any(c.detail == "replay" for c in gpus):
-        return "replay of a recorded trace"
+        return "replay of a recorded trace, not this machine"
     return "measured: NVML"
 
 
