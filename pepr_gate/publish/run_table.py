@@ -32,7 +32,7 @@ def _r_how(record: RunRecord) -> tuple[str, str]:
 
 
 def _energy_how(record: RunRecord, verbose: bool) -> str:
-    head = record.resources.energy_method
+    head: str = record.resources.energy_method
     if any(c.detail == "replay" for c in _metered(record)):
         head += " (replay of a recorded trace)"
     if not verbose:

@@ -1,7 +1,7 @@
 """The SQLite history store: read with the stdlib `sqlite3`, written through SQLAlchemy.
 
 Importing SQLAlchemy costs more than a whole `pepr-gate check` may take, so reading an
-existing store (the schema-version check and `runs()`) runs the SQL of sql.py's
+existing store (the schema-version check and `runs()`) runs the SQL of query.py's
 `runs_query`, the one the SQLAlchemy path runs too, through `sqlite3`. The
 engine is only made to append runs, or to create the tables of a new store.
 """
@@ -18,14 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.store.codec import SCHEMA_VERSION, check_version
-from pepr_gate.store.sql import (
-    META_TABLE,
-    VERSION_KEY,
-    SqlStore,
-    collect_runs,
-    parse_version,
-    runs_query,
-)
+from pepr_gate.store.query import META_TABLE, VERSION_KEY, collect_runs, runs_query
+from pepr_gate.store.sql import SqlStore, parse_version
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
