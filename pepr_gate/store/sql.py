@@ -6,7 +6,7 @@ config hash, newest first), so a store of 100,000 runs answers in milliseconds.
 
 SQLAlchemy is imported only when it is used: the SQLite store (`sqlite.py`) reads
 with the stdlib `sqlite3` module, so a `pepr-gate check` never pays for importing it.
-The table and column names below are shared by both paths.
+The table and column names and the read query (`query.py`) are shared by both paths.
 """
 
 from __future__ import annotations
