@@ -117,8 +117,8 @@ def test_the_trend_is_scaled_to_the_threshold_band_and_shows_the_candidate(
     assert '"this PR"]' in chart
     bars = re.search(r"bar \[(.*)\]", chart).group(1).split(", ")  # type: ignore[union-attr]
     assert float(bars[-1]) == round(res.candidate.pepr, 4)  # type: ignore[arg-type]
-    assert all(float(v) == lo for v in bars[:-1])  # the other slots are zero-height
-    assert "width: 480" in chart and "height: 220" in chart
+    assert all(float(v) == 0 < lo for v in bars[:-1])  # below the axis: not drawn
+    assert "width: 480" in chart and "height: 240" in chart
     assert 'backgroundColor: "transparent"' in chart and "theme: base" in chart
 
 

@@ -6,8 +6,9 @@ Drawn to be read at a glance in GitHub's light and dark themes:
 - the y-axis spans the threshold band around the baseline (at least 1.5 x the allowed
   drop either side), so run-to-run noise of a fraction of a percent stays a wobble
   instead of filling the chart;
-- the candidate is its own bar at the right ("this PR"), the fail line is drawn flat;
-- 480 x 220 pixels, a third of Mermaid's default.
+- the candidate is its own bar at the right ("this PR"), the only bar drawn (the other
+  slots hold 0, below the axis, which Mermaid leaves out); the fail line is drawn flat;
+- 480 x 240 pixels, a third of Mermaid's default, with smaller tick labels.
 Mermaid has no escaping inside quoted labels, so every label goes through `mermaid_label`.
 """
 
@@ -20,7 +21,8 @@ from pepr_gate.publish.sparkline import sparkline
 from pepr_gate.publish.text import mermaid_label
 from pepr_gate.records import CheckResult
 
-WIDTH, HEIGHT = 480, 220
+WIDTH, HEIGHT = 480, 240
+LABEL_FONT = 11  # Mermaid's 14 px tick labels overlap at this size
 GREY = "#8c959f"  # GitHub's own muted text colour reads on both themes
 CANDIDATE, BASE, FAIL_LINE = "#e8590c", "#218bff", GREY
 BAND = 1.5  # the y-axis shows this many allowed drops either side of the baseline
@@ -33,6 +35,10 @@ config:
   xyChart:
     width: {WIDTH}
     height: {HEIGHT}
+    xAxis:
+      labelFontSize: {LABEL_FONT}
+    yAxis:
+      labelFontSize: {LABEL_FONT}
   themeVariables:
     xyChart:
       backgroundColor: "transparent"
@@ -80,8 +86,7 @@ def y_range(values: list[float], centre: float, threshold: float) -> tuple[float
     lo, hi = centre - half, centre + half
     margin = 0.15 * (hi - lo)  # the lowest value still gets a visible bar
     lo, hi = min(lo, min(values) - margin), max(hi, max(values) + margin)
-    # Rounded outwards to the 3 decimals the axis prints, so a bar at `lo` is exactly
-    # the axis minimum (zero height), never below it.
+    # Rounded outwards to the 3 decimals the axis prints.
     return max(math.floor(lo * 1000) / 1000, 0.0), math.ceil(hi * 1000) / 1000
 
 
@@ -100,8 +105,8 @@ def trend(result: CheckResult) -> Trend | None:
     series = []
     if cand is not None:
         labels.append(CANDIDATE_LABEL)
-        # Zero-height bars (at the axis minimum) everywhere but the candidate's slot.
-        series.append(("bar", [lo] * len(values) + [cand]))
+        # Bars of 0, below the axis, are not drawn: the candidate's is the only bar.
+        series.append(("bar", [0.0] * len(values) + [cand]))
         series.append(("line", [*values, centre]))
     else:
         series.append(("line", values))
