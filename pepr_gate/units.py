@@ -57,7 +57,15 @@ def number(value: float | None, decimals: int = 3, unit: str = "") -> str:
 
 
 def seconds(s: float | None) -> str:
-    return MISSING if s is None else f"{plain(s)} s"
+    """`0.367 s`, `42.5 s`, `2 min 05 s`, `1 h 02 min`: as a clock reads, past a minute."""
+    if s is None:
+        return MISSING
+    if abs(s) < 60:
+        return f"{plain(s)} s"
+    whole = round(s)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def gigabytes(n_bytes: float | None) -> str:

@@ -65,6 +65,8 @@ def test_tiny_amounts_read_as_a_person_writes_them() -> None:
     assert units.number(0.00004) == "0.0000400"
     assert units.resource(0.02, "energy") == "20 Wh"
     assert units.resource(1.5, "gpu_memory") == "1.5 GB"
+    assert [units.seconds(s) for s in (0.367, 42.5, 125.3, 3720)] == [
+        "0.367 s", "42.5 s", "2 min 05 s", "1 h 02 min"]
 
 
 def test_tiny_job_comment_has_no_scientific_notation(make_record: Make) -> None:
