@@ -17,6 +17,8 @@ MISSING = "—"  # what every report shows for a value that was not measured
 
 def plain(x: float, digits: int = 3) -> str:
     """`digits` significant digits, never in scientific notation."""
+    if math.isinf(x) or math.isnan(x):
+        return str(x)
     text = f"{x:.{digits}g}"
     if "e" not in text:
         return text
@@ -43,6 +45,11 @@ def energy(kwh: float | None) -> str:
 
 def carbon(kg: float | None) -> str:
     return scaled(kg, CARBON_UNITS)
+
+
+def maybe(value: float | None, digits: int = 3) -> str:
+    """`plain`, or the missing-value dash for None."""
+    return MISSING if value is None else plain(value, digits)
 
 
 def number(value: float | None, decimals: int = 3, unit: str = "") -> str:

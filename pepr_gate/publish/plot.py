@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pepr_gate import units
 from pepr_gate.leaderboard.table import Leaderboard, Variant
 
 if TYPE_CHECKING:
@@ -115,10 +116,10 @@ def _panel(ax: Any, lb: Leaderboard, v: Variant, g: int, top: int) -> list[Label
     unit = lb.table.units.get(v.column)
     unit_txt = f" {unit}" if unit else ""
     if lb.mode == "pool":
-        ax.set_xlabel(f"R = {v.column} min-max normalised, 0 = {v.lo[g]:.4g}{unit_txt}, "
-                      f"1 = {v.hi[g]:.4g}{unit_txt}")
+        ax.set_xlabel(f"R = {v.column} min-max normalised, 0 = {units.plain(v.lo[g], 4)}"
+                      f"{unit_txt}, 1 = {units.plain(v.hi[g], 4)}{unit_txt}")
     else:
-        ax.set_xlabel(f"R = min({v.column} / {v.scale:.4g}{unit_txt}, 1)")
+        ax.set_xlabel(f"R = min({v.column} / {units.maybe(v.scale, 4)}{unit_txt}, 1)")
     ax.set_ylabel(f"P = {lb.table.performance_name} (fraction, 0-1)")
     group = lb.group_names[g]
     ax.set_title(f"{group} · {v.label}" if group != "all" else v.label, fontweight="bold",
