@@ -4,9 +4,11 @@ the comment links its workflow run, and the trend chart is scaled to the thresho
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from pepr_gate import units
 from pepr_gate.decide import gate
@@ -138,3 +140,17 @@ def test_the_next_step_escapes_the_branch_name(make_record: Make) -> None:
     last = render_markdown(res).rstrip().splitlines()[-1]
     assert last.startswith("**Next step:**")
     assert "<b>" not in last and "@org" not in last and "x\\`&lt;b&gt;" in last
+
+
+def test_a_workflow_run_comment_links_the_measuring_run(tmp_path: Path) -> None:
+    from pepr_gate.publish.github.context import measuring_run_url
+
+    event = tmp_path / "event.json"
+    measured = "https://github.com/org/repo/actions/runs/111"
+    event.write_text(json.dumps({"workflow_run": {"html_url": measured}}), encoding="utf-8")
+    env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": str(event),
+           "GITHUB_REPOSITORY": "org/repo", "GITHUB_RUN_ID": "222"}
+    assert measuring_run_url(env) == measured
+    event.write_text(json.dumps({"workflow_run": {"html_url": "https://evil.example/x"}}),
+                     encoding="utf-8")
+    assert measuring_run_url(env) == "https://github.com/org/repo/actions/runs/222"

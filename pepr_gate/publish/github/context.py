@@ -161,6 +161,22 @@ def _branch_event(payload: Mapping[str, Any], ref: str, sha: str | None,
     )
 
 
+def measuring_run_url(env: Mapping[str, str]) -> str | None:
+    """The run whose result a `workflow_run` job comments on (the one that measured, from
+    the event's `workflow_run.html_url`), else this job's own run."""
+    if env.get("GITHUB_EVENT_NAME") == "workflow_run":
+        try:
+            run = _read_payload(env).get("workflow_run") or {}
+        except InputError:
+            run = {}
+        url = run.get("html_url") if isinstance(run, dict) else None
+        server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+        if isinstance(url, str) and re.fullmatch(re.escape(server) + r"/[\w.-]+/[\w.-]+"
+                                                 r"/actions/runs/\d+(/attempts/\d+)?", url):
+            return url
+    return workflow_run_url(env)
+
+
 def workflow_run_url(env: Mapping[str, str]) -> str | None:
     """The page of the workflow run this job belongs to (None outside Actions)."""
     repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
