@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
 from pepr_gate import __version__
@@ -89,6 +85,12 @@ def _print_error(exc: PeprError) -> None:
 
 
 def _write_crash_log(argv: list[str]) -> Path:
+    # Imported here: only a crash needs them, and every command pays for top-level imports.
+    import os
+    import tempfile
+    import traceback
+    from datetime import datetime, timezone
+
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     text = f"pepr-gate {__version__}\nargv: {argv}\n\n{traceback.format_exc()}"
     for folder in (Path(".pepr") / "logs", Path(tempfile.gettempdir())):
