@@ -220,8 +220,8 @@ def load_config(path: str | Path | None = None, *, required: bool = True) -> Con
                 raise ConfigError(
                     f"no config found in {Path.cwd()}: looked for pepr.toml and "
                     "[tool.pepr-gate] in pyproject.toml",
-                    hint="create pepr.toml (see the README's example), pass --config PATH, "
-                    "or give the command after `--`",
+                    hint="`pepr-gate init --cmd 'python train.py'` writes a minimal pepr.toml; "
+                    "or pass --config PATH, or give the command after `--`",
                 )
             return Config()
         path = found

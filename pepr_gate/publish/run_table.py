@@ -7,7 +7,7 @@ from rich.table import Table
 
 from pepr_gate import units
 from pepr_gate.records import UNITS, RunRecord
-from pepr_gate.score import GB
+from pepr_gate.score import GB, suggest_scale
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -104,6 +104,20 @@ def _gpu_how(record: RunRecord) -> str:
     return "measured: NVML"
 
 
+def _no_scale_text(resource: str, variant: str, measured: float | None) -> str:
+    unit = UNITS[resource]
+    head = f"No scale for R is known for {resource}, so {variant} is not computed."
+    tail = ("or set a [gate.budgets] ceiling; `pepr-gate check` against a baseline uses "
+            "2 x the baseline's value.")
+    suggested = suggest_scale(measured) if measured is not None else None
+    if suggested is None:
+        return (f"{head} Set one in pepr.toml, e.g.\n  [score.scale]\n  {resource} = <the "
+                f"{unit} that counts as R = 1>\n{tail}")
+    return (f"{head} This run used {_fmt(measured)} {unit}. Suggested, twice that (this run "
+            f"would score R = 0.5), in pepr.toml:\n  [score.scale]\n  {resource} = "
+            f"{suggested!r}\n{tail}")
+
+
 def print_run(record: RunRecord, console: Console | None = None) -> None:
     # markup off: reasons, paths and notes may hold brackets such as "[performance]"
     console = console or Console(markup=False, highlight=False)
@@ -112,12 +126,6 @@ def print_run(record: RunRecord, console: Console | None = None) -> None:
     if record.status == "failed":
         console.print(f"run failed: {record.failure}", style="red")
     elif score is not None and score.pepr is None and record.performance.value is not None:
-        unit = UNITS[score.resource]
-        console.print(
-            f"No scale for R is known for {score.resource}, so {score.variant} is not computed. "
-            f"Set one in pepr.toml, e.g.\n  [score.scale]\n  {score.resource} = <the {unit} "
-            "that counts as R = 1>\nor a [gate.budgets] ceiling; `pepr-gate check` against a "
-            "baseline uses 2 x the baseline's value."
-        )
+        console.print(_no_scale_text(score.resource, score.variant, score.resource_value))
     for note in record.notes:
         console.print(f"note: {note}")
