@@ -260,5 +260,5 @@ def parse_config(data: dict[str, Any], *, source: str, root: str, prefix: str = 
     except ValidationError as exc:
         raise ConfigError(
             describe(exc, data, source, prefix, Config),
-            hint="fix the field named above; the README's Configuration section lists every key",
+            hint="fix the field named above; docs/configuration.md lists every key",
         ) from None
