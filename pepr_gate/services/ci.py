@@ -76,19 +76,28 @@ def _measure_and_publish(
     env: Mapping[str, str],
     client: GitHubClient | None,
 ) -> int:
+    from pepr_gate.services.ci_store import ci_store
     from pepr_gate.services.run import execute
 
     out = Published()
     records: list[RunRecord] = []
     paths: list[Path] = []
+    store = ci_store(config, opts.store, env)
+    if store.warning:
+        publish.annotation("warning", store.warning)
+        out.notices.append(md_text(store.warning))
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
+        if ctx.fork:
+            out.notices.append("pull request from a fork: its runs are not stored in the "
+                               "history (only runs of this repository's branches are)")
         outcome = execute(
             config,
             repeats=opts.repeats,
             meter=opts.meter,
-            store_url=opts.store,
+            store_url=store.url,
+            no_store=ctx.fork,
             branch=ctx.branch,
             sha=ctx.sha,
         )
@@ -102,7 +111,7 @@ def _measure_and_publish(
             candidates=[r for r in records if r.status == "ok"],
             baseline_branch=ctx.base_ref if ctx.kind == "pull_request" else ctx.branch,
             head_branch=ctx.branch,
-            store_url=opts.store,
+            store_url=store.url,
             threshold=opts.threshold,
         )
     except PeprError as exc:
