@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 try:
-    from tests.test_ci_cmd import REPO, Project, write_project
     from tests.github_server import FakeGitHub
+    from tests.test_ci_cmd import REPO, Project, write_project
 except ImportError:
     from github_server import FakeGitHub  # type: ignore[no-redef]
     from test_ci_cmd import REPO, Project, write_project  # type: ignore[no-redef]

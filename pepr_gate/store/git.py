@@ -32,17 +32,16 @@ from pathlib import Path
 
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
-from pepr_gate.redact import add_secret, redact_url
+from pepr_gate.redact import redact_url
 from pepr_gate.store import Store
 from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
 from pepr_gate.store.gitcmd import (
-    AUTH_KEYS,
     STALE_KEYS,
     ConfigPairs,
     git,
-    github_token,
     last_line,
     push_reason,
+    remote_auth,
 )
 
 MARKER = "pepr-store.json"
@@ -98,7 +97,8 @@ class GitStore(Store):
         self.origin = self._resolve(origin.stdout.decode().strip())
         self.shown_origin = redact_url(self.origin)  # the only form messages may carry
         self._cache = self._top / ".pepr" / "git-store" / f"{safe_name(branch)}.git"
-        self._remote: ConfigPairs = (("remote.origin.url", self.origin), *self._auth())
+        self._remote: ConfigPairs = (("remote.origin.url", self.origin),
+                                     *remote_auth(self._top, self.origin))
 
     def _resolve(self, url: str) -> str:
         # A relative local remote (`../origin.git`) means relative to the user's checkout.
@@ -128,25 +128,6 @@ class GitStore(Store):
                 git("init", "-q", "--bare", str(self._cache), cwd=folder)
             self._scrub_config()
             yield
-
-    def _auth(self) -> ConfigPairs:
-        """The settings fetch and push need, for their environment only (never written)."""
-        token = github_token(self.origin)
-        if token is not None:
-            key, header = token
-            # The empty value first drops any header a global config sets for this host.
-            return ((key, ""), (key, header))
-        # actions/checkout with persist-credentials: true keeps its token as
-        # http.<url>.extraheader in the checkout's config; a credential helper or a
-        # url.<base>.insteadOf may live there too.
-        found = git("config", "--local", "--get-regexp", AUTH_KEYS, cwd=self._top, check=False)
-        pairs = []
-        for line in found.stdout.decode().splitlines():
-            key, _, value = line.partition(" ")
-            if key.lower().endswith(".extraheader"):
-                add_secret(value.split(":", 1)[-1].strip())
-            pairs.append((key, value))
-        return tuple(pairs)
 
     def _scrub_config(self) -> None:
         # Versions before 0.2 copied the checkout's credentials and origin URL here.

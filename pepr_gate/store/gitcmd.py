@@ -100,3 +100,23 @@ def github_token(origin: str) -> tuple[str, str] | None:
     add_secret(token)
     add_secret(basic)
     return f"http.{url.scheme}://{url.netloc}/.extraheader", f"AUTHORIZATION: basic {basic}"
+
+
+def remote_auth(top: Path, origin: str) -> ConfigPairs:
+    """What fetch and push from `origin` need, for their environment only (never written)."""
+    token = github_token(origin)
+    if token is not None:
+        key, header = token
+        # The empty value first drops any header a global config sets for this host.
+        return ((key, ""), (key, header))
+    # actions/checkout with persist-credentials: true keeps its token as
+    # http.<url>.extraheader in the checkout's config; a credential helper or a
+    # url.<base>.insteadOf may live there too.
+    found = git("config", "--local", "--get-regexp", AUTH_KEYS, cwd=top, check=False)
+    pairs = []
+    for line in found.stdout.decode().splitlines():
+        key, _, value = line.partition(" ")
+        if key.lower().endswith(".extraheader"):
+            add_secret(value.split(":", 1)[-1].strip())
+        pairs.append((key, value))
+    return tuple(pairs)
