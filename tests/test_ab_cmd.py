@@ -148,3 +148,39 @@ def test_ctrl_c_during_a_run_removes_the_worktree(repo: Path, tmp_path: Path) ->
     assert proc.returncode == 130, err
     assert worktrees(repo) == [f"worktree {repo}"]
     assert list(tmp.iterdir()) == []
+
+
+def test_ci_with_a_paired_baseline_runs_ab_against_the_prs_base_sha(
+    repo: Path, tmp_path: Path
+) -> None:
+    base_sha = git("rev-parse", "main", cwd=repo)
+    (repo / "pepr.toml").write_text(CONFIG.replace("[gate]\n", '[gate]\nbaseline = "paired"\n'))
+    (repo / "train.py").write_text(TRAIN.format(accuracy=0.80))
+    git("commit", "-q", "-am", "a worse model, paired", cwd=repo)
+    head_sha = git("rev-parse", "HEAD", cwd=repo)
+    event = tmp_path / "pr.json"
+    event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {
+        "number": 7, "labels": [],
+        "base": {"ref": "main", "sha": base_sha, "repo": {"full_name": "octo/net"}},
+        "head": {"ref": "feature", "sha": head_sha, "repo": {"full_name": "octo/net"}}},
+        "repository": {"full_name": "octo/net"}}))
+    summary = tmp_path / "summary.md"
+    store = tmp_path / "keep" / "history.db"
+    env = {**os.environ, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
+           "GITHUB_REPOSITORY": "octo/net", "GITHUB_REF": "refs/pull/7/merge",
+           "GITHUB_SHA": head_sha, "GITHUB_STEP_SUMMARY": str(summary),
+           "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_WORKSPACE": str(repo),
+           "PEPR_CONFIG": "pepr.toml", "PEPR_STORE": f"sqlite:///{store}", "PEPR_REPEATS": "2",
+           "PEPR_COMMENT": "never"}
+    env.pop("GITHUB_TOKEN", None)
+    done = subprocess.run([sys.executable, "-m", "pepr_gate", "ci"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "2 pair(s) = 4 runs" in done.stdout and "2 pair(s) = 4 runs" in summary.read_text()
+    check = json.loads((repo / ".pepr" / "ci" / "check.json").read_text())
+    assert check["verdict"] == "fail"
+    records = [json.loads(p.read_text()) for p in (repo / ".pepr" / "ci" / "runs").glob("*.json")]
+    sides = sorted(r["paired"]["side"] for r in records)
+    assert sides == ["base", "base", "head", "head"]
+    assert {r["git"]["sha"] for r in records if r["paired"]["side"] == "base"} == {base_sha}
+    assert worktrees(repo) == [f"worktree {repo}"]
