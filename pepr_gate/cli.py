@@ -17,7 +17,8 @@ from pepr_gate import __version__
 from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
 
 COMMANDS = (
-    "init", "run", "check", "ci", "score", "history", "report", "comment", "probe", "schema",
+    "init", "run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
+    "schema",
 )
 
 EPILOG = """\

@@ -13,7 +13,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -28,6 +28,7 @@ else:  # pragma: no cover
 
 CONFIG_NAMES = ("pepr.toml", "pyproject.toml")
 DEFAULT_STORE = "sqlite:///.pepr/history.db"
+HASHED_SECTIONS = {"performance", "score", "carbon", "meter"}  # what config_hash covers
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -68,7 +69,9 @@ class RunConfig(_Section):
     timeout_s: PositiveFloat | None = None
     workdir: str = "."
     env: dict[str, str] = Field(default_factory=dict)
-    repeats: int = Field(default=1, ge=1, le=100)
+    # "auto": `ci` runs one repeat at a time and stops once the verdict is decided.
+    repeats: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] = 1
+    max_repeats: int = Field(default=5, ge=1, le=100)
 
     @field_validator("stages")
     @classmethod
@@ -147,6 +150,20 @@ class GateConfig(_Section):
     strict: bool = False
     base_branch: str | None = None
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    # "paired": `ci` runs the PR's base commit and head alternately (ABBA) instead of
+    # comparing with stored history.
+    baseline: Literal["history", "paired"] = "history"
+    accept_label: str = Field(default="pepr-gate: accept", min_length=1)
+
+    @field_validator("max_pepr_drop", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        """`max_pepr_drop = "5%"` reads as 0.05, like `--threshold 5%`."""
+        if isinstance(value, str):
+            from pepr_gate.units import parse_fraction
+
+            return parse_fraction(value)
+        return value
 
 
 class Config(_Section):
@@ -174,9 +191,26 @@ class Config(_Section):
         because changing the model or its training command is exactly what a pull request
         does and must still be compared with the base branch.
         """
-        relevant = self.model_dump(include={"performance", "score", "carbon", "meter"})
+        relevant = self.model_dump(include=HASHED_SECTIONS)
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def config_keys(self) -> dict[str, str]:
+        """A short digest per setting behind `config_hash` ("score.scale.energy" -> hash),
+        stored with each run so a changed hash can name the keys that changed."""
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: object) -> None:
+            if isinstance(value, dict) and value:
+                for key, sub in value.items():
+                    walk(f"{prefix}.{key}", sub)
+                return
+            blob = json.dumps(value, sort_keys=True, default=str).encode()
+            out[prefix] = hashlib.sha256(blob).hexdigest()[:8]
+
+        for section, value in self.model_dump(include=HASHED_SECTIONS).items():
+            walk(section, value)
+        return out
 
     def scale_for(self, resource: str) -> tuple[float | None, str | None]:
         """The explicit scale, else the budget, for a resource; (None, None) if neither."""

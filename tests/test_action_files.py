@@ -127,9 +127,28 @@ def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
         for scope, level in (job.get("permissions") or {}).items():
             assert (scope, level) in {
                 ("contents", "read"),
+                ("contents", "write"),
                 ("pull-requests", "write"),
                 ("actions", "read"),
             }
+        if (job.get("permissions") or {}).get("contents") == "write":
+            # Only a job that runs pepr-gate (which pushes the data branch) may write.
+            assert any(s.get("uses", "").startswith(("OWNER/pepr-gate@", "./"))
+                       for s in job.get("steps", [])), f"{path.name}: contents: write unused"
+    # Every write permission says why, on its own line.
+    for line in path.read_text().splitlines():
+        if re.match(r"\s+(contents|pull-requests): write", line):
+            assert "#" in line, f"{path.name}: {line.strip()} without a reason"
+
+
+def test_examples_store_history_only_where_they_may_write() -> None:
+    same = load(ROOT / "action" / "examples" / "same-repo.yml")
+    assert same["jobs"]["pepr"]["permissions"]["contents"] == "write"
+    fork = load(ROOT / "action" / "examples" / "fork-measure.yml")
+    assert "!= github.repository" in fork["jobs"]["measure"]["if"]
+    for name in ("same-repo.yml", "container.yml", "fork-measure.yml"):
+        types = load(ROOT / "action" / "examples" / name)[True]["pull_request"]["types"]
+        assert {"labeled", "unlabeled", "synchronize"} <= set(types), name
 
 
 def test_fork_comment_workflow_never_touches_pr_code() -> None:
@@ -144,11 +163,17 @@ def test_fork_comment_workflow_never_touches_pr_code() -> None:
 def test_fork_measure_workflow_cannot_write() -> None:
     doc = load(ROOT / "action" / "examples" / "fork-measure.yml")
     assert doc["permissions"] == {"contents": "read"}
-    assert all("permissions" not in job for job in doc["jobs"].values())
-    gate = next(s for s in steps_of(doc) if s.get("uses", "").startswith("OWNER/pepr-gate"))
+    measure = doc["jobs"]["measure"]
+    assert "permissions" not in measure  # the fork's code runs with the read-only token
+    assert measure["if"].startswith("github.event_name == 'pull_request' && ")
+    # Only the push job, which runs main's own code, may write: the data branch.
+    baseline = doc["jobs"]["baseline"]
+    assert baseline["if"] == "github.event_name == 'push'"
+    assert baseline["permissions"] == {"contents": "write"}
+    gate = next(s for s in measure["steps"] if s.get("uses", "").startswith("OWNER/pepr-gate"))
     assert gate["with"]["comment"] == "never"
     upload = next(
-        s for s in steps_of(doc) if s.get("uses", "").startswith("actions/upload-artifact")
+        s for s in measure["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
     )
     assert upload["if"] == "always()" and upload["with"]["path"] == ".pepr/ci/"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,11 +21,6 @@ HEAD = "${{ github.event.pull_request.head.sha || github.sha }}"
 def schema_check(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CHECK, "--builtin-schema", schema, *map(str, paths)],
                           capture_output=True, text=True, timeout=120)
-
-
-def steps(path: Path) -> list[dict[str, Any]]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
 
 
 def test_workflows_are_valid_github_workflow_syntax() -> None:
@@ -48,23 +42,35 @@ def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["same-repo.yml", "fork-measure.yml", "container.yml"]
+    ("name", "job", "ref"),
+    [
+        ("same-repo.yml", "pepr", HEAD),
+        ("container.yml", "pepr", HEAD),
+        ("fork-measure.yml", "measure", "${{ github.event.pull_request.head.sha }}"),
+    ],
 )
-def test_measuring_examples_check_out_the_pr_head_and_install_the_job(name: str) -> None:
-    path = ROOT / "action" / "examples" / name
-    found = steps(path)
+def test_measuring_examples_check_out_the_pr_head_and_install_the_job(
+    name: str, job: str, ref: str
+) -> None:
+    doc = yaml.safe_load((ROOT / "action" / "examples" / name).read_text(encoding="utf-8"))
+    found = doc["jobs"][job]["steps"]
     checkout = next(s for s in found if s.get("uses", "").startswith("actions/checkout@"))
-    assert checkout["with"]["ref"] == HEAD
+    assert checkout["with"]["ref"] == ref
     names = [s.get("name", "") for s in found]
     deps = names.index("Install the job's dependencies")
     gate = next(i for i, s in enumerate(found) if s.get("uses", "").startswith("OWNER/pepr-gate"))
     assert deps < gate and "pip install -r requirements.txt" in found[deps]["run"]
 
 
-def test_fork_measure_also_runs_on_pushes_to_build_the_baseline() -> None:
+def test_fork_pair_builds_its_own_baseline_on_pushes() -> None:
     doc = yaml.safe_load((ROOT / "action" / "examples" / "fork-measure.yml").read_text())
     triggers = doc[True]  # YAML 1.1 reads the key `on` as True
     assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
+    baseline = doc["jobs"]["baseline"]
+    names = [s.get("name", "") for s in baseline["steps"]]
+    assert "Install the job's dependencies" in names
+    gate = next(s for s in baseline["steps"] if s.get("uses", "").startswith("OWNER/pepr-gate"))
+    assert gate["with"]["github-token"] == "${{ secrets.GITHUB_TOKEN }}"  # pushes the history
     comment = yaml.safe_load((ROOT / "action" / "examples" / "fork-comment.yml").read_text())
     # ... while the comment workflow still acts only on pull-request runs.
     assert comment["jobs"]["comment"]["if"] == "github.event.workflow_run.event == 'pull_request'"
