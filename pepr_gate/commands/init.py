@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+COMMENT_COLUMN = 31
 TEMPLATE = """\
 # pepr-gate config, written by `pepr-gate init`. Every key is described in the docs'
 # Configuration page; unknown keys are errors, so a typo never passes silently.
@@ -55,11 +56,19 @@ def register(sub: Any) -> None:
 
 def render(cmd: list[str], metrics_file: str, key: str) -> str:
     # JSON strings are valid TOML basic strings (same quotes and escapes).
-    return TEMPLATE.format(
+    text = TEMPLATE.format(
         cmd="[" + ", ".join(json.dumps(a) for a in cmd) + "]",
         file=json.dumps(metrics_file),
         key=json.dumps(key),
     )
+    # Line the comments up again after values of any length.
+    lines = []
+    for line in text.splitlines():
+        code, sep, comment = line.rpartition(" # ")  # values may hold " # " too
+        if sep and code.strip() and not code.lstrip().startswith("#"):
+            line = f"{code.rstrip():<{max(COMMENT_COLUMN, len(code.rstrip()) + 2)}}# {comment}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
