@@ -112,3 +112,29 @@ def test_auto_repeats_run_on_until_the_drop_is_decided(project: Project) -> None
     assert res.outputs["verdict"] == "fail"
     assert 1 < candidate_runs(project) <= 5
     assert f"stopped after {candidate_runs(project)} candidate repeats" in res.summary
+
+
+def test_config_takes_auto_repeats_and_a_paired_baseline(tmp_path: Path) -> None:
+    from pepr_gate.config import load_config
+    from pepr_gate.errors import ConfigError
+
+    path = tmp_path / "pepr.toml"
+    path.write_text('[run]\nrepeats = "auto"\nmax_repeats = 8\n[gate]\nbaseline = "paired"\n')
+    config = load_config(path)
+    assert (config.run.repeats, config.run.max_repeats) == ("auto", 8)
+    assert config.gate.baseline == "paired"
+    assert load_config(tmp_path, required=False).run.max_repeats == 8
+    path.write_text('[run]\nrepeats = "sometimes"\n')
+    with pytest.raises(ConfigError, match=r"field 'run.repeats': must be a whole number from 1 "
+                       r"to 100, or \"auto\" \(got 'sometimes'\)"):
+        load_config(path)
+    path.write_text('[gate]\nbaseline = "yesterday"\n')
+    with pytest.raises(ConfigError, match=r"gate\.baseline"):
+        load_config(path)
+
+
+def test_a_bad_repeats_input_names_the_action_input(project: Project) -> None:
+    res = project.ci(PEPR_REPEATS="sometimes")
+    assert res.code == 2
+    assert "input `repeats` (PEPR_REPEATS) = 'sometimes'" in res.stderr
+    assert "or auto" in res.stderr
