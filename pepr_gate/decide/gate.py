@@ -4,8 +4,8 @@ The rule (docs/gate.md states it for users):
 
 - Both sides are scored on one scale: `[score.scale]`, else the `[gate.budgets]` ceiling,
   else 2 x the baseline window's median resource value.
-- The change is the Hodges-Lehmann estimate: the median of every candidate/baseline PePR
-  ratio, minus 1 (one outlier repeat cannot move it).
+- The change is that of the geometric means of each side's PePR (the mean log change),
+  tested with Student's t on the pooled spread.
 - The per-run spread is measured from the runs (`decide.noise`) or, when they are too
   few, assumed from a prior per energy method, and the report says which.
 - The verdict on the change follows `decide.rule` (fail / inconclusive "too noisy to

@@ -55,9 +55,11 @@ class Noise:
         return self.source == "measured"
 
     def label(self) -> str:
+        wider = f", widened {WIDEN:g}x for flagged runs" if self.widened else ""
         if self.measured:
-            return f"measured from {self.runs} runs"
-        return f"assumed (prior for {self.prior_key}: {self.runs} runs are too few to measure)"
+            return f"measured from {self.runs} runs{wider}"
+        return (f"assumed (prior for {self.prior_key}: {self.runs} runs are too few to "
+                f"measure){wider}")
 
     def widen(self, factor: float = WIDEN) -> Noise:
         return Noise(self.spread * factor, self.source, self.runs, self.dof, self.prior_key,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pepr_gate.decide import noise as noise_mod
-from pepr_gate.decide.rule import ALPHA, Judgement, judge
+from pepr_gate.decide.rule import ALPHA, Judgement, judge, log_drop
 from pepr_gate.decide.sequential import look_alpha
 from pepr_gate.decide.stats import MAX_REPEATS, spread_ss
 
@@ -71,15 +71,16 @@ def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
         noise = noise.widen()
     level = look_alpha(max_looks, alpha)
     sigma = noise.spread * math.sqrt(2 / n)
-    verdict, why, q = judge(-change, sigma, threshold, dof=noise.dof,
+    mean, limit = -statistics.fmean(logs), log_drop(threshold)
+    verdict, why, q = judge(mean, sigma, limit, dof=noise.dof,
                             measured=noise.measured, alpha=level)
     needed = None
     if verdict == "inconclusive":
         for more in range(n + 1, MAX_REPEATS + 1):
             dof = noise.dof + (more - n)
-            again, _, _ = judge(-change, noise.spread * math.sqrt(2 / more), threshold,
+            again, _, _ = judge(mean, noise.spread * math.sqrt(2 / more), limit,
                                 dof=dof, measured=dof >= noise_mod.MIN_DOF, alpha=level)
             if again != "inconclusive":
                 needed = more
                 break
-    return PairedDecision(Judgement(verdict, why, -change, sigma, q, needed), change, noise, n)
+    return PairedDecision(Judgement(verdict, why, mean, sigma, q, needed), change, noise, n)

@@ -1,24 +1,29 @@
 """The decision on one relative PePR change, in numbers: pass, warn, fail or inconclusive.
 
-With the estimated drop D (positive = PePR fell), its noise sigma, the threshold T and
-Student's t quantiles on the spread's degrees of freedom (the normal quantile when the
-spread is assumed):
+With the estimated drop D (positive = PePR fell), its noise sigma, the threshold T (all
+three in log units: a 5% drop is -ln(0.95) = 0.0513) and Student's t quantiles on the
+spread's degrees of freedom:
 
 - fail          D > T and D > t(1 - alpha) x sigma: past the threshold and significantly
-                above zero. alpha = 1% is the false-alarm target, divided by the number of
-                looks when the candidate is repeated adaptively (Bonferroni).
-                Needs a measured spread: on an assumed one it is `inconclusive`.
+                above zero. alpha = 1% is the false-alarm target.
 - inconclusive  D > T but not significant: "too noisy to decide", with the candidate
                 repeats that would decide at this spread.
-- pass          D + t(0.95) x sigma <= T: the whole one-sided 95% interval of the drop lies
-                within the threshold (improvements included).
-- warn          D <= T and D + t(0.95) x sigma <= 2 T: under the threshold; a drop past it
-                is not ruled out, a drop of twice it is.
-- inconclusive  otherwise (D <= T, but even twice the threshold is not ruled out).
+- pass          D + t(1 - beta) x sigma <= T: the one-sided 97.5% bound on the drop lies
+                within the threshold (improvements included); beta = 2.5%.
+- warn          D <= T and D + t(1 - beta) x sigma <= 2 T: under the threshold; a drop past
+                it is not ruled out, one of twice the threshold is.
+- inconclusive  otherwise: D <= T, but even twice the threshold is not ruled out.
+
+A spread that could not be measured (assumed from a prior) decides nothing: the verdict
+on the change is inconclusive, with the repeats that would measure and decide it. When
+the candidate is repeated adaptively, alpha and beta are divided by the number of looks
+(Bonferroni, `decide.sequential`), so stopping early neither raises false alarms nor
+lets a real drop of twice the threshold slip through as pass or warn.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,10 +31,10 @@ from pepr_gate.decide.noise import MIN_DOF
 from pepr_gate.decide.stats import MAX_REPEATS, noise_sigma, t_quantile
 
 ALPHA = 0.01  # false alarms on unchanged code, per decision
-WARN_ALPHA = 0.05  # pass and warn need a one-sided 95% bound on the drop
+WARN_ALPHA = 0.025  # pass and warn need a one-sided 97.5% bound on the drop
 
 Outcome = Literal["pass", "warn", "fail", "inconclusive"]
-Why = Literal["significant", "too-noisy", "assumed", "within", "under-threshold"]
+Why = Literal["significant", "too-noisy", "assumed", "within", "under-threshold", "wide"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,10 @@ class Judgement:
 
 
 def quantiles(dof: int, measured: bool, alpha: float) -> tuple[float, float]:
-    """(fail quantile, pass/warn quantile) for a spread with `dof` degrees of freedom."""
+    """(fail quantile, pass/warn quantile) for a spread with `dof` degrees of freedom;
+    `alpha` below ALPHA means several looks, and the pass/warn level is split alike."""
     d = dof if measured else None
-    return t_quantile(1 - alpha, d), t_quantile(1 - WARN_ALPHA, d)
+    return t_quantile(1 - alpha, d), t_quantile(1 - WARN_ALPHA * alpha / ALPHA, d)
 
 
 def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bool,
@@ -53,9 +59,9 @@ def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bo
     """The verdict for a drop with noise sigma; also why, and the fail quantile used."""
     q_fail, q_warn = quantiles(dof, measured, alpha)
     upper = drop + q_warn * sigma
+    if not measured:
+        return "inconclusive", "assumed", q_fail
     if drop > threshold:
-        if not measured:
-            return "inconclusive", "assumed", q_fail
         if drop > q_fail * sigma:
             return "fail", "significant", q_fail
         return "inconclusive", "too-noisy", q_fail
@@ -63,7 +69,7 @@ def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bo
         return "pass", "within", q_fail
     if upper <= 2 * threshold:
         return "warn", "under-threshold", q_fail
-    return "inconclusive", "too-noisy", q_fail
+    return "inconclusive", "wide", q_fail
 
 
 def repeats_needed(drop: float, spread: float, threshold: float, *, nb: int, nc: int,
@@ -78,6 +84,11 @@ def repeats_needed(drop: float, spread: float, threshold: float, *, nb: int, nc:
         if verdict != "inconclusive":
             return n
     return None
+
+
+def log_drop(fraction: float) -> float:
+    """A relative drop (0.05 = 5% lower) in log units."""
+    return -math.log1p(-fraction)
 
 
 def decide(drop: float, spread: float, threshold: float, *, nb: int, nc: int, dof: int,

@@ -166,7 +166,7 @@ def guardrail(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
 def confidence(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
     if not f.flagged or f.comparison is None:
         return []
-    return [Reason("note", "low-confidence",
+    return [Reason("info", "low-confidence",
                    f"{f.flagged} run(s) were flagged low_confidence or shared the GPU "
                    "(exclusive: false): the noise was widened 1.5x.")]
 
@@ -211,7 +211,7 @@ def pepr_change(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
                        f"{moved}, more than the {limit} allowed: too noisy to decide, the "
                        f"spread is {noise.label()}, not measured; {_settle(j.repeats_needed)}.")]
     what = (f"more than the {limit} allowed but only {times} x the noise (fail needs "
-            f"{j.q:.1f} x)" if j.drop > s.max_pepr_drop else
+            f"{j.q:.1f} x)" if j.why == "too-noisy" else
             f"a drop of {pct_limit(2 * s.max_pepr_drop)} is not ruled out")
     return [Reason("unsure", "too-noisy", f"{moved}, {what}: too noisy to decide ({spread}); "
                    f"{_settle(j.repeats_needed)}.")]

@@ -13,11 +13,12 @@ them cannot add a false fail.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pepr_gate.decide import noise as noise_mod
-from pepr_gate.decide.rule import ALPHA, Judgement, decide
-from pepr_gate.decide.stats import hl_change
+from pepr_gate.decide.rule import ALPHA, Judgement, decide, log_drop
+from pepr_gate.decide.stats import log_change
 from pepr_gate.records import CheckResult
 
 
@@ -37,11 +38,12 @@ def decided_yet(base: Sequence[float], head: Sequence[float], *, threshold: floa
     (`noise.PRIORS`). Returns the judgement, the noise it used and the relative change.
     The judgement is decided unless its verdict is "inconclusive".
     """
-    change = hl_change(base, head)
+    change = log_change(base, head)
     noise = noise_mod.estimate([[*history, *base], head], prior_key)
     if widen:
         noise = noise.widen()
-    judgement = decide(-change, noise.spread, threshold, nb=len(base), nc=len(head),
+    judgement = decide(-math.log1p(change), noise.spread, log_drop(threshold),
+                       nb=len(base), nc=len(head),
                        dof=noise.dof, measured=noise.measured,
                        alpha=look_alpha(max_looks, alpha))
     return judgement, noise, change

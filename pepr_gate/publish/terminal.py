@@ -27,8 +27,6 @@ def _footer(result: CheckResult) -> list[str]:
     from pepr_gate.publish.markdown import noise_source
 
     lines = [f"  {note}" for note in result.notes]
-    if result.no_baseline and result.changed_config_keys:
-        lines.append(f"config keys changed: {', '.join(result.changed_config_keys)}")
     if result.noise is not None and result.noise_z is not None:
         spread = "" if result.spread is None else f"; spread {result.spread * 100:.1f}%"
         lines.append(f"noise band {result.noise * result.noise_z * 100:.1f}% "
