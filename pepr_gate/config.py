@@ -72,6 +72,7 @@ class RunConfig(_Section):
     # "auto": `ci` runs one repeat at a time and stops once the verdict is decided.
     repeats: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] = 1
     max_repeats: int = Field(default=5, ge=1, le=100)
+    progress_interval_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
 
     @field_validator("repeats", mode="before")
     @classmethod

@@ -18,8 +18,11 @@ from pepr_gate.errors import InputError
 RUN_SCHEMA: Final = "pepr-gate/run/1"
 CHECK_SCHEMA: Final = "pepr-gate/check/1"
 
-Method = Literal["measured", "estimated", "unavailable"]
-EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
+Method = Literal["measured", "replayed", "estimated", "unavailable"]
+EnergyMethod = Literal["measured", "replayed", "mixed", "estimated", "unavailable"]
+# What a reading covers: the job's share of a part (estimates), a whole GPU (NVML counts
+# every process on it, idle power included), a whole CPU socket (RAPL, the same).
+Scope = Literal["job-share", "whole-device", "whole-socket"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
 VerdictName = Literal["pass", "warn", "fail", "inconclusive", "accepted"]
 
@@ -55,6 +58,10 @@ class Component(_Model):
     )
     energy_kwh: float | None = None
     counts_toward_total: bool = True
+    scope: Scope | None = None  # None in records written before scopes were recorded
+    coverage: float | None = Field(
+        default=None, description="fraction of the run's window the reading covers (0..1)"
+    )
     reason: str | None = None
     hint: str | None = None
     notes: list[str] = Field(default_factory=list)

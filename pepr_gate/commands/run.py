@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
                    "against the base branch after each, until the verdict is decided or "
                    "[run] max_repeats (default: [run] repeats)")
     p.add_argument("--branch", metavar="B", help="record the run under this branch name")
+    p.add_argument("--quiet", action="store_true",
+                   help="no live line while the stages run (neither on a terminal nor the "
+                   "plain line every [run] progress_interval_s)")
     p.add_argument("--record-trace", metavar="FILE", type=Path,
                    help="also record the GPU samples as a replay trace (real GPUs only)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...",
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     common: dict[str, Any] = dict(
         argv=cmd or None, meter=args.meter, store_url=args.store, no_store=args.no_store,
         out=args.out, branch=args.branch, record_trace=args.record_trace,
+        quiet=args.quiet,
     )
     if (repeats or config.run.repeats) == "auto":
         measured = _adaptive(config, args, common)

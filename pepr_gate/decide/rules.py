@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pepr_gate import units
 from pepr_gate.decide.select import NoBaseline
 from pepr_gate.records import RunRecord, Side
-from pepr_gate.score import GB
+from pepr_gate.score import GB, describe_signature, method_signature
 
 if TYPE_CHECKING:
     from pepr_gate.decide.gate import Context, Settings
@@ -140,13 +140,24 @@ def telemetry(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
 
 
 def energy_method(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
+    """Energy compares only when every part was read the same way over the same scope
+    (`score.method_signature`): a RAPL whole-socket reading is not a job-share estimate."""
     b, c = f.base_side, f.cand
-    if (not f.ok_cands or b is None or s.resource not in ("energy", "carbon")
-            or not c.energy_method or not b.energy_method or c.energy_method == b.energy_method):
+    if not f.ok_cands or b is None or s.resource not in ("energy", "carbon"):
         return []
-    return [Reason("unsure", "energy-method",
-                   f"Energy was {c.energy_method} for the candidate but {b.energy_method} for "
-                   "the baseline; they are not comparable.")]
+    if c.energy_method and b.energy_method and c.energy_method != b.energy_method:
+        return [Reason("unsure", "energy-method",
+                       f"Energy was {c.energy_method} for the candidate but {b.energy_method} "
+                       "for the baseline; they are not comparable.")]
+    c_sigs = {method_signature(r) for r in f.ok_cands}
+    b_sigs = {method_signature(r) for r in f.base}
+    if not b_sigs or (c_sigs == b_sigs and len(c_sigs) == 1):
+        return []
+    cd = "; ".join(sorted(describe_signature(x) for x in c_sigs))
+    bd = "; ".join(sorted(describe_signature(x) for x in b_sigs))
+    return [Reason("unsure", "energy-scope",
+                   f"Energy was read as {cd} for the candidate but {bd} for the baseline "
+                   "(method and scope per part); they are not comparable.")]
 
 
 def guardrail(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
