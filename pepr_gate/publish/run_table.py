@@ -71,7 +71,7 @@ def _no_scale_text(resource: str, variant: str, measured: float | None) -> str:
     tail = ("or set a [gate.budgets] ceiling; `pepr-gate check` against a baseline uses "
             "2 x the baseline's value.")
     suggested = suggest_scale(measured) if measured is not None else None
-    if suggested is None:
+    if measured is None or suggested is None:
         return (f"{head} Set one in pepr.toml, e.g.\n  [score.scale]\n  {resource} = <the "
                 f"{unit} that counts as R = 1>\n{tail}")
     return (f"{head} This run used {units.plain(measured)} {unit}. Suggested, twice that "

@@ -97,25 +97,8 @@ def execute(
     `label` sets more record fields (`paired` for `pepr-gate ab`).
     """
     stages = _stages(config, argv)
-    workdir = config.workdir
-    if not workdir.is_dir():
-        raise ConfigError(
-            f"{config.source or 'config'}: field 'run.workdir': {workdir} is not a folder",
-            hint="set [run] workdir relative to the config file's folder",
-        )
+    intensity = _check_inputs(config, meter, record_trace)
     env = {**os.environ, **config.run.env}
-    spec = meter or config.meter.kind
-    if record_trace is not None and spec != "auto":
-        raise InputError(
-            f"--record-trace needs the real meter (auto), not {spec!r}",
-            hint="drop --meter, or record on a GPU machine with --meter auto",
-        )
-    try:
-        intensity = carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
-    except ConfigError as exc:
-        if config.source is None:
-            raise
-        raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
     live = open_live(quiet=quiet, interval_s=config.run.progress_interval_s,
                      budgets=config.gate.budgets, g_per_kwh=intensity.g_per_kwh,
                      pue=config.carbon.pue, env=os.environ)
@@ -128,8 +111,7 @@ def execute(
     outcome = Outcome()
     try:
         for i in range(first_index, first_index + n):
-            total = first_index + n
-            repeat = f", repeat {i + 1}/{total}" if total > 1 else ""
+            repeat = _repeat_label(i, n)
             record, result, error = _one_run(
                 config, stages, env, meter, intensity, git, record_trace, live, repeat
             )
@@ -149,6 +131,35 @@ def execute(
         if store is not None:
             store.close()
     return outcome
+
+
+def _check_inputs(config: Config, meter: str | None, record_trace: Path | None) -> Intensity:
+    """What can be refused before any job starts; returns the carbon intensity to use."""
+    workdir = config.workdir
+    if not workdir.is_dir():
+        raise ConfigError(
+            f"{config.source or 'config'}: field 'run.workdir': {workdir} is not a folder",
+            hint="set [run] workdir relative to the config file's folder",
+        )
+    spec = meter or config.meter.kind
+    if record_trace is not None and spec != "auto":
+        raise InputError(
+            f"--record-trace needs the real meter (auto), not {spec!r}",
+            hint="drop --meter, or record on a GPU machine with --meter auto",
+        )
+    try:
+        return carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
+    except ConfigError as exc:
+        if config.source is None:
+            raise
+        raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
+
+
+def _repeat_label(i: int, n: int) -> str:
+    """`, repeat 2/3` for the live line; an adaptive loop (n = 1 per call) has no total."""
+    if n > 1:
+        return f", repeat {i + 1}/{n}"
+    return f", repeat {i + 1}" if i else ""
 
 
 def _append(store: Store, record: RunRecord, path: Path) -> None:
