@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -127,10 +128,55 @@ class StoreConfig(_Section):
     url: str = DEFAULT_STORE
 
 
+class PrometheusConfig(_Section):
+    """`[meter.prometheus]`: read a multi-node job's energy from the cluster's Prometheus."""
+
+    url: str
+    nodes: list[str] | str
+    node_label: str = "Hostname"
+    gpu_energy: str = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"
+    cpu_energy: str | None = None
+    match: str | None = None
+    timeout_s: PositiveFloat = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("give the server's base URL, like http://prometheus:9090")
+        return url
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, nodes: list[str] | str) -> list[str] | str:
+        if isinstance(nodes, str) and not nodes.startswith("env:"):
+            raise ValueError("a string must name a variable holding a Slurm hostlist, like "
+                             "\"env:SLURM_JOB_NODELIST\"; or give a list like [\"gpu-a1\"]")
+        if not nodes or not all(n.strip() for n in nodes):
+            raise ValueError("empty; list the job's nodes or name an env: variable")
+        return nodes
+
+    @field_validator("node_label", "gpu_energy", "cpu_energy")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", value):
+            raise ValueError("not a Prometheus metric or label name")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\{.*\}", value.strip()):
+            raise ValueError("write label matchers in braces, like '{namespace=\"ml\"}'")
+        return value
+
+
 class MeterConfig(_Section):
-    kind: str = Field(default="auto", description="auto | process | replay:TRACE.json")
+    kind: str = Field(default="auto",
+                      description="auto | process | prometheus | replay:TRACE.json")
     gpu: bool = True
     rapl: bool = True
+    prometheus: PrometheusConfig | None = None
 
 
 class BudgetConfig(_Section):
