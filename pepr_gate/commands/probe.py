@@ -1,4 +1,4 @@
-"""`pepr-gate probe [--json]`: what this machine can measure, and why not.
+"""`pepr-gate probe [--json] [--prometheus]`: what this machine can measure, and why not.
 
 The first thing to run on a new runner: it opens NVML and RAPL the way `pepr-gate run`
 does, tries every reading once, and explains each one that fails. Always exits 0: a
@@ -24,6 +24,11 @@ def register(sub: Any) -> None:
                     "process lists, RAPL) once and explain what is missing.",
     )
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument("--prometheus", action="store_true",
+                   help="also ask [meter.prometheus]'s server which energy series each node "
+                        "has and when each was last scraped")
+    p.add_argument("--config", metavar="PATH",
+                   help="pepr.toml or pyproject.toml for --prometheus (default: current folder)")
     p.add_argument("--powercap", type=Path, default=Path("/sys/class/powercap"),
                    metavar="DIR", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -158,10 +163,50 @@ def _print(findings: dict[str, Any]) -> None:
     console.print(f"GPU energy: {s['gpu_energy']}; CPU energy: {s['cpu_energy']}")
 
 
+def _prometheus(args: argparse.Namespace) -> dict[str, Any]:
+    from pepr_gate.config import load_config
+    from pepr_gate.errors import ConfigError
+    from pepr_gate.measure.meter.prometheus_probe import probe_prometheus
+
+    config = load_config(args.config)
+    if config.meter.prometheus is None:
+        raise ConfigError(f"{config.source}: no [meter.prometheus] table to probe",
+                          hint="add one with url and nodes; see docs/prometheus.md")
+    return probe_prometheus(config.meter.prometheus, dict(os.environ))
+
+
+def _print_prometheus(found: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"Prometheus {escape(found['url'])}: energy series per node")
+    for col in ("node", "series", "last scrape"):
+        table.add_column(col, overflow="fold")
+    for n in found["nodes"]:
+        if not n["series"]:
+            table.add_row(escape(n["node"]), "[red]none[/red]", "")
+        for s in n["series"]:
+            what = f"{s['metric']} {s['device']}" + (f" ({s['model']})" if s["model"] else "")
+            table.add_row(escape(n["node"]), escape(what), f"{s['age_s']:g} s ago")
+    if found["reachable"]:
+        console.print(table)
+    for key in ("reason", "nodes_note", "hint"):
+        if found.get(key):
+            console.print(f"{'hint' if key == 'hint' else 'note'}: {escape(found[key])}")
+    if found["other_nodes"]:
+        console.print("other nodes with these metrics: " + escape(", ".join(found["other_nodes"])))
+
+
 def run(args: argparse.Namespace) -> int:
     findings = collect(args.powercap, dict(os.environ))
+    if args.prometheus:
+        findings["prometheus"] = _prometheus(args)
     if args.json:
         print(json.dumps(findings, indent=2))
     else:
         _print(findings)
+        if args.prometheus:
+            _print_prometheus(findings["prometheus"])
     return 0

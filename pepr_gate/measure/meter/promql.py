@@ -168,7 +168,7 @@ class PromClient:
 
 def _short(exc: BaseException) -> str:
     text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)|(Connection refused|Name or service not known)",
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(Connection refused|Name or service not known)",
                   text)
     if m:
         return (m.group(1) or m.group(2)).strip()
