@@ -1,9 +1,10 @@
 """A real Prometheus scraping a test exporter that speaks the DCGM exporter's text format.
 
-`Exporter` is a local HTTP server: `/dcgm/<node>` serves `DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`
-(mJ since "boot", an integer, as DCGM reports it) for each GPU of a node, rising at a
-known power; `/node/<node>` serves node_exporter's `node_rapl_package_joules_total` (J),
-without a node label, as node_exporter does (Prometheus adds `Hostname` from the scrape
+`Exporter` is a local HTTP server: `/dcgm/<node>` serves
+`DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION` (mJ since "boot", an integer, as DCGM reports it)
+for each GPU of a node, rising at a known power (`/busy` and `/idle` switch it);
+`/node/<node>` serves node_exporter's `node_rapl_package_joules_total` (J), without a node
+label, as node_exporter does (Prometheus adds `Hostname` from the scrape
 config, the relabelling docs/prometheus.md shows). Switches: a counter reset at a given
 time, a node answering 503 for a while.
 
@@ -49,13 +50,18 @@ class Gpu:
     index: int
     uuid: str
     watts: float
-    origin: float  # the counter is BOOT_MJ here and rises at `watts`
+    origin: float  # the counter holds `base_mj` here and rises at `watts` from then on
+    base_mj: float = BOOT_MJ
     reset_at: float | None = None  # from then on the counter restarts from 0
 
     def mj(self, t: float) -> int:
         if self.reset_at is not None and t >= self.reset_at:
             return int(self.watts * (t - self.reset_at) * 1000)
-        return int(BOOT_MJ + self.watts * (t - self.origin) * 1000)
+        return int(self.base_mj + self.watts * (t - self.origin) * 1000)
+
+    def set_watts(self, watts: float, t: float) -> None:
+        self.base_mj += self.watts * (t - self.origin) * 1000
+        self.origin, self.watts = t, watts
 
 
 @dataclass
@@ -63,6 +69,9 @@ class Exporter:
     nodes: dict[str, list[Gpu]] = field(default_factory=dict)
     cpu_watts: float = 0.0  # per node, one package; 0: no CPU series
     down: dict[str, tuple[float, float]] = field(default_factory=dict)  # node -> 503 window
+    busy_watts: float = 0.0  # GET /busy sets every GPU to this, GET /idle back to idle_watts
+    idle_watts: float = 0.0
+    switches: list[tuple[float, str]] = field(default_factory=list)  # (time, "busy"/"idle")
     _server: ThreadingHTTPServer | None = None
 
     @classmethod
@@ -110,6 +119,11 @@ class Exporter:
 
     def page(self, path: str, t: float) -> tuple[int, str]:
         kind, _, node = path.strip("/").partition("/")
+        if kind in ("busy", "idle"):  # the benchmark's job says when its work starts and ends
+            for gpu in (g for gpus in self.nodes.values() for g in gpus):
+                gpu.set_watts(self.busy_watts if kind == "busy" else self.idle_watts, t)
+            self.switches.append((t, kind))
+            return 200, f"{kind}\n"
         if node not in self.nodes:
             return 404, "no such node\n"
         lo, hi = self.down.get(node, (0.0, 0.0))

@@ -68,3 +68,33 @@ def test_samples_repeated_by_overlapping_queries_are_counted_once() -> None:
 def test_an_empty_series_covers_nothing() -> None:
     inc = increase([], 0.0, 10.0)
     assert inc.increase == 0 and inc.head_missing_s == 10 and not inc.complete
+
+
+def stepped(t: float, start: float, end: float, idle: float = 60.0, busy: float = 300.0) -> float:
+    """The exact energy up to `t` of a GPU idling except at `busy` W within [start, end]."""
+    inside = max(0.0, min(t, end) - start)
+    return 1e9 + idle * (t - inside) + busy * inside
+
+
+def test_the_power_step_at_the_edges_is_not_smeared_over_the_edge_intervals() -> None:
+    s, e = 10.3, 20.6
+    samples = [(float(t), stepped(t, s, e)) for t in range(31)]
+    inc = increase(samples, s, e)
+    assert inc.increase == pytest.approx(300 * (e - s))
+    # a linear split of the two edge intervals would give 282 J instead of 390 J there
+    assert increase(samples[:22], s, e).increase == pytest.approx(300 * (e - s))  # no after
+
+
+def test_a_run_inside_one_scrape_interval_uses_both_neighbours() -> None:
+    s, e = 12.0, 17.0
+    samples = [(float(t), stepped(t, s, e)) for t in (0, 10, 20, 30)]
+    assert increase(samples, s, e).increase == pytest.approx(1500)
+    # without the interval after the run, the rest after the idle start is split by time
+    assert increase(samples[:3], s, e).increase == pytest.approx((1800 - 120) * 5 / 8)
+
+
+def test_an_edge_estimate_never_exceeds_what_the_counter_rose() -> None:
+    # idle 500 W before the run, 0 W during it: the start edge cannot go negative
+    samples = [(0.0, 0.0), (1.0, 500.0), (2.0, 700.0), (3.0, 700.0), (4.0, 700.0)]
+    inc = increase(samples, 1.6, 4.0)
+    assert inc.increase == 0.0
