@@ -130,7 +130,7 @@ def test_constant_power_is_metered_within_two_percent(
     assert one["extra"]["node"] == "gpu-a2" and one["detail"] == "prometheus"
     note = next(n for n in rec["notes"] if n.startswith("energy from Prometheus"))
     assert prom.url in note and "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" in note
-    assert "gpu-a1, gpu-a2 (6 series)" in note
+    assert "on gpu-a1, gpu-a2 (6 series; gpu-a1 " in note
     assert "waited" in proc.stderr  # the wait for the scrape after the job is printed
     assert {g["uuid"] for g in rec["hardware"]["gpus"]} == {c["extra"]["uuid"]
                                                            for c in gpus.values()}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from pepr_gate import units
 from pepr_gate.config import PrometheusConfig
 from pepr_gate.errors import ConfigError
 from pepr_gate.measure.meter.base import Source, SourceResult, Window
@@ -210,12 +211,17 @@ class PrometheusSource(Source):
                     hint="check that the node runs the exporter and that its series carry "
                          f"{self.cfg.node_label}=\"{node}\" (`pepr-gate probe --prometheus`)",
                     extra={"node": node, "metric": m.name}))
-        used = sorted({s.node for s in readings.series})
+        per_node: dict[str, float] = {}
+        for c in res.components:
+            if c.energy_kwh is not None:
+                node = str(c.extra["node"])
+                per_node[node] = per_node.get(node, 0.0) + c.energy_kwh
         res.notes.append(f"energy from Prometheus {self.cfg.url}: {self.metrics[0].name}"
                          f"{' + ' + self.metrics[1].name if len(self.metrics) > 1 else ''} "
-                         f"on {', '.join(used)} ({len(seen)} series); waited "
-                         f"{readings.waited_s:.1f} s (bound {readings.wait_bound_s:.0f} s) "
-                         "for the scrape after the job")
+                         f"on {', '.join(sorted(per_node))} ({len(seen)} series; "
+                         + ", ".join(f"{n} {units.energy(e)}" for n, e in sorted(per_node.items()))
+                         + f"); waited {readings.waited_s:.1f} s (bound "
+                         f"{readings.wait_bound_s:.0f} s) for the scrape after the job")
         return res
 
     def _component(self, s: Series, res: SourceResult, start: float) -> Component:
