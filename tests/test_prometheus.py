@@ -21,6 +21,13 @@ from typing import Any
 
 import pytest
 
+from pepr_gate.config import PrometheusConfig
+from pepr_gate.errors import ConfigError
+from pepr_gate.measure.meter.base import MeterSession, Source, SourceResult, Window
+from pepr_gate.measure.meter.prometheus import PrometheusSource
+from pepr_gate.measure.meter.promql import node_of, resolve_nodes, selector
+from pepr_gate.records import Component
+
 try:
     from tests.prometheus_server import (
         CPU_METRIC,
@@ -270,3 +277,65 @@ def test_the_meter_needs_its_table(tmp_path: Path) -> None:
          "true"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "[meter.prometheus]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+class LocalGpus(Source):
+    """The launching node's NVML readings as NvmlSource would return them."""
+
+    interval_s = 1.0
+
+    def __init__(self, readings: dict[str, float]) -> None:
+        self.readings = readings  # uuid -> joules
+        self.calls: list[str] = []
+
+    def start(self, t: float) -> None:
+        self.calls.append("start")
+
+    def sample(self, t: float, pids: frozenset[int]) -> None:
+        self.calls.append("sample")
+
+    def stop(self, t: float) -> None:
+        self.calls.append("stop")
+
+    def result(self, window: Window) -> SourceResult:
+        return SourceResult(components=[
+            Component(kind="gpu", name=f"GPU {i}", method="measured", detail="counter",
+                      energy_kwh=j / 3.6e6, extra={"uuid": uuid})
+            for i, (uuid, j) in enumerate(self.readings.items())])
+
+
+def test_nvml_on_the_launching_node_is_a_cross_check_never_added(
+    prom: PrometheusServer, exporter: Exporter
+) -> None:
+    cfg = PrometheusConfig(url=prom.url, nodes=["gpu-a1"], timeout_s=5)
+    a1 = exporter.nodes["gpu-a1"]
+    local = LocalGpus({a1[0].uuid: 0.0, "GPU-not-in-prometheus": 1.0})
+    said: list[str] = []
+    src = PrometheusSource(cfg, ["gpu-a1"], nvml=local, say=said.append)
+    session = MeterSession([src])
+    session.open()
+    time.sleep(2.5)
+    # NVML read 10 % more than the counters rose: the cross-check says so
+    duration = time.monotonic() - session.t_start
+    local.readings[a1[0].uuid] = a1[0].watts * duration * 1.1
+    result = session.close(Window(session.t_start, session.t_start + duration))
+    assert local.calls[0] == "start" and "sample" in local.calls and local.calls[-1] == "stop"
+    known = sum(g.watts for g in a1) * duration
+    assert result.energy_kwh is not None
+    assert result.energy_kwh * 3.6e6 == pytest.approx(known, rel=0.02)  # NVML not added
+    checks = [c for c in result.components if c.name.endswith("(NVML cross-check)")]
+    assert len(checks) == 2 and not any(c.counts_toward_total for c in checks)
+    assert any("+10" in n or "+9" in n or "+11" in n for n in checks[0].notes)
+    assert any("no series for it" in n for n in checks[1].notes)
+
+
+def test_slurm_hostlists_and_fqdn_labels() -> None:
+    assert resolve_nodes("env:NL", {"NL": "gpu-a[1-2,7],cpu01"}) == [
+        "gpu-a1", "gpu-a2", "gpu-a7", "cpu01"]
+    assert resolve_nodes(["gpu-b[01-02]", "gpu-b01"], {}) == ["gpu-b01", "gpu-b02"]
+    with pytest.raises(ConfigError, match="not a Slurm hostlist"):
+        resolve_nodes("env:NL", {"NL": "gpu-a[1-"})
+    assert node_of("gpu-a1.cluster.local", ["gpu-a1"]) == "gpu-a1"
+    assert node_of("gpu-a10", ["gpu-a1"]) == "gpu-a10"
+    sel = selector("M", "Hostname", ["gpu-a1", "n.2"], '{ namespace="ml", }')
+    assert sel == 'M{Hostname=~`(gpu\\-a1|n\\.2)(\\..+)?`, namespace="ml"}'
