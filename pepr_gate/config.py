@@ -221,6 +221,11 @@ class Config(_Section):
         does and must still be compared with the base branch.
         """
         relevant = self.model_dump(include={"performance", "score", "carbon", "meter"})
+        # Without [meter.prometheus] the hash stays what it was before that table existed
+        # (stored baselines keep matching); its timeout changes no figure.
+        prom = relevant["meter"].pop("prometheus")
+        if prom is not None:
+            relevant["meter"]["prometheus"] = {k: v for k, v in prom.items() if k != "timeout_s"}
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
