@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             for job_s in (float(x) for x in args.jobs.split(",")):
                 rows = []
                 for _ in range(args.repeats):
-                    time.sleep(rng.uniform(0, interval))  # a random phase against the scrapes
+                    # idle for two scrape intervals (the power before a run is read from the
+                    # interval before it), then a random phase against the scrapes
+                    time.sleep(2 * interval + rng.uniform(0, interval))
                     with tempfile.TemporaryDirectory() as tmp:
                         rows.append(one_run(prom, exporter, job_s, Path(tmp)))
                 errs = [abs(r[0]) for r in rows]

@@ -141,27 +141,38 @@ class PrometheusSource(Source):
             cross_check(res, self.nvml.result(window))
         return res
 
-    def _wait(self, end: float) -> tuple[float, float]:
-        """Wait until every series has a scrape after `end`; (seconds waited, bound)."""
+    def _wait(self, start: float, end: float) -> tuple[float, float]:
+        """Wait until every series has a scrape after `end`; (seconds waited, bound).
+
+        A run shorter than two scrape intervals has no whole interval inside it to tell
+        its power at the end, so it waits for a second scrape: the interval after the run
+        then tells the power outside it (counters.py).
+        """
         interval = self.scrape_interval_s or FALLBACK_INTERVAL_S
-        bound = 2 * interval + 5.0
+        scrapes = 2 if end - start < 2 * interval else 1
+        target = end + (scrapes - 1) * interval
+        bound = (scrapes + 1) * interval + 5.0
         t0 = time.time()
-        latest = {k: v for m in self.metrics for k, v in self.client.latest(m.sel).items()}
-        if latest and min(latest.values()) > end:
+
+        def done() -> bool:
+            latest = [v for m in self.metrics for v in self.client.latest(m.sel).values()]
+            return bool(latest) and min(latest) > target
+
+        if done():
             return 0.0, bound
-        self.say(f"waiting up to {bound:.0f} s for Prometheus to scrape the nodes after the "
-                 f"job ended (scrape interval {interval:g} s)")
+        self.say(f"waiting up to {bound:.0f} s for Prometheus to scrape the nodes "
+                 f"{'twice ' if scrapes == 2 else ''}after the job ended (scrape interval "
+                 f"{interval:g} s)")
         while time.time() - t0 < bound:
             time.sleep(min(0.25, interval / 4))
-            latest = {k: v for m in self.metrics for k, v in self.client.latest(m.sel).items()}
-            if latest and min(latest.values()) > end:
+            if done():
                 break
         waited = time.time() - t0
         self.say(f"waited {waited:.1f} s for Prometheus's scrape after the job")
         return waited, bound
 
     def _read(self, start: float, end: float) -> Readings:
-        waited, bound = self._wait(end)
+        waited, bound = self._wait(start, end)
         out = Readings(waited_s=waited, wait_bound_s=bound)
         interval = self.scrape_interval_s or FALLBACK_INTERVAL_S
         lo, hi = start - max(10.0, 3 * interval), time.time()
