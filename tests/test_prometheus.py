@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,30 @@ def test_slurm_hostlists_and_fqdn_labels() -> None:
     assert node_of("gpu-a10", ["gpu-a1"]) == "gpu-a10"
     sel = selector("M", "Hostname", ["gpu-a1", "n.2"], '{ namespace="ml", }')
     assert sel == 'M{Hostname=~`(gpu\\-a1|n\\.2)(\\..+)?`, namespace="ml"}'
+
+
+@pytest.mark.parametrize("body", [b"<html>not prometheus</html>",
+                                  b'{"status": "success", "data": {"result": [{"value": 1}]}}'])
+def test_a_server_that_is_not_prometheus_gives_unavailable(tmp_path: Path, body: bytes) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
+        proc, rec = run(tmp_path, 0.2, "--no-store")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr
+    assert rec["resources"]["energy_method"] == "unavailable"
+    comp = next(c for c in rec["components"] if c["kind"] == "gpu")
+    assert "Prometheus" in comp["reason"] and "base URL" in comp["hint"]

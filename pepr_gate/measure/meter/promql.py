@@ -11,6 +11,7 @@ Node lists use Slurm's hostlist syntax (`gpu-a[1-2,7]`), expanded by `python-hos
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -156,14 +157,27 @@ class PromClient:
         while t < hi:
             until = min(hi, t + chunk)
             for series in self.query(f"{sel}[{duration(until - t)}]", at=until):
-                values = [(float(ts), float(v)) for ts, v in series.get("values", [])]
-                yield labels_of(series.get("metric", {})), values
+                with self._understood():
+                    values = [(float(ts), float(v)) for ts, v in series.get("values", [])]
+                    labels = labels_of(series.get("metric", {}))
+                yield labels, values
             t = until
 
     def latest(self, sel: str, at: float | None = None) -> dict[Labels, float]:
         """Each series' last scrape time (within Prometheus's 5-minute look-back)."""
-        return {labels_of(s.get("metric", {})): float(s["value"][1])
-                for s in self.query(f"timestamp({sel})", at=at)}
+        answer = self.query(f"timestamp({sel})", at=at)
+        with self._understood():
+            return {labels_of(s.get("metric", {})): float(s["value"][1]) for s in answer}
+
+    @contextlib.contextmanager
+    def _understood(self) -> Iterator[None]:
+        """A malformed answer is a failed reading, never a lost run record."""
+        try:
+            yield
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise PromFailure(f"{self.url} answered in a shape Prometheus does not use "
+                              f"({_short(exc)})",
+                              "point [meter.prometheus] url at Prometheus's base URL") from None
 
 
 def _short(exc: BaseException) -> str:
