@@ -229,6 +229,14 @@ def test_probe_lists_each_nodes_series_and_last_scrape(
         env={**os.environ, "NODES": "gpu-a[1-2],gpu-b7", "COLUMNS": "200"})
     assert "GPU-0000aaaa" in table.stdout and "s ago" in table.stdout
     assert "no series for gpu-b7" in table.stdout
+    # outside the allocation the variable is unset: every node with the metric is shown
+    env = {k: v for k, v in os.environ.items() if k != "NODES"}
+    outside = subprocess.run(
+        [sys.executable, "-m", "pepr_gate", "probe", "--prometheus", "--json"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False, env=env)
+    found = json.loads(outside.stdout)["prometheus"]
+    assert [n["node"] for n in found["nodes"]] == ["gpu-a1", "gpu-a2"]
+    assert "NODES is not set" in found["nodes_note"]
 
 
 def test_prometheus_stopped_mid_run_gives_unavailable_and_keeps_the_record(
