@@ -40,6 +40,22 @@ class Window:
         return self.cpu_user_s + self.cpu_sys_s
 
 
+@dataclass(frozen=True)
+class LiveReading:
+    """One source's figures so far, from samples it already took (never a new reading).
+
+    `power_w` is the latest power (None where the source has no power figure), `energy_j`
+    the energy since the window opened, `method` how it was obtained (`measured`,
+    `estimated`, `replayed`), `gpu_memory_bytes` the peak GPU memory seen so far.
+    """
+
+    kind: str  # "gpu" | "cpu"
+    method: str
+    power_w: float | None = None
+    energy_j: float | None = None
+    gpu_memory_bytes: int | None = None
+
+
 @dataclass
 class SourceResult:
     components: list[Component] = field(default_factory=list)
@@ -60,6 +76,9 @@ class Source(ABC):
     name: str = "source"
     interval_s: float | None = None
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Slow set-up (opening a library, finding devices), done before the window opens."""
+
     def start(self, t: float) -> None:  # noqa: B027 - optional hook
         """Snapshot counters; called right before the first Popen."""
 
@@ -71,6 +90,10 @@ class Source(ABC):
 
     @abstractmethod
     def result(self, window: Window) -> SourceResult: ...
+
+    def live(self, t: float) -> LiveReading | None:
+        """Figures so far for the live line, from samples already taken; None: nothing."""
+        return None
 
 
 @dataclass
@@ -109,8 +132,12 @@ class MeterSession:
         self._gaps = 0
         self._sampler_cpu_s = 0.0
         self.t_start = 0.0
+        self.keep_live = False  # set by the live line before `open`
+        self._live: tuple[LiveReading, ...] = ()
 
     def open(self) -> None:
+        for src in self.sources:
+            src.prepare()  # NVML start-up is neither in the window nor in its first sample
         self.t_start = time.monotonic()
         for src in self.sources:
             src.start(self.t_start)
@@ -150,9 +177,24 @@ class MeterSession:
                         self._gaps += 1
                     src.sample(now, pids)
                     due[id(src)] = now + src.interval_s
+            if self.keep_live:
+                self._live = self._collect_live(now)
             wait = max(0.0, min(due.values()) - time.monotonic())
             self._wake.wait(wait)
         self._sampler_cpu_s = time.thread_time() - cpu0
+
+    def _collect_live(self, t: float) -> tuple[LiveReading, ...]:
+        readings = (s.live(t) for s in self.sources)
+        return tuple(r for r in readings if r is not None)
+
+    @property
+    def live_readings(self) -> tuple[LiveReading, ...]:
+        """The newest figures so far, rebuilt by the sampling thread after each round.
+
+        Reading this never touches a sensor: the tuple is replaced whole, so another thread
+        sees either the previous round or the new one.
+        """
+        return self._live
 
     @property
     def sampler_cpu_s(self) -> float:
@@ -181,12 +223,16 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
             )
         final.append(c)
     counted = [c for c in final if c.counts_toward_total and c.energy_kwh is not None]
-    measured = [c.energy_kwh or 0.0 for c in counted if c.method == "measured"]
+    # A replayed reading is a recorded measurement (of another run): it sums with the
+    # measured ones, and the run's method says "replayed" so it is never taken for this one.
+    measured = [c.energy_kwh or 0.0 for c in counted if c.method in ("measured", "replayed")]
     estimated = [c.energy_kwh or 0.0 for c in counted if c.method == "estimated"]
     m_total = sum(measured) if measured else None
     e_total = sum(estimated) if estimated else None
     method: EnergyMethod
-    if measured and estimated:
+    if any(c.method == "replayed" for c in counted):
+        method = "replayed"
+    elif measured and estimated:
         method = "mixed"
     elif measured:
         method = "measured"

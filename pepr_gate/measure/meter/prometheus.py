@@ -7,10 +7,9 @@ has a scrape later than the job's end; read every raw sample from a little befor
 start to that scrape; take each series' counter increase over exactly the window
 (`counters.py`); sum over series, one component per GPU (and CPU package) and node.
 
-Honest labels: a listed node without series, a series that does not cover both ends of
-the window, or a scrape gap over two intervals makes the run low-confidence, named in the
-notes; an unreachable server or no series at all makes the energy unavailable, never 0.
-An NVML source on the launching node, when readable, is a cross-check only.
+A listed node without series, a series not covering both ends of the window or a scrape
+gap over two intervals makes the run low-confidence (named); an unreachable server or no
+series makes the energy unavailable, never 0. NVML on this node is a cross-check only.
 """
 
 from __future__ import annotations
@@ -218,7 +217,8 @@ class PrometheusSource(Source):
                 res.notes.append(f"{why}; its {m.kind.upper()}s are not in the total")
                 res.components.append(Component(
                     kind="gpu" if m.kind == "gpu" else "cpu", name=f"{node} ({m.kind})",
-                    method="unavailable", detail="prometheus", reason=why,
+                    method="unavailable", detail="prometheus", reason=why, coverage=0.0,
+                    scope="whole-device" if m.kind == "gpu" else "whole-socket",
                     hint="check that the node runs the exporter and that its series carry "
                          f"{self.cfg.node_label}=\"{node}\" (`pepr-gate probe --prometheus`)",
                     extra={"node": node, "metric": m.name}))
@@ -254,9 +254,13 @@ class PrometheusSource(Source):
         for note in notes:
             if note.startswith(("no scrape", "no sample")):
                 res.notes.append(f"{s.title}: {note}")
+        window = s.acc.end - s.acc.start
+        covered = window - inc.head_missing_s - inc.tail_missing_s
         return Component(
             kind="gpu" if s.metric.kind == "gpu" else "cpu", name=s.title, method="measured",
             detail="prometheus", energy_kwh=inc.increase / UNITS[s.metric.kind], notes=notes,
+            scope="whole-device" if s.metric.kind == "gpu" else "whole-socket",
+            coverage=round(max(0.0, covered) / window, 4) if window > 0 else None,
             extra={"node": s.node, "device": s.device, "metric": s.metric.name,
                    "server": self.cfg.url, "samples": inc.samples,
                    "scrape_interval_s": inc.interval_s, "resets": inc.resets,
@@ -267,7 +271,8 @@ class PrometheusSource(Source):
 def unavailable(reason: str, hint: str) -> SourceResult:
     return SourceResult(
         components=[Component(kind="gpu", name="gpus (prometheus)", method="unavailable",
-                              detail="prometheus", reason=reason, hint=hint)],
+                              detail="prometheus", scope="whole-device", coverage=0.0,
+                              reason=reason, hint=hint)],
         notes=[f"energy not measured: {reason}"])
 
 

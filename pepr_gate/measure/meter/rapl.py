@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.records import Component
 
 UJ_PER_KWH = 3.6e12
@@ -36,6 +36,7 @@ class Domain:
     total_uj: int = 0
     wraps: int = 0
     longest_gap_s: float = 0.0
+    last_w: float | None = None  # mean power over the last read interval
     error: str | None = None
     error_hint: str | None = None
 
@@ -133,17 +134,23 @@ class RaplSource(Source):
                 d.wraps += 1
             d.total_uj += delta
             d.longest_gap_s = max(d.longest_gap_s, t - d.last_t)
+            if t > d.last_t:
+                d.last_w = delta / 1e6 / (t - d.last_t)
         d.last_uj, d.last_t = now, t
 
     def sample(self, t: float, pids: frozenset[int]) -> None:
         for d in self.domains:
-            try:
-                self._read(d, t)
-            except Exception as exc:
-                d.error = f"reading {d.name} failed: {exc!r}"
+            self._read(d, t)  # turns OSError/ValueError into the domain's reason; bugs surface
 
     def stop(self, t: float) -> None:
         self.sample(t, frozenset())
+
+    def live(self, t: float) -> LiveReading | None:
+        good = [d for d in self.domains if d.error is None and d.last_w is not None]
+        if self._absent or not good:
+            return None
+        return LiveReading("cpu", "measured", sum(d.last_w or 0.0 for d in good),
+                           sum(d.total_uj for d in good) / 1e6)
 
     def result(self, window: Window) -> SourceResult:
         if self._absent:
@@ -164,8 +171,10 @@ class RaplSource(Source):
             if d.longest_gap_s > 10:
                 res.low_confidence = True
                 notes.append(f"{d.longest_gap_s:.0f} s between reads: a wrap may be missed")
+            notes.append("whole socket: idle power and every other process on it included")
             res.components.append(Component(
                 kind=d.kind, name=d.name, method="measured", detail="rapl",
+                scope="whole-socket", coverage=1.0,
                 energy_kwh=d.total_uj / UJ_PER_KWH, notes=notes, extra=extra))
         return res
 

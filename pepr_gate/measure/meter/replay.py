@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pepr_gate.errors import InputError
-from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.records import Component, GpuInfo
 
 TRACE_SCHEMA = "pepr-gate/trace/1"
@@ -31,7 +31,7 @@ class _M(BaseModel):
 
 class TraceProcess(_M):
     pid: int
-    used_memory_bytes: int = Field(default=0, ge=0)
+    used_memory_bytes: int | None = Field(default=0, ge=0)  # None: NVML could not say
     job: bool = True
 
 
@@ -128,6 +128,14 @@ class PowerCurve:
         px = p0 + (p1 - p0) * (x - t0) / (t1 - t0) if t1 > t0 else p0
         return self.cum[i - 1] + (x - t0) * (p0 + px) / 2
 
+    def power_w(self, elapsed_s: float) -> float:
+        if self.period <= 0:
+            return self.p[0] * self.scale
+        x = elapsed_s % self.period
+        i = min(len(self.t) - 1, max(1, bisect.bisect_right(self.t, x)))
+        t0, t1, p0, p1 = self.t[i - 1], self.t[i], self.p[i - 1], self.p[i]
+        return (p0 + (p1 - p0) * (x - t0) / (t1 - t0) if t1 > t0 else p0) * self.scale
+
     def energy_j(self, duration_s: float) -> float:
         if self.period <= 0:
             return self.p[0] * duration_s * self.scale
@@ -143,13 +151,22 @@ class ReplaySource(Source):
         self.path = Path(path)
         self.trace = load_trace(self.path)
         self.curves = [PowerCurve(d.samples, d.energy_mj) for d in self.trace.devices]
+        self._t0 = 0.0
+
+    def start(self, t: float) -> None:
+        self._t0 = t
+
+    def live(self, t: float) -> LiveReading | None:
+        elapsed = max(0.0, t - self._t0)
+        return LiveReading("gpu", "replayed", sum(c.power_w(elapsed) for c in self.curves),
+                           sum(c.energy_j(elapsed) for c in self.curves))
 
     def result(self, window: Window) -> SourceResult:
         d = max(0.0, window.duration_s)
         tr = self.trace
         res = SourceResult(driver_version=tr.driver_version, cuda_version=tr.cuda_version)
         peak = 0
-        foreign = False
+        foreign = unknown = False
         for dev, curve in zip(tr.devices, self.curves, strict=True):
             played = [s for s in dev.samples if s.t <= d] or dev.samples[:1]
             util = [s.utilization for s in played if s.utilization is not None]
@@ -158,13 +175,15 @@ class ReplaySource(Source):
             for s in seen:
                 if s.processes is not None:
                     foreign = foreign or any(not p.job for p in s.processes)
-            job_mem = [sum(p.used_memory_bytes for p in s.processes if p.job)
+            unknown = unknown or any(p.job and p.used_memory_bytes is None
+                                     for s in seen for p in s.processes or [])
+            job_mem = [sum(p.used_memory_bytes or 0 for p in s.processes if p.job)
                        for s in seen if s.processes]
             peak += max(job_mem, default=0)
             loops = d / curve.period if curve.period > 0 else 0.0
             res.components.append(Component(
                 kind="gpu", name=f"GPU {dev.index if dev.index is not None else 0} {dev.name}",
-                method="measured", detail="replay",
+                method="replayed", detail="replay", scope="whole-device", coverage=1.0,
                 energy_kwh=curve.energy_j(d) / J_PER_KWH,
                 notes=[f"replay of {self.path}: the recorded power curve played over this "
                        f"run's {d:.2f} s window ({loops:.2f} times the {curve.period:.1f} s "
@@ -175,8 +194,8 @@ class ReplaySource(Source):
                        "trace": str(self.path)}))
             res.gpus.append(GpuInfo(index=dev.index, name=dev.name, uuid=dev.uuid,
                                     memory_total_bytes=dev.memory_total_bytes, visible=True))
-        res.gpu_peak_memory_bytes = peak
-        res.exclusive = not foreign
+        res.gpu_peak_memory_bytes = None if unknown else peak  # as NvmlSource: not 0
+        res.exclusive = False if foreign else (None if unknown else True)
         if d < 1.0:
             # As with NVML's counter (updated every ~100 ms to 1 s): too short to trust.
             res.low_confidence = True
