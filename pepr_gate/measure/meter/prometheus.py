@@ -209,6 +209,21 @@ class PrometheusSource(Source):
                 res.gpus.append(GpuInfo(name=s.label("modelName") or "GPU", uuid=s.label("UUID")
                                         or None, index=_int(s.label("gpu"))))
                 res.driver_version = res.driver_version or s.label("DCGM_FI_DRIVER_VERSION") or None
+        self._missing_nodes(readings, res)
+        per_node: dict[str, float] = {}
+        for c in res.components:
+            if c.energy_kwh is not None:
+                node = str(c.extra["node"])
+                per_node[node] = per_node.get(node, 0.0) + c.energy_kwh
+        res.notes.append(f"energy from Prometheus {self.cfg.url}: {self.metrics[0].name}"
+                         f"{' + ' + self.metrics[1].name if len(self.metrics) > 1 else ''} "
+                         f"on {', '.join(sorted(per_node))} ({len(seen)} series; "
+                         + ", ".join(f"{n} {units.energy(e)}" for n, e in sorted(per_node.items()))
+                         + f"); waited {readings.waited_s:.1f} s (bound "
+                         f"{readings.wait_bound_s:.0f} s) for the scrape after the job")
+        return res
+
+    def _missing_nodes(self, readings: Readings, res: SourceResult) -> None:
         for m in self.metrics:
             have = {s.node for s in readings.series if s.metric is m}
             for node in (n for n in self.nodes if n not in have):
@@ -222,18 +237,6 @@ class PrometheusSource(Source):
                     hint="check that the node runs the exporter and that its series carry "
                          f"{self.cfg.node_label}=\"{node}\" (`pepr-gate probe --prometheus`)",
                     extra={"node": node, "metric": m.name}))
-        per_node: dict[str, float] = {}
-        for c in res.components:
-            if c.energy_kwh is not None:
-                node = str(c.extra["node"])
-                per_node[node] = per_node.get(node, 0.0) + c.energy_kwh
-        res.notes.append(f"energy from Prometheus {self.cfg.url}: {self.metrics[0].name}"
-                         f"{' + ' + self.metrics[1].name if len(self.metrics) > 1 else ''} "
-                         f"on {', '.join(sorted(per_node))} ({len(seen)} series; "
-                         + ", ".join(f"{n} {units.energy(e)}" for n, e in sorted(per_node.items()))
-                         + f"); waited {readings.waited_s:.1f} s (bound "
-                         f"{readings.wait_bound_s:.0f} s) for the scrape after the job")
-        return res
 
     def _component(self, s: Series, res: SourceResult, start: float) -> Component:
         inc = s.acc.result()

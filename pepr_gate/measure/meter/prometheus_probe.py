@@ -25,35 +25,21 @@ def probe_prometheus(cfg: PrometheusConfig, env: Mapping[str, str]) -> dict[str,
     except ConfigError as exc:
         nodes = None
         out["nodes_note"] = f"{exc.message}; showing every node that has the metrics"
-    metrics = [cfg.gpu_energy, *([cfg.cpu_energy] if cfg.cpu_energy else [])]
     client = PromClient(cfg.url, cfg.timeout_s)
-    now = time.time()
     found: dict[str, list[dict[str, Any]]] = {}
     try:
-        for metric in metrics:
-            sel = (selector(metric, cfg.node_label, nodes, cfg.match) if nodes
-                   else f"{metric}{(cfg.match or '{}').strip()}")
-            for labels, last in client.latest(sel, at=now).items():
-                lab = dict(labels)
-                node = lab.get(cfg.node_label, "")
-                node = node_of(node, nodes) if nodes else node
-                found.setdefault(node, []).append({
-                    "metric": metric,
-                    "device": lab.get("UUID") or lab.get("gpu") or lab.get("index") or "",
-                    "gpu": lab.get("gpu"), "model": lab.get("modelName"),
-                    "last_scrape": last, "age_s": round(now - last, 1)})
+        for metric in [cfg.gpu_energy, *([cfg.cpu_energy] if cfg.cpu_energy else [])]:
+            _series(client, cfg, nodes, metric, found)
             if nodes:
-                others = client.query(f"count by ({cfg.node_label}) ({metric})", at=now)
-                names = {s["metric"].get(cfg.node_label, "") for s in others}
-                out["other_nodes"] = sorted(
-                    {*out["other_nodes"], *(n for n in names if node_of(n, nodes) not in nodes)}
-                )[:20]
+                out["other_nodes"] = sorted({*out["other_nodes"],
+                                             *_others(client, cfg.node_label, nodes, metric)})
     except PromFailure as f:
         out.update(reason=f.reason, hint=f.hint)
         return out
     finally:
         client.close()
     out["reachable"] = True
+    out["other_nodes"] = out["other_nodes"][:20]
     for node in nodes or sorted(found):
         series = sorted(found.get(node, []), key=lambda s: (s["metric"], s["device"]))
         out["nodes"].append({"node": node, "ok": bool(series), "series": series})
@@ -62,3 +48,26 @@ def probe_prometheus(cfg: PrometheusConfig, env: Mapping[str, str]) -> dict[str,
         out["hint"] = (f"no series for {', '.join(missing)}: check that the exporter runs there "
                        f"and that its series carry {cfg.node_label}=\"<node>\"")
     return out
+
+
+def _series(client: PromClient, cfg: PrometheusConfig, nodes: list[str] | None, metric: str,
+            found: dict[str, list[dict[str, Any]]]) -> None:
+    """Add each series of `metric` with its last scrape to `found`, by node."""
+    now = time.time()
+    sel = (selector(metric, cfg.node_label, nodes, cfg.match) if nodes
+           else f"{metric}{(cfg.match or '{}').strip()}")
+    for labels, last in client.latest(sel, at=now).items():
+        lab = dict(labels)
+        node = lab.get(cfg.node_label, "")
+        found.setdefault(node_of(node, nodes) if nodes else node, []).append({
+            "metric": metric,
+            "device": lab.get("UUID") or lab.get("gpu") or lab.get("index") or "",
+            "gpu": lab.get("gpu"), "model": lab.get("modelName"),
+            "last_scrape": last, "age_s": round(now - last, 1)})
+
+
+def _others(client: PromClient, label: str, nodes: list[str], metric: str) -> set[str]:
+    """Nodes that have `metric` but are not in the list (a naming mismatch shows here)."""
+    answer = client.query(f"count by ({label}) ({metric})")
+    names = {s.get("metric", {}).get(label, "") for s in answer}
+    return {n for n in names if n and node_of(n, nodes) not in nodes}
