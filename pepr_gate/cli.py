@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
 from pepr_gate import __version__
 from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
 
-COMMANDS = ("run", "check", "ci", "score", "history", "report", "comment", "probe", "schema")
+COMMANDS = (
+    "init", "run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
+    "schema",
+)
 
 EPILOG = """\
 exit codes:
@@ -89,6 +88,12 @@ def _print_error(exc: PeprError) -> None:
 
 
 def _write_crash_log(argv: list[str]) -> Path:
+    # Imported here: only a crash needs them, and every command pays for top-level imports.
+    import os
+    import tempfile
+    import traceback
+    from datetime import datetime, timezone
+
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     text = f"pepr-gate {__version__}\nargv: {argv}\n\n{traceback.format_exc()}"
     for folder in (Path(".pepr") / "logs", Path(tempfile.gettempdir())):
