@@ -1,0 +1,123 @@
+"""`pepr-gate dashboard` and `ci`'s dashboard: runs from a store -> a static site.
+
+The site comes from `make_site`, which both writers share: a folder (`--out`,
+or the path `ci` hands to `actions/upload-pages-artifact`) and the git data branch's
+`site/` folder, committed together with the runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pepr_gate.errors import InputError
+
+if TYPE_CHECKING:
+    from pepr_gate.config import Config
+    from pepr_gate.publish.dashboard.data import Site, Verdict
+    from pepr_gate.records import RunRecord
+
+DEFAULT_OUT = Path(".pepr") / "dashboard"
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    store: str | None = None
+    out: Path = DEFAULT_OUT
+    branches: list[str] = field(default_factory=list)
+    limit: int | None = None
+    title: str | None = None
+    repo_url: str | None = None
+    checks: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Built:
+    out: Path
+    runs: int
+    branches: int
+    base_branch: str | None
+
+
+def repo_url(config: Config, given: str | None, env: Mapping[str, str], root: Path) -> str | None:
+    """Where commit links point: --repo-url, [dashboard] repo_url, GitHub's env, or origin."""
+    from pepr_gate.publish.dashboard.links import checked_repo_url, web_url
+
+    explicit = given or config.dashboard.repo_url
+    if explicit:
+        url = checked_repo_url(explicit)
+        if url is None:
+            source = "--repo-url" if given else f"{config.source}: field 'dashboard.repo_url'"
+            raise InputError(f"{source}: {explicit!r} is not an http(s) address",
+                             hint="give the repository's web page, e.g. https://github.com/o/r")
+        return url
+    server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
+    if server and repo:
+        return checked_repo_url(f"{server.rstrip('/')}/{repo}")
+    try:
+        got = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return web_url(got.stdout) if got.returncode == 0 else None
+
+
+def make_site(
+    runs: Iterable[RunRecord],
+    config: Config,
+    *,
+    store: str,
+    title: str | None = None,
+    branches: list[str] | None = None,
+    limit: int | None = None,
+    repo: str | None = None,
+    verdicts: Mapping[str, Verdict] | None = None,
+) -> Site:
+    """What the page shows; `render_site(make_site(...))` gives its files."""
+    from pepr_gate.publish.dashboard.data import Site, select_runs
+    from pepr_gate.publish.dashboard.links import redact
+    from pepr_gate.publish.dashboard.site import prepare
+
+    budgets = config.gate.budgets
+    site = Site(
+        title=title or config.dashboard.title or "PePR history",
+        runs=select_runs(runs, branches, limit),
+        repo_url=repo,
+        budgets={"energy_kwh": budgets.energy_kwh, "carbon_kg": budgets.carbon_kg,
+                 "duration_s": budgets.duration_s, "gpu_memory_gb": budgets.gpu_memory_gb},
+        verdicts=dict(verdicts or {}),
+        store=redact(store),
+    )
+    return prepare(site, wanted=branches, configured_base=config.gate.base_branch)
+
+
+def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, str]) -> Built:
+    from pepr_gate.publish.dashboard.data import load_verdicts
+    from pepr_gate.publish.dashboard.site import (
+        VERDICTS_FILE,
+        render_site,
+        verdicts_of,
+        write_site,
+    )
+    from pepr_gate.records import load_check_result
+    from pepr_gate.store import open_store
+
+    root = Path(config.root).resolve() if config.source else Path.cwd()
+    url = opts.store or config.store.url
+    checks = [load_check_result(p) for p in opts.checks]  # all valid before anything is written
+    repo = repo_url(config, opts.repo_url, env, root)
+    with open_store(url, root=root, must_exist=True) as store:
+        runs = store.runs()
+    verdicts = {}
+    ledger = opts.out / VERDICTS_FILE
+    if ledger.is_file():  # verdicts of earlier builds stay on the page
+        verdicts.update(load_verdicts(ledger.read_bytes(), str(ledger)))
+    for check in checks:
+        verdicts.update(verdicts_of(check))
+    site = make_site(runs, config, store=url, title=opts.title, branches=opts.branches,
+                     limit=opts.limit, repo=repo, verdicts=verdicts)
+    write_site(render_site(site), opts.out)
+    return Built(opts.out, len(site.runs), len(site.branches), site.base_branch)
