@@ -151,7 +151,8 @@ class GateConfig(_Section):
 
 class DashboardConfig(_Section):
     title: str | None = None
-    repo_url: str | None = Field(default=None, description="commit links: REPO_URL/commit/SHA")
+    repo_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                                 description="commit links: REPO_URL/commit/SHA")
 
 
 class Config(_Section):

@@ -29,6 +29,8 @@ INPUTS = {
     "working-directory",
     "threshold",
     "python",
+    "dashboard",
+    "dashboard-path",
 }
 OUTPUTS = {
     "verdict",
@@ -122,13 +124,12 @@ def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
         if uses and uses.startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
         assert "${{" not in step.get("run", ""), f"{path.name}: expression pasted into a script"
+    allowed = {("contents", "read"), ("pull-requests", "write"), ("actions", "read")}
+    if path.name == "pages.yml":  # the data branch, and the Pages deployment
+        allowed |= {("contents", "write"), ("pages", "write"), ("id-token", "write")}
     for job in doc["jobs"].values():
         for scope, level in (job.get("permissions") or {}).items():
-            assert (scope, level) in {
-                ("contents", "read"),
-                ("pull-requests", "write"),
-                ("actions", "read"),
-            }
+            assert (scope, level) in allowed
 
 
 def test_fork_comment_workflow_never_touches_pr_code() -> None:
@@ -150,6 +151,18 @@ def test_fork_measure_workflow_cannot_write() -> None:
         s for s in steps_of(doc) if s.get("uses", "").startswith("actions/upload-artifact")
     )
     assert upload["if"] == "always()" and upload["with"]["path"] == ".pepr/ci/"
+
+
+def test_pages_example_publishes_the_dashboard_it_writes() -> None:
+    doc = load(ROOT / "action" / "examples" / "pages.yml")
+    gate = next(s for s in steps_of(doc) if s.get("uses", "").startswith("OWNER/pepr-gate"))
+    upload = next(s for s in steps_of(doc)
+                  if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert str(gate["with"]["dashboard"]).lower() == "true"
+    assert gate["with"]["dashboard-path"] == upload["with"]["path"]
+    assert gate["with"]["store"].startswith("git:")
+    deploy = doc["jobs"]["deploy"]
+    assert deploy["needs"] == "pepr" and deploy["permissions"]["pages"] == "write"
 
 
 def test_container_example_passes_the_gpus() -> None:

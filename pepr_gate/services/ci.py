@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
+from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.github.text import code_block
@@ -37,6 +38,8 @@ class CiOptions:
     store: str | None = None
     threshold: float | None = None
     meter: str | None = None
+    dashboard: bool = False
+    dashboard_path: str | None = None
 
 
 @dataclass
@@ -81,6 +84,9 @@ def _measure_and_publish(
     out = Published()
     records: list[RunRecord] = []
     paths: list[Path] = []
+    store_url = opts.store or config.store.url
+    # With a git store, runs and the dashboard go into one commit after the check.
+    site_later = opts.dashboard and _stores_site(store_url)
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
@@ -89,6 +95,7 @@ def _measure_and_publish(
             repeats=opts.repeats,
             meter=opts.meter,
             store_url=opts.store,
+            no_store=site_later,
             branch=ctx.branch,
             sha=ctx.sha,
         )
@@ -105,7 +112,11 @@ def _measure_and_publish(
             store_url=opts.store,
             threshold=opts.threshold,
         )
+        if opts.dashboard:
+            out.notices.append(_dashboard(records, result, config, opts, store_url, env))
     except PeprError as exc:
+        if site_later and records and not isinstance(exc, StoreError):
+            _store_anyway(records, config, opts, store_url, env)
         _publish_error(ctx, exc, paths, env)
         raise
     result = result.model_copy(update={"config_path": _config_name(config, opts, env)})
@@ -126,6 +137,29 @@ def _measure_and_publish(
     for notice in out.notices:
         print(f"pepr-gate: {notice}")
     return 0 if gated else code
+
+
+def _stores_site(store_url: str) -> bool:
+    from pepr_gate.services.dashboard import stores_site
+
+    return stores_site(store_url)
+
+
+def _dashboard(records: list[RunRecord], result: CheckResult | None, config: Config,
+               opts: CiOptions, store_url: str, env: Mapping[str, str]) -> str:
+    from pepr_gate.services.dashboard import publish_ci
+
+    path = Path(opts.dashboard_path) if opts.dashboard_path else None
+    return publish_ci(records, result, config, store_url=store_url, path=path, env=env)
+
+
+def _store_anyway(records: list[RunRecord], config: Config, opts: CiOptions, store_url: str,
+                  env: Mapping[str, str]) -> None:
+    """The check failed after the runs were held back for the dashboard: store them now."""
+    try:
+        _dashboard(records, None, config, opts, store_url, env)
+    except PeprError as exc:
+        print(f"pepr-gate: error: {exc.message}", file=sys.stderr)
 
 
 def _config_name(config: Config, opts: CiOptions, env: Mapping[str, str]) -> str:

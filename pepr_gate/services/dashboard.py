@@ -8,7 +8,7 @@ or the path `ci` hands to `actions/upload-pages-artifact`) and the git data bran
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from pepr_gate.errors import InputError
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.dashboard.data import Site, Verdict
-    from pepr_gate.records import RunRecord
+    from pepr_gate.records import CheckResult, RunRecord
 
 DEFAULT_OUT = Path(".pepr") / "dashboard"
 
@@ -121,3 +121,71 @@ def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, st
                      limit=opts.limit, repo=repo, verdicts=verdicts)
     write_site(render_site(site), opts.out)
     return Built(opts.out, len(site.runs), len(site.branches), site.base_branch)
+
+
+def stores_site(store_url: str) -> bool:
+    """A git data branch gets the site committed with the runs (its `site/` folder)."""
+    return store_url.strip().lower().startswith("git:")
+
+
+def publish_ci(
+    records: list[RunRecord],
+    result: CheckResult | None,
+    config: Config,
+    *,
+    store_url: str,
+    path: Path | None,
+    env: Mapping[str, str],
+) -> str:
+    """`ci`'s dashboard; returns the notice that says where it went.
+
+    With a git store the records were held back by `execute`: they and `site/` go into
+    one commit (retried on a lost race like any write). With another store they are
+    already stored and the site is written to `path` only.
+    """
+    from pepr_gate.publish.dashboard.data import load_verdicts
+    from pepr_gate.publish.dashboard.site import (
+        VERDICTS_FILE,
+        render_site,
+        verdicts_of,
+        write_site,
+    )
+    from pepr_gate.store import open_store
+
+    if not stores_site(store_url) and path is None:
+        return (f"dashboard: true, but the store {store_url} is not a git: store and no "
+                "dashboard-path is set: no site was written")
+    root = Path(config.root).resolve()
+    repo = repo_url(config, None, env, root)
+    new = verdicts_of(result) if result is not None else {}
+    built: dict[str, bytes] = {}
+
+    def build(runs: list[RunRecord], read: Callable[[str], bytes | None]) -> dict[str, bytes]:
+        verdicts = load_verdicts(read(VERDICTS_FILE), VERDICTS_FILE)
+        verdicts.update(new)
+        site = make_site(runs, config, store=store_url, repo=repo, verdicts=verdicts)
+        built.clear()
+        built.update(render_site(site))
+        return built
+
+    where = []
+    with open_store(store_url, root=root) as store:
+        if stores_site(store_url):
+            from pepr_gate.store.git import GitStore
+
+            assert isinstance(store, GitStore)
+            store.publish(records, folder="site", build=build)
+            where.append(f"the site/ folder of branch {store.branch!r}")
+        else:
+            def read_old(name: str) -> bytes | None:
+                old = (path / name) if path is not None else None
+                return old.read_bytes() if old is not None and old.is_file() else None
+
+            build(store.runs(), read_old)
+    if path is not None:
+        try:
+            write_site(built, path)
+        except InputError as exc:  # the runs are stored; the gate's result stands
+            return f"dashboard not written to {path}: {exc.message} ({exc.hint})"
+        where.append(str(path))
+    return "dashboard written to " + " and ".join(where)

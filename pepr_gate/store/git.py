@@ -4,6 +4,7 @@ Layout of the data branch:
 
     pepr-store.json                          {"schema_version": 1}
     runs/<branch>/<created>-<id>.json        one run record per file
+    site/                                    the dashboard, when `ci` publishes one
 
 All git work happens in a private bare repository under `.pepr/git-store/`, built with
 plumbing (hash-object, update-index on a private index, commit-tree), so the user's
@@ -20,7 +21,7 @@ import random
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
@@ -35,6 +36,11 @@ TRIES = 6
 BACKOFF_S = 0.25
 _SCRUBBED = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
              "GIT_COMMON_DIR", "GIT_NAMESPACE")
+
+
+# Builds a folder's files from every run at the tip (new ones included) and a reader of
+# the tip's files (path -> bytes, None when absent): see GitStore.publish.
+FolderBuilder = Callable[[list[RunRecord], Callable[[str], "bytes | None"]], dict[str, bytes]]
 
 
 class _Unreachable(StoreError):
@@ -325,3 +331,104 @@ class GitStore(Store):
             found.append((name, raw[pos:pos + size]))
             pos += size + 1
         return found
+
+    def publish(self, records: list[RunRecord], *, folder: str, build: FolderBuilder) -> None:
+        """Append `records` and replace `folder/` with what `build` makes, in ONE commit.
+
+        The same fetch-commit-push loop as `append`: on a lost race `build` runs again
+        over the new tip's runs, so a site never drops a concurrent job's run. A push
+        that keeps failing keeps every record locally and says how to store it later.
+        """
+        last = "no attempt made"
+        with self._session():
+            for attempt in range(self._tries):
+                if attempt:
+                    time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
+                               * random.uniform(0.5, 1.5))
+                try:
+                    parent = self._fetch()
+                except _Unreachable as exc:
+                    last = exc.message
+                    continue
+                files = self._new_runs(parent, records)
+                stored = self._all_runs(parent) if parent is not None else []
+                made = build(stored + records, self._reader(parent, folder))
+                files.update({f"{folder}/{name}": data for name, data in made.items()})
+                commit = self._commit_files(parent, files, replace=f"{folder}/",
+                                            message=self._message(records, folder))
+                pushed = _git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
+                              cwd=self._cache, check=False)
+                if pushed.returncode == 0:
+                    return
+                last = _push_reason(pushed.stderr)
+        kept = [self._keep_locally(r) for r in records]
+        raise StoreError(
+            f"could not store {len(records)} run(s) and the {folder}/ folder on branch "
+            f"{self.branch!r} of {self.origin} after {self._tries} tries: {last}",
+            hint="nothing is lost: the records are in " + ", ".join(map(str, kept))
+            + f"; once origin accepts pushes, store them with `pepr-gate history --store "
+            f"{self.url} --import FILE...`")
+
+    def _new_runs(self, parent: str | None, records: list[RunRecord]) -> dict[str, bytes]:
+        for record in records:
+            if parent is not None and self._has_id(parent, record.id):
+                raise DuplicateRun(
+                    f"git store {self.branch!r}: run {record.id!r} is already stored; "
+                    "pepr-gate never overwrites a stored run",
+                    hint="each run needs a new id; re-run `pepr-gate run`")
+        return {run_path(r): (r.to_json() + "\n").encode() for r in records}
+
+    @staticmethod
+    def _message(records: list[RunRecord], folder: str) -> str:
+        runs = ", ".join(f"{r.id} on {r.branch or '(no branch)'}" for r in records)
+        return f"pepr-gate: run {runs}; {folder}/ rebuilt" if runs else f"pepr-gate: {folder}/"
+
+    def _all_runs(self, tip: str) -> list[RunRecord]:
+        listed = _git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
+        names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+        out = []
+        for start in range(0, len(names), 2000):
+            for name, blob in self._read(tip, names[start:start + 2000]):
+                record = decode_record(blob, f"file {name} on branch {self.branch!r}")
+                if record is not None:
+                    out.append(record)
+        return out
+
+    def _reader(self, tip: str | None, folder: str) -> Callable[[str], bytes | None]:
+        def read(name: str) -> bytes | None:
+            if tip is None:
+                return None
+            shown = _git("cat-file", "blob", f"{tip}:{folder}/{name}", cwd=self._cache,
+                         check=False)
+            return shown.stdout if shown.returncode == 0 else None
+
+        return read
+
+    def _commit_files(self, parent: str | None, files: dict[str, bytes], *, replace: str,
+                      message: str) -> str:
+        """A commit on `parent` with `files` added and everything else under `replace` gone."""
+        index = self._cache / f"pepr-index-{os.getpid()}"
+        try:
+            if parent is None:
+                marker = json.dumps({"schema_version": SCHEMA_VERSION}).encode() + b"\n"
+                files = {MARKER: marker, **files}
+                _git("read-tree", "--empty", cwd=self._cache, index=index)
+            else:
+                _git("read-tree", parent, cwd=self._cache, index=index)
+                old = _git("ls-tree", "-r", "-z", "--name-only", parent, replace,
+                           cwd=self._cache).stdout
+                if old:
+                    _git("update-index", "-z", "--force-remove", "--stdin", cwd=self._cache,
+                         index=index, stdin=old)
+            entries = []
+            for path, data in files.items():
+                blob = _git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
+                entries.append(f"100644 {blob.stdout.decode().strip()}\t{path}\n")
+            _git("update-index", "--index-info", cwd=self._cache, index=index,
+                 stdin="".join(entries).encode())
+            tree = _git("write-tree", cwd=self._cache, index=index).stdout.decode().strip()
+        finally:
+            index.unlink(missing_ok=True)
+        parents = ["-p", parent] if parent else []
+        return _git("commit-tree", tree, *parents, "-m", message,
+                    cwd=self._cache).stdout.decode().strip()
