@@ -415,12 +415,11 @@ class GitStore(Store):
                 _git("read-tree", "--empty", cwd=self._cache, index=index)
             else:
                 _git("read-tree", parent, cwd=self._cache, index=index)
-                old = _git("ls-tree", "-r", "-z", "--name-only", parent, replace,
-                           cwd=self._cache).stdout
-                if old:
-                    _git("update-index", "-z", "--force-remove", "--stdin", cwd=self._cache,
-                         index=index, stdin=old)
-            entries = []
+            old = [] if parent is None else _git(
+                "ls-tree", "-r", "--name-only", parent, replace, cwd=self._cache
+            ).stdout.decode().splitlines()
+            # Mode 0 removes a path from the index; the new files are added after.
+            entries = [f"0 {'0' * 40}\t{path}\n" for path in old if path not in files]
             for path, data in files.items():
                 blob = _git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
                 entries.append(f"100644 {blob.stdout.decode().strip()}\t{path}\n")
