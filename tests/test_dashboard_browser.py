@@ -45,6 +45,7 @@ def _need_browser() -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     _need_browser()
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
