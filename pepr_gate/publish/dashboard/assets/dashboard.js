@@ -127,6 +127,7 @@
                  { x: xmax, y: panel.budget }], borderColor: bc, borderDash: [6, 4],
                  borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0, showLine: true });
     }
+    out.xmin = xmin; out.xmax = xmax;
     return out;
   }
 
@@ -165,8 +166,9 @@
     tip.style.top = (window.scrollY + box.top + t.caretY + 12) + "px";
   }
 
-  function chartOptions(panel) {
+  function chartOptions(panel, sets) {
     var time = state.xaxis === "time";
+    var pad = sets.xmax > sets.xmin ? (sets.xmax - sets.xmin) * 0.02 : (time ? 36e5 : 1);
     return {
       animation: false, parsing: false, responsive: true, maintainAspectRatio: false,
       interaction: { mode: "nearest", intersect: false, axis: "xy" },
@@ -176,7 +178,7 @@
                    filter: function (item) { return item.dataset.kind === "points" || item.dataset.kind === "verdict"; } }
       },
       scales: {
-        x: { type: "linear", ticks: { maxTicksLimit: 6, callback: function (v) {
+        x: { type: "linear", min: sets.xmin - pad, max: sets.xmax + pad, ticks: { maxTicksLimit: 6, callback: function (v) {
                if (!time) return v;
                var iso = new Date(v).toISOString(), span = this.max - this.min;
                return span < 2 * 864e5 ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10); } },
@@ -227,7 +229,7 @@
       box.appendChild(el("figcaption", "points \u2014 " + counts.join(" \u00B7 "), "caption"));
       host.appendChild(box);
       charts[panel.key] = new Chart(canvas, { type: "scatter", data: { datasets: sets },
-                                             options: chartOptions(panel) });
+                                             options: chartOptions(panel, sets) });
       if (api.firstChartMs === null) api.firstChartMs = performance.now();
     });
   }
