@@ -20,8 +20,8 @@ from pathlib import Path
 from pepr_gate import __version__
 from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
 
-COMMANDS = ("run", "check", "ci", "score", "history", "report", "comment", "probe", "schema",
-            "dashboard")
+COMMANDS = ("run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
+            "schema", "dashboard")
 
 EPILOG = """\
 exit codes:

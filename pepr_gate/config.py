@@ -13,7 +13,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -68,7 +68,9 @@ class RunConfig(_Section):
     timeout_s: PositiveFloat | None = None
     workdir: str = "."
     env: dict[str, str] = Field(default_factory=dict)
-    repeats: int = Field(default=1, ge=1, le=100)
+    # "auto": `ci` runs one repeat at a time and stops once the verdict is decided.
+    repeats: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] = 1
+    max_repeats: int = Field(default=5, ge=1, le=100)
 
     @field_validator("stages")
     @classmethod
@@ -147,6 +149,9 @@ class GateConfig(_Section):
     strict: bool = False
     base_branch: str | None = None
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    # "paired": `ci` runs the PR's base commit and head alternately (ABBA) instead of
+    # comparing with stored history.
+    baseline: Literal["history", "paired"] = "history"
 
 
 class DashboardConfig(_Section):

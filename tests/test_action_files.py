@@ -124,12 +124,31 @@ def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
         if uses and uses.startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
         assert "${{" not in step.get("run", ""), f"{path.name}: expression pasted into a script"
-    allowed = {("contents", "read"), ("pull-requests", "write"), ("actions", "read")}
-    if path.name == "pages.yml":  # the data branch, and the Pages deployment
-        allowed |= {("contents", "write"), ("pages", "write"), ("id-token", "write")}
+    allowed = {("contents", "read"), ("contents", "write"), ("pull-requests", "write"),
+               ("actions", "read")}
+    if path.name == "pages.yml":  # the Pages deployment
+        allowed |= {("pages", "write"), ("id-token", "write")}
     for job in doc["jobs"].values():
         for scope, level in (job.get("permissions") or {}).items():
             assert (scope, level) in allowed
+        if (job.get("permissions") or {}).get("contents") == "write":
+            # Only a job that runs pepr-gate (which pushes the data branch) may write.
+            assert any(s.get("uses", "").startswith(("OWNER/pepr-gate@", "./"))
+                       for s in job.get("steps", [])), f"{path.name}: contents: write unused"
+    # Every write permission says why, on its own line.
+    for line in path.read_text().splitlines():
+        if re.match(r"\s+(contents|pull-requests): write", line):
+            assert "#" in line, f"{path.name}: {line.strip()} without a reason"
+
+
+def test_examples_store_history_only_where_they_may_write() -> None:
+    same = load(ROOT / "action" / "examples" / "same-repo.yml")
+    assert same["jobs"]["pepr"]["permissions"]["contents"] == "write"
+    fork = load(ROOT / "action" / "examples" / "fork-measure.yml")
+    assert "!= github.repository" in fork["jobs"]["measure"]["if"]
+    for name in ("same-repo.yml", "container.yml", "fork-measure.yml"):
+        types = load(ROOT / "action" / "examples" / name)[True]["pull_request"]["types"]
+        assert {"labeled", "unlabeled", "synchronize"} <= set(types), name
 
 
 def test_fork_comment_workflow_never_touches_pr_code() -> None:

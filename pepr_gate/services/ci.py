@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
 from pepr_gate.publish.github import writers as publish
@@ -34,7 +34,7 @@ class CiOptions:
     config: str
     comment: str = "always"
     fail_on_regression: bool = True
-    repeats: int | None = None
+    repeats: int | Literal["auto"] | None = None
     store: str | None = None
     threshold: float | None = None
     meter: str | None = None
@@ -79,44 +79,39 @@ def _measure_and_publish(
     env: Mapping[str, str],
     client: GitHubClient | None,
 ) -> int:
-    from pepr_gate.services.run import execute
+    from pepr_gate.services.ci_store import ci_store
 
     out = Published()
-    records: list[RunRecord] = []
     paths: list[Path] = []
-    store_url = opts.store or config.store.url
-    # With a git store, runs and the dashboard go into one commit after the check.
-    site_later = opts.dashboard and _stores_site(store_url)
+    store = ci_store(config, opts.store, env)
+    if store.warning:
+        publish.annotation("warning", store.warning)
+        out.notices.append(md_text(store.warning))
+    records: list[RunRecord] = []
+    site_later = False
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
-        outcome = execute(
-            config,
-            repeats=opts.repeats,
-            meter=opts.meter,
-            store_url=opts.store,
-            no_store=site_later,
-            branch=ctx.branch,
-            sha=ctx.sha,
-        )
-        records, paths = outcome.records, _copy_records(outcome.record_paths)
-        if outcome.error is not None:
-            raise outcome.error
-        from pepr_gate.services.check import exit_code_for, run_check
+        if ctx.fork:
+            out.notices.append("pull request from a fork: its runs are not stored in the "
+                               "history (only runs of this repository's branches are)")
+        # With a git store, the runs and the dashboard go into one commit after the check.
+        site_later = opts.dashboard and not ctx.fork and _stores_site(store.url)
+        from pepr_gate.services.ci_measure import measure
 
-        result = run_check(
-            config,
-            candidates=[r for r in records if r.status == "ok"],
-            baseline_branch=ctx.base_ref if ctx.kind == "pull_request" else ctx.branch,
-            head_branch=ctx.branch,
-            store_url=opts.store,
-            threshold=opts.threshold,
-        )
-        if opts.dashboard:
-            out.notices.append(_dashboard(records, result, config, opts, store_url, env))
+        measured = measure(ctx, config, opts, store.url, hold_back=site_later)
+        records = measured.outcome.records
+        paths = _copy_records(measured.outcome.record_paths)
+        if measured.outcome.error is not None:
+            raise measured.outcome.error
+        assert measured.result is not None
+        result = measured.result
+        out.notices += measured.notices
+        if opts.dashboard and not ctx.fork:
+            out.notices.append(_dashboard(records, result, config, opts, store.url, env))
     except PeprError as exc:
         if site_later and records and not isinstance(exc, StoreError):
-            _store_anyway(records, config, opts, store_url, env)
+            _store_anyway(records, config, opts, store.url, env)
         _publish_error(ctx, exc, paths, env)
         raise
     result = result.model_copy(update={"config_path": _config_name(config, opts, env)})
@@ -125,6 +120,8 @@ def _measure_and_publish(
         _write(CI_DIR / "pr-number", f"{ctx.pr_number}\n")
     if ctx.kind == "pull_request":
         _comment(ctx, result, opts, client, out)
+    from pepr_gate.services.check import exit_code_for
+
     code = exit_code_for(result)
     gated = code == EXIT_GATE_FAILED and not opts.fail_on_regression
     if gated:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pepr_gate import __version__
 from pepr_gate.config import Config
@@ -84,7 +85,15 @@ def execute(
     branch: str | None = None,
     sha: str | None = None,
     record_trace: Path | None = None,
+    repeat_group: str | None = None,
+    first_index: int = 0,
+    label: Mapping[str, Any] | None = None,
 ) -> Outcome:
+    """Run `repeats` times (an int; "auto" is `services.adaptive`'s loop).
+
+    `repeat_group`/`first_index` continue a repeat group that earlier calls started;
+    `label` sets more record fields (`paired` for `pepr-gate ab`).
+    """
     stages = _stages(config, argv)
     workdir = config.workdir
     if not workdir.is_dir():
@@ -108,15 +117,17 @@ def execute(
     runs_dir = _runs_dir(config, out)
     store = None if no_store else open_store(store_url or config.store.url, root=Path(config.root))
     git = git_info(Path(config.root), branch=branch, sha=sha)
-    n = repeats or config.run.repeats
-    group = secrets.token_hex(4) if n > 1 else None
+    configured = config.run.repeats if isinstance(config.run.repeats, int) else 1
+    n = repeats or configured
+    group = repeat_group or (secrets.token_hex(4) if n > 1 else None)
     outcome = Outcome()
     try:
-        for i in range(n):
+        for i in range(first_index, first_index + n):
             record, result, error = _one_run(
                 config, stages, env, meter, intensity, git, record_trace
             )
-            record = record.model_copy(update={"repeat_group": group, "repeat_index": i})
+            record = record.model_copy(
+                update={"repeat_group": group, "repeat_index": i, **(label or {})})
             path = _record_path(runs_dir, out, record, i)
             path.write_text(record.to_json(), encoding="utf-8")
             outcome.records.append(record)

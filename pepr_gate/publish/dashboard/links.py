@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from pepr_gate.redact import redact as mask_secrets
+
 _SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!/)[^\s]+)$")
 
 
@@ -22,7 +24,7 @@ def redact(url: str) -> str:
     only the credentials part is cut, the rest stays as written.
     """
     text = _USERINFO.sub(r"\g<scheme>", url.strip())
-    return re.split(r"[?#]", text, maxsplit=1)[0]
+    return mask_secrets(re.split(r"[?#]", text, maxsplit=1)[0])  # and any token it was given
 
 
 def web_url(remote: str | None) -> str | None:

@@ -47,6 +47,7 @@ class EventContext:
     run_attempt: str | None = None
     # A dispatch names a PR by number only; its refs come from the API later.
     needs_pr_lookup: bool = False
+    labels: tuple[str, ...] = ()  # the pull request's labels (an accept label, say)
 
     @property
     def run_url(self) -> str | None:
@@ -74,7 +75,12 @@ def _pull_fields(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
     # Runs of a fork's branch are stored under its `owner:branch` label, so a fork's
     # `main` never lands in this repository's `main` history (the baseline of every PR).
     branch = (head.get("label") or f"{head_repo}:{head_ref}") if fork else head_ref
+    labels = tuple(
+        str(label["name"]) for label in (pr.get("labels") or [])
+        if isinstance(label, dict) and isinstance(label.get("name"), str)
+    )
     return {
+        "labels": labels,
         "pr_number": int(pr["number"]),
         "base_ref": base.get("ref"),
         "base_sha": base.get("sha"),
