@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from pepr_gate.decide import gate
-from pepr_gate.decide import stats as gate_stats
+from pepr_gate.decide import rule as gate_rule
 from pepr_gate.records import (
     GitInfo,
     Hardware,
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
-    print(f"decision rule: z = {gate_stats.Z}, spread floor {gate_stats.SPREAD_FLOOR:.0%}, "
+    print(f"decision rule: alpha = {gate_rule.ALPHA}, "
           f"max_pepr_drop {SETTINGS.max_pepr_drop:.0%}, window {SETTINGS.window}; "
           f"{args.spread:.0%} run-to-run spread, {args.trials} trials per row\n")
     print("| base runs in store | repeats | false alarms (no change) | detection (10% drop) "

@@ -21,7 +21,7 @@ CHECK_SCHEMA: Final = "pepr-gate/check/1"
 Method = Literal["measured", "estimated", "unavailable"]
 EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
-VerdictName = Literal["pass", "warn", "fail", "inconclusive"]
+VerdictName = Literal["pass", "warn", "fail", "inconclusive", "accepted"]
 
 VARIANTS: dict[str, str] = {
     "energy": "PePR-E",
@@ -165,6 +165,11 @@ class RunRecord(_Model):
     hardware: Hardware
     git: GitInfo | None = None
     config_hash: str
+    config_keys: dict[str, str] | None = Field(
+        default=None,
+        description="digest of each setting behind config_hash (dotted key -> short hash), "
+        "so a changed hash can name the keys that changed",
+    )
     score: Score | None = None
     meter: str = "process"
     telemetry_ok: bool = True
@@ -255,6 +260,8 @@ class Side(_Model):
     performance: float | None
     resource_value: float | None
     R: float | None
+    over_scale: bool = Field(
+        default=False, description="the resource was over the scale, so R is capped at 1")
     energy_kwh: float | None = None
     carbon_kg: float | None = None
     duration_s: float | None = None
@@ -293,6 +300,17 @@ class CheckResult(_Model):
     noise_run_ids: list[str] = Field(default_factory=list)
     repeats_needed: int | None = None
     notes: list[str] = Field(default_factory=list)
+    noise_source: Literal["measured", "assumed"] | None = Field(
+        default=None, description="spread measured from the runs, or assumed from a prior")
+    noise_runs: int | None = Field(
+        default=None, description="runs the spread was measured from (or available, if assumed)")
+    no_baseline: str | None = Field(
+        default=None, description="why no baseline: empty-store, no-base-runs, hardware, "
+        "config, ... (None when a baseline was found)")
+    changed_config_keys: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list, description="the pull request's labels")
+    accepted_by: str | None = Field(
+        default=None, description="the label that turned a fail into accepted")
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pepr_gate.config import Config, parse_config
-from pepr_gate.decide import gate
-from pepr_gate.decide import stats as gate_stats
+from pepr_gate.decide import gate, noise, rule
 from pepr_gate.records import Resources, RunRecord
 
 NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -45,12 +44,23 @@ def test_small_drop_and_improvement_pass(make_record: Make) -> None:
     assert verdict == "pass" and "rose" in reasons[0]
 
 
-def test_drop_beyond_threshold_but_within_noise_warns_with_repeats(make_record: Make) -> None:
+def test_drop_past_threshold_within_noise_is_inconclusive_with_repeats(make_record: Make) -> None:
     noisy = [make_record(performance=p) for p in (0.80, 0.95, 0.86, 0.99, 0.90)]
-    verdict, reasons = decide([make_record(performance=0.82)], noisy)
+    settings = gate.Settings.from_config(Config())
+    res = gate.evaluate([make_record(performance=0.78)], noisy, noisy, settings,
+                        gate.Context(created_at=NOW, base_branch="main"))
+    assert res.verdict == "inconclusive"  # never a silent "warn" (exit 0) past the threshold
+    assert "too noisy to decide" in res.reasons[0] and "x the noise" in res.reasons[0]
+    assert res.repeats_needed is not None and res.repeats_needed > 1
+    assert f"--repeats {res.repeats_needed}" in res.reasons[0]
+    assert res.noise_source == "measured" and res.noise_runs == 6
+
+
+def test_warn_only_for_a_drop_under_the_threshold(make_record: Make) -> None:
+    base = [make_record(performance=p) for p in (0.88, 0.92, 0.89, 0.91, 0.90)]
+    verdict, reasons = decide([make_record(performance=0.88)], base)
     assert verdict == "warn"
-    assert "within" not in reasons[0] and "x the noise" in reasons[0]
-    assert "--repeats" in reasons[0] or "more baseline runs" in reasons[0]
+    assert reasons[0].startswith("PePR-E fell 2.2%") and "within the 5% allowed" in reasons[0]
 
 
 def test_repeats_narrow_the_noise(make_record: Make) -> None:
@@ -58,12 +68,15 @@ def test_repeats_narrow_the_noise(make_record: Make) -> None:
     one = decide([make_record(performance=0.80)], base)[0]
     reps = [make_record(performance=p, repeat_group="g", repeat_index=i)
             for i, p in enumerate((0.80, 0.805, 0.795, 0.80, 0.81))]
-    assert (one, decide(reps, base)[0]) == ("warn", "fail")
+    assert (one, decide(reps, base)[0]) == ("inconclusive", "fail")
 
 
 def test_one_outlier_repeat_does_not_fail(make_record: Make) -> None:
     reps = [make_record(performance=p) for p in (0.90, 0.60, 0.91)]
-    assert decide(reps, window(make_record))[0] == "pass"
+    settings = gate.Settings.from_config(Config())
+    res = gate.evaluate(reps, window(make_record), [], settings, gate.Context(created_at=NOW))
+    assert res.verdict != "fail"
+    assert res.pepr_change is not None and abs(res.pepr_change) < 0.01
 
 
 def test_no_baseline_is_inconclusive(make_record: Make) -> None:
@@ -137,14 +150,25 @@ def test_scale_comes_from_config_then_budget_then_baseline(make_record: Make) ->
     assert scale(both) == (0.1, "config")
 
 
-def test_spread_has_a_floor_so_single_runs_carry_noise() -> None:
-    assert gate_stats.pooled_spread([0.5], [0.5]) == gate_stats.SPREAD_FLOOR
-    assert gate_stats.noise_sigma(gate_stats.SPREAD_FLOOR, 1, 1) > 0.01
+def test_too_few_runs_use_the_prior_for_the_energy_method_and_say_so(make_record: Make) -> None:
+    settings = gate.Settings.from_config(Config())
+    ctx = gate.Context(created_at=NOW, base_branch="main")
+    res = gate.evaluate([make_record(performance=0.70)], [make_record()], [], settings, ctx)
+    # 1 vs 1 run: no degree of freedom, so no measured spread; a 23% drop is not failed on
+    # an assumed spread, and the report says so instead of "x the noise" as if measured.
+    assert res.noise_source == "assumed" and res.noise_runs == 2
+    assert res.spread == noise.PRIORS["measured"]
+    assert res.verdict == "inconclusive" and "spread is assumed" in res.reasons[0]
+    est = make_record()
+    est = est.model_copy(update={"resources": est.resources.model_copy(
+        update={"energy_method": "estimated"})})
+    res = gate.evaluate([est], [est.model_copy(update={"id": "b"})], [], settings, ctx)
+    assert res.spread == noise.PRIORS["estimated"] > noise.PRIORS["measured"]
 
 
-def test_repeats_to_settle_grows_as_the_drop_nears_the_noise() -> None:
-    few = gate_stats.repeats_to_settle(0.07, 0.03, 5)
-    many = gate_stats.repeats_to_settle(0.055, 0.03, 5)
+def test_repeats_needed_grows_as_the_drop_nears_the_threshold() -> None:
+    few = rule.repeats_needed(0.12, 0.05, 0.05, nb=5, nc=1, dof=4, measured=True)
+    many = rule.repeats_needed(0.07, 0.05, 0.05, nb=5, nc=1, dof=4, measured=True)
     assert few is not None and many is not None and few < many
 
 

@@ -265,6 +265,7 @@ def _one_run(
         hardware=describe(result.gpus, result.driver_version, result.cuda_version),
         git=git,
         config_hash=config.config_hash(),
+        config_keys=config.config_keys(),
         score=score,
         meter=session.name,
         telemetry_ok=result.telemetry_ok,
