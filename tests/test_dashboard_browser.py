@@ -294,3 +294,20 @@ def test_the_cli_site_opens_from_disk(browser: Any, tmp_path: Path,
     data = json.loads((tmp_path / "site" / "verdicts.json").read_text())
     assert data["runs"] == {}
     assert page.errors() == []
+
+
+def test_a_click_opens_the_commit(browser: Any, tmp_path: Path,
+                                  history: list[RunRecord]) -> None:
+    page = Page(browser, build(tmp_path, history)).open()
+    run = history[7]
+    page.js("window.__opened = []; window.open = function (u) { window.__opened.push(u); };")
+    page.hover("duration", run.id)
+    canvas = browser.find_element("css selector", 'figure[data-key="duration"] canvas')
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(browser).click().perform()  # where the pointer is: on the run's point
+    sha = run.git.sha if run.git else None
+    assert page.js("return window.__opened") == [f"https://github.com/octo/net/commit/{sha}"]
+    link = browser.find_element("css selector", f'#runs-table tr[data-run="{run.id}"] a')
+    assert link.get_attribute("href") == f"https://github.com/octo/net/commit/{sha}"
+    assert canvas.is_displayed() and page.errors() == []

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from pepr_gate.cli import main
+
 try:
     from tests.github_server import FakeGitHub
     from tests.test_ci_cmd import EVENTS, HEAD_SHA, REPO, Project, write_project
@@ -81,6 +83,12 @@ def test_push_commits_runs_and_site_together_and_writes_the_pages_folder(
     verdicts = json.loads(git("show", "pepr-data:site/verdicts.json", cwd=origin))["runs"]
     assert set(verdicts) == set(data["runs"]["id"])  # every run was judged by its job's check
     assert {v["verdict"] for v in verdicts.values()} <= {"inconclusive", "pass"}
+    # A local build from the data branch shows the verdicts `ci` kept there.
+    local = project.tmp / "local-site"
+    assert main(["dashboard", "--store", "git:pepr-data", "--out", str(local),
+                 "--config", str(project.root / "pepr.toml")]) == 0
+    rebuilt = json.loads((local / "verdicts.json").read_text())["runs"]
+    assert rebuilt == verdicts
     pages = project.root / "pages"
     assert (pages / "index.html").is_file()
     assert (pages / "data" / "runs.js").read_text() == git(

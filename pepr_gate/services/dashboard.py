@@ -109,9 +109,13 @@ def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, st
     url = opts.store or config.store.url
     checks = [load_check_result(p) for p in opts.checks]  # all valid before anything is written
     repo = repo_url(config, opts.repo_url, env, root)
+    verdicts = {}
     with open_store(url, root=root, must_exist=True) as store:
         runs = store.runs()
-    verdicts = {}
+        from pepr_gate.store.git import GitStore
+
+        if isinstance(store, GitStore):  # the verdicts `ci` kept beside the runs
+            verdicts.update(load_verdicts(store.file(f"site/{VERDICTS_FILE}"), url))
     ledger = opts.out / VERDICTS_FILE
     if ledger.is_file():  # verdicts of earlier builds stay on the page
         verdicts.update(load_verdicts(ledger.read_bytes(), str(ledger)))

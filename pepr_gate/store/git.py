@@ -333,6 +333,15 @@ class GitStore(Store):
             + f"; once origin accepts pushes, store them with `pepr-gate history --store "
             f"{self.url} --import FILE...`")
 
+    def file(self, path: str) -> bytes | None:
+        """One file of the data branch's tip (e.g. `site/verdicts.json`), None if absent."""
+        with self._session():
+            tip = self._fetch()
+            if tip is None:
+                return None
+            shown = git("cat-file", "blob", f"{tip}:{path}", cwd=self._cache, check=False)
+            return shown.stdout if shown.returncode == 0 else None
+
     def _new_runs(self, parent: str | None, records: list[RunRecord]) -> dict[str, bytes]:
         for record in records:
             if parent is not None and self._has_id(parent, record.id):
@@ -363,7 +372,7 @@ class GitStore(Store):
             if tip is None:
                 return None
             shown = git("cat-file", "blob", f"{tip}:{folder}/{name}", cwd=self._cache,
-                         check=False)
+                        check=False)
             return shown.stdout if shown.returncode == 0 else None
 
         return read
