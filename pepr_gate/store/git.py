@@ -44,8 +44,8 @@ from pepr_gate.store.gitcmd import (
     push_reason,
     remote_auth,
 )
+from pepr_gate.store.gittree import MARKER, commit_files
 
-MARKER = "pepr-store.json"
 TRIES = 6
 BACKOFF_S = 0.25
 # Builds a folder's files from every run at the tip (new ones included) and a reader of
@@ -318,8 +318,8 @@ class GitStore(Store):
                 stored = self._all_runs(parent) if parent is not None else []
                 made = build(stored + records, self._reader(parent, folder))
                 files.update({f"{folder}/{name}": data for name, data in made.items()})
-                commit = self._commit_files(parent, files, replace=f"{folder}/",
-                                            message=self._message(records, folder))
+                commit = commit_files(self._cache, parent, files, replace=f"{folder}/",
+                                      message=self._message(records, folder))
                 pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
                              cwd=self._cache, check=False, config=self._remote)
                 if pushed.returncode == 0:
@@ -376,31 +376,3 @@ class GitStore(Store):
             return shown.stdout if shown.returncode == 0 else None
 
         return read
-
-    def _commit_files(self, parent: str | None, files: dict[str, bytes], *, replace: str,
-                      message: str) -> str:
-        """A commit on `parent` with `files` added and everything else under `replace` gone."""
-        index = self._cache / f"pepr-index-{os.getpid()}"
-        try:
-            if parent is None:
-                marker = json.dumps({"schema_version": SCHEMA_VERSION}).encode() + b"\n"
-                files = {MARKER: marker, **files}
-                git("read-tree", "--empty", cwd=self._cache, index=index)
-            else:
-                git("read-tree", parent, cwd=self._cache, index=index)
-            old = [] if parent is None else git(
-                "ls-tree", "-r", "--name-only", parent, replace, cwd=self._cache
-            ).stdout.decode().splitlines()
-            # Mode 0 removes a path from the index; the new files are added after.
-            entries = [f"0 {'0' * 40}\t{path}\n" for path in old if path not in files]
-            for path, data in files.items():
-                blob = git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
-                entries.append(f"100644 {blob.stdout.decode().strip()}\t{path}\n")
-            git("update-index", "--index-info", cwd=self._cache, index=index,
-                 stdin="".join(entries).encode())
-            tree = git("write-tree", cwd=self._cache, index=index).stdout.decode().strip()
-        finally:
-            index.unlink(missing_ok=True)
-        parents = ["-p", parent] if parent else []
-        return git("commit-tree", tree, *parents, "-m", message,
-                    cwd=self._cache).stdout.decode().strip()
