@@ -73,6 +73,15 @@ class RunConfig(_Section):
     repeats: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] = 1
     max_repeats: int = Field(default=5, ge=1, le=100)
 
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _repeats(cls, value: object) -> object:
+        # One plain message instead of one per member of the union.
+        ok = value == "auto" or (type(value) is int and 1 <= value <= 100)
+        if not ok:
+            raise ValueError('must be a whole number from 1 to 100, or "auto"')
+        return value
+
     @field_validator("stages")
     @classmethod
     def _unique_names(cls, stages: list[StageConfig]) -> list[StageConfig]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pepr_gate.services.ab import abba
+from pepr_gate.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT / "examples" / "traces" / "a100-train.json"
@@ -87,10 +88,10 @@ def test_abba_order_alternates_the_sides() -> None:
 def test_a_regression_in_the_head_fails_and_both_sides_are_stored(repo: Path) -> None:
     (repo / "train.py").write_text(TRAIN.format(accuracy=0.80))
     git("commit", "-q", "-am", "a worse model", cwd=repo)
-    done = pepr_ab(repo, "--base", "main", "--pairs", "2", "--json", "ab.json")
+    done = pepr_ab(repo, "--base", "main", "--pairs", "4", "--json", "ab.json")
     assert done.returncode == 1, done.stderr
     first = done.stdout.splitlines()[0]
-    assert "2 pair(s) = 4 runs" in first and "ABBA" in first
+    assert "4 pair(s) = 8 runs" in first and "ABBA" in first
     result = json.loads((repo / "ab.json").read_text())
     assert result["verdict"] == "fail"
     assert result["baseline"]["performance"] == pytest.approx(0.90)
@@ -98,18 +99,20 @@ def test_a_regression_in_the_head_fails_and_both_sides_are_stored(repo: Path) ->
     assert "paired" in " ".join(result["reasons"] + result["notes"]).lower()
     records = [json.loads(p.read_text()) for p in (repo / ".pepr" / "runs").glob("ab-*.json")]
     assert sorted((r["paired"]["side"], r["paired"]["index"]) for r in records) == [
-        ("base", 0), ("base", 1), ("head", 0), ("head", 1)]
+        *[("base", i) for i in range(4)], *[("head", i) for i in range(4)]]
     assert {r["git"]["branch"] for r in records if r["paired"]["side"] == "head"} == {"feature"}
-    history = subprocess.run([sys.executable, "-m", "pepr_gate", "history", "--json",
-                              "--branch", "main"], cwd=repo, capture_output=True, text=True)
-    assert history.returncode == 0, history.stderr
+    with open_store("sqlite:///.pepr/history.db", root=repo, must_exist=True) as store:
+        stored = {b: store.runs(b) for b in ("main", "feature")}
+    assert [r.paired.side for r in stored["main"] if r.paired] == ["base"] * 4
+    assert [r.paired.side for r in stored["feature"] if r.paired] == ["head"] * 4
     assert worktrees(repo) == [f"worktree {repo}"]
 
 
 def test_unchanged_code_passes(repo: Path) -> None:
-    done = pepr_ab(repo, "--base", "main", "--pairs", "2", "--no-store")
+    done = pepr_ab(repo, "--base", "main", "--pairs", "4", "--no-store", "--json", "ab.json")
     assert done.returncode == 0, done.stderr
-    assert "pass" in done.stdout
+    result = json.loads((repo / "ab.json").read_text())
+    assert result["verdict"] == "pass" and abs(result["pepr_change"]) < 0.001
     assert not (repo / ".pepr" / "history.db").exists()
 
 
@@ -170,17 +173,17 @@ def test_ci_with_a_paired_baseline_runs_ab_against_the_prs_base_sha(
            "GITHUB_REPOSITORY": "octo/net", "GITHUB_REF": "refs/pull/7/merge",
            "GITHUB_SHA": head_sha, "GITHUB_STEP_SUMMARY": str(summary),
            "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_WORKSPACE": str(repo),
-           "PEPR_CONFIG": "pepr.toml", "PEPR_STORE": f"sqlite:///{store}", "PEPR_REPEATS": "2",
+           "PEPR_CONFIG": "pepr.toml", "PEPR_STORE": f"sqlite:///{store}", "PEPR_REPEATS": "4",
            "PEPR_COMMENT": "never"}
     env.pop("GITHUB_TOKEN", None)
     done = subprocess.run([sys.executable, "-m", "pepr_gate", "ci"], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
-    assert "2 pair(s) = 4 runs" in done.stdout and "2 pair(s) = 4 runs" in summary.read_text()
+    assert "4 pair(s) = 8 runs" in done.stdout and "4 pair(s) = 8 runs" in summary.read_text()
     check = json.loads((repo / ".pepr" / "ci" / "check.json").read_text())
     assert check["verdict"] == "fail"
     records = [json.loads(p.read_text()) for p in (repo / ".pepr" / "ci" / "runs").glob("*.json")]
     sides = sorted(r["paired"]["side"] for r in records)
-    assert sides == ["base", "base", "head", "head"]
+    assert sides == ["base"] * 4 + ["head"] * 4
     assert {r["git"]["sha"] for r in records if r["paired"]["side"] == "base"} == {base_sha}
     assert worktrees(repo) == [f"worktree {repo}"]

@@ -66,13 +66,13 @@ def test_auto_repeats_stop_as_soon_as_the_verdict_is_decided(project: Project) -
 def test_auto_repeats_go_on_while_too_noisy_and_stop_at_the_maximum(project: Project) -> None:
     (project.root / "pepr.toml").write_text(
         (project.root / "pepr.toml").read_text().replace(
-            "[run]\n", '[run]\nrepeats = "auto"\nmax_repeats = 3\n'))
+            "repeats = 3\n", 'repeats = "auto"\nmax_repeats = 2\n'))
     base_runs(project, 1, accuracy="0.99")  # one base run: the spread can only be assumed
     res = project.ci(SELFTEST_ACCURACY="0.90")
     assert res.code == 0, res.stderr
     assert res.outputs["verdict"] == "inconclusive"
-    assert candidate_runs(project) == 3
-    assert "maximum of 3 candidate repeats" in res.summary
+    assert candidate_runs(project) == 2
+    assert "maximum of 2 candidate repeats" in res.summary
     assert "too noisy to decide" in res.summary
 
 
@@ -101,3 +101,40 @@ def test_labels_are_read_from_real_payloads() -> None:
     assert load_event(env).labels == tuple(
         label["name"] for label in json.loads(
             (EVENTS / "pull_request.synchronize.json").read_text())["pull_request"]["labels"])
+
+
+def test_auto_repeats_run_on_until_the_drop_is_decided(project: Project) -> None:
+    # Two base runs and one candidate run are too few to measure the spread (it is assumed,
+    # and an assumed spread never fails): the loop runs on until it is measured.
+    base_runs(project, 2, accuracy="0.99")
+    res = project.ci("--repeats", "auto", SELFTEST_ACCURACY="0.90")
+    assert res.code == 1, res.stderr
+    assert res.outputs["verdict"] == "fail"
+    assert 1 < candidate_runs(project) <= 5
+    assert f"stopped after {candidate_runs(project)} candidate repeats" in res.summary
+
+
+def test_config_takes_auto_repeats_and_a_paired_baseline(tmp_path: Path) -> None:
+    from pepr_gate.config import load_config
+    from pepr_gate.errors import ConfigError
+
+    path = tmp_path / "pepr.toml"
+    path.write_text('[run]\nrepeats = "auto"\nmax_repeats = 8\n[gate]\nbaseline = "paired"\n')
+    config = load_config(path)
+    assert (config.run.repeats, config.run.max_repeats) == ("auto", 8)
+    assert config.gate.baseline == "paired"
+    assert load_config(tmp_path, required=False).run.max_repeats == 8
+    path.write_text('[run]\nrepeats = "sometimes"\n')
+    with pytest.raises(ConfigError, match=r"field 'run.repeats': must be a whole number from 1 "
+                       r"to 100, or \"auto\" \(got 'sometimes'\)"):
+        load_config(path)
+    path.write_text('[gate]\nbaseline = "yesterday"\n')
+    with pytest.raises(ConfigError, match=r"gate\.baseline"):
+        load_config(path)
+
+
+def test_a_bad_repeats_input_names_the_action_input(project: Project) -> None:
+    res = project.ci(PEPR_REPEATS="sometimes")
+    assert res.code == 2
+    assert "input `repeats` (PEPR_REPEATS) = 'sometimes'" in res.stderr
+    assert "or auto" in res.stderr

@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
     p.add_argument("--base", metavar="REF", required=True,
                    help="the commit to compare with: a branch, tag or SHA (e.g. main)")
     p.add_argument("--pairs", metavar="N", type=int,
-                   help="base/head pairs to run (default 3: 6 runs)")
+                   help="base/head pairs to run (default 4: 8 runs)")
     p.add_argument("--config", metavar="PATH", help="pepr.toml (default: found in cwd)")
     p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
     p.add_argument("--no-store", action="store_true", help="do not store the runs")

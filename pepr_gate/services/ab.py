@@ -31,7 +31,7 @@ from pepr_gate.services.run import Outcome, execute
 from pepr_gate.store import Store, open_store
 from pepr_gate.store.gitcmd import git, remote_auth
 
-DEFAULT_PAIRS = 3
+DEFAULT_PAIRS = 4  # the fewest whose spread is measured from the pairs alone (3 dof)
 SIDES = ("base", "head")
 
 
