@@ -178,10 +178,13 @@
                    filter: function (item) { return item.dataset.kind === "points" || item.dataset.kind === "verdict"; } }
       },
       scales: {
-        x: { type: "linear", min: sets.xmin - pad, max: sets.xmax + pad, ticks: { maxTicksLimit: 6, callback: function (v) {
-               if (!time) return v;
-               var iso = new Date(v).toISOString(), span = this.max - this.min;
-               return span < 2 * 864e5 ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10); } },
+        x: { type: "linear", min: sets.xmin - pad, max: sets.xmax + pad,
+             ticks: { maxTicksLimit: window.innerWidth < 600 ? 4 : 6, includeBounds: false,
+                      callback: function (v) {
+                        if (!time) return v;
+                        var iso = new Date(v).toISOString(), span = this.max - this.min;
+                        return span < 2 * 864e5 ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10);
+                      } },
              title: { display: true, text: time ? "date (UTC)" : "run number on its branch" } },
         y: { title: { display: !!panel.unit, text: panel.unit } }
       },
