@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/gate_power.py
 	$(VENV)/bin/python benchmarks/score_speed.py
 	$(VENV)/bin/python benchmarks/check_speed.py
+	$(VENV)/bin/python benchmarks/dashboard_speed.py
 
 clean:
 	rm -rf $(VENV) site .pepr examples/digits/.pepr examples/digits/metrics.json

@@ -18,7 +18,7 @@ from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
 
 COMMANDS = (
     "init", "run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
-    "schema",
+    "schema", "dashboard",
 )
 
 EPILOG = """\

@@ -221,6 +221,12 @@ class GateConfig(_Section):
         return value
 
 
+class DashboardConfig(_Section):
+    title: str | None = None
+    repo_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                                 description="commit links: REPO_URL/commit/SHA")
+
+
 class Config(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     performance: PerformanceConfig | None = None
@@ -229,6 +235,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     meter: MeterConfig = Field(default_factory=MeterConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     # Where the config came from; not part of the file.
     source: str | None = Field(default=None, exclude=True)

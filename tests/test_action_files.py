@@ -30,6 +30,8 @@ INPUTS = {
     "working-directory",
     "threshold",
     "python",
+    "dashboard",
+    "dashboard-path",
 }
 OUTPUTS = {
     "verdict",
@@ -124,14 +126,13 @@ def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
         if uses and uses.startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
         assert "${{" not in step.get("run", ""), f"{path.name}: expression pasted into a script"
+    allowed = {("contents", "read"), ("contents", "write"), ("pull-requests", "write"),
+               ("actions", "read")}
+    if path.name == "pages.yml":  # the Pages deployment
+        allowed |= {("pages", "write"), ("id-token", "write")}
     for job in doc["jobs"].values():
         for scope, level in (job.get("permissions") or {}).items():
-            assert (scope, level) in {
-                ("contents", "read"),
-                ("contents", "write"),
-                ("pull-requests", "write"),
-                ("actions", "read"),
-            }
+            assert (scope, level) in allowed
         if (job.get("permissions") or {}).get("contents") == "write":
             # Only a job that runs pepr-gate (which pushes the data branch) may write.
             assert any(s.get("uses", "").startswith(("OWNER/pepr-gate@", "./"))
@@ -177,6 +178,18 @@ def test_fork_measure_workflow_cannot_write() -> None:
         s for s in measure["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
     )
     assert upload["if"] == "always()" and upload["with"]["path"] == ".pepr/ci/"
+
+
+def test_pages_example_publishes_the_dashboard_it_writes() -> None:
+    doc = load(ROOT / "action" / "examples" / "pages.yml")
+    gate = next(s for s in steps_of(doc) if s.get("uses", "").startswith("OWNER/pepr-gate"))
+    upload = next(s for s in steps_of(doc)
+                  if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert str(gate["with"]["dashboard"]).lower() == "true"
+    assert gate["with"]["dashboard-path"] == upload["with"]["path"]
+    assert gate["with"]["store"].startswith("git:")
+    deploy = doc["jobs"]["deploy"]
+    assert deploy["needs"] == "pepr" and deploy["permissions"]["pages"] == "write"
 
 
 def test_container_example_passes_the_gpus() -> None:

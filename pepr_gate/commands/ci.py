@@ -24,6 +24,8 @@ ENV_NAMES = {
     "store": ("PEPR_STORE", "store"),
     "threshold": ("PEPR_THRESHOLD", "threshold"),
     "meter": ("PEPR_METER", "meter"),
+    "dashboard": ("PEPR_DASHBOARD", "dashboard"),
+    "dashboard_path": ("PEPR_DASHBOARD_PATH", "dashboard-path"),
 }
 
 
@@ -57,6 +59,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--meter",
                    help="auto | process | prometheus | replay:TRACE.json (PEPR_METER)")
+    p.add_argument("--dashboard", metavar="true|false",
+                   help="publish the history dashboard: into the git store's site/ folder, "
+                   "and to --dashboard-path when given (PEPR_DASHBOARD; default false)")
+    p.add_argument("--dashboard-path", metavar="DIR",
+                   help="also write the dashboard here, e.g. for actions/upload-pages-artifact "
+                   "(PEPR_DASHBOARD_PATH)")
     p.set_defaults(func=run)
 
 
@@ -88,11 +96,13 @@ def options(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
     return CiOptions(
         config=config,
         comment=comment,
-        fail_on_regression=_bool(value("fail_on_regression") or "true"),
+        fail_on_regression=_bool(value("fail_on_regression") or "true", "fail_on_regression"),
         repeats=_repeats(value("repeats")),
         store=value("store") or None,
         threshold=_threshold(value("threshold")),
         meter=value("meter") or None,
+        dashboard=_bool(value("dashboard") or "false", "dashboard"),
+        dashboard_path=value("dashboard_path") or None,
     )
 
 
@@ -101,13 +111,13 @@ def _bad(dest: str, given: str, hint: str) -> InputError:
     return InputError(f"input `{input_name}` ({env_name}) = {given[:60]!r} is not valid", hint=hint)
 
 
-def _bool(text: str) -> bool:
+def _bool(text: str, dest: str) -> bool:
     lowered = text.lower()
     if lowered in ("true", "yes", "1"):
         return True
     if lowered in ("false", "no", "0"):
         return False
-    raise _bad("fail_on_regression", text, "use true or false")
+    raise _bad(dest, text, "use true or false")
 
 
 def _repeats(text: str) -> int | Literal["auto"] | None:

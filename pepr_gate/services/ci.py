@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
+from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
 from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
@@ -24,7 +25,7 @@ from pepr_gate.publish.text import escape_md as md_text
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
-    from pepr_gate.records import CheckResult
+    from pepr_gate.records import CheckResult, RunRecord
 
 CI_DIR = Path(".pepr") / "ci"
 
@@ -38,6 +39,8 @@ class CiOptions:
     store: str | None = None
     threshold: float | None = None
     meter: str | None = None
+    dashboard: bool = False
+    dashboard_path: str | None = None
 
 
 @dataclass
@@ -85,24 +88,40 @@ def _measure_and_publish(
     if store.warning:
         publish.annotation("warning", store.warning)
         out.notices.append(md_text(store.warning))
+    records: list[RunRecord] = []
+    site_later = False
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
         if ctx.fork:
             out.notices.append("pull request from a fork: its runs are not stored in the "
                                "history (only runs of this repository's branches are)")
+        # With a git store, the runs and the dashboard go into one commit after the check.
+        site_later = opts.dashboard and not ctx.fork and _stores_site(store.url)
         from pepr_gate.services.ci_measure import measure
 
-        measured = measure(ctx, config, opts, store.url)
+        measured = measure(ctx, config, opts, store.url, hold_back=site_later)
+        records = measured.outcome.records
         paths = _copy_records(measured.outcome.record_paths)
         if measured.outcome.error is not None:
             raise measured.outcome.error
         assert measured.result is not None
         result = measured.result
         out.notices += measured.notices
+        if opts.dashboard and not ctx.fork:
+            out.notices.append(_dashboard(records, result, config, opts, store.url, env))
     except PeprError as exc:
+        if site_later and records and not isinstance(exc, StoreError):
+            _store_anyway(records, config, opts, store.url, env)
         _publish_error(ctx, exc, paths, env)
         raise
+    return _publish_result(ctx, result, config, opts, env, client, out, paths)
+
+
+def _publish_result(ctx: EventContext, result: CheckResult, config: Config, opts: CiOptions,
+                    env: Mapping[str, str], client: GitHubClient | None, out: Published,
+                    paths: list[Path]) -> int:
+    """The check's files, the comment, the summary, outputs and annotation; the exit code."""
     result = result.model_copy(update={"config_path": _config_name(config, opts, env)})
     _write(CI_DIR / "check.json", result.to_json())
     if ctx.kind == "pull_request" and ctx.pr_number is not None:
@@ -123,6 +142,29 @@ def _measure_and_publish(
     for notice in out.notices:
         print(f"pepr-gate: {notice}")
     return 0 if gated else code
+
+
+def _stores_site(store_url: str) -> bool:
+    from pepr_gate.services.dashboard import stores_site
+
+    return stores_site(store_url)
+
+
+def _dashboard(records: list[RunRecord], result: CheckResult | None, config: Config,
+               opts: CiOptions, store_url: str, env: Mapping[str, str]) -> str:
+    from pepr_gate.services.dashboard import publish_ci
+
+    path = Path(opts.dashboard_path) if opts.dashboard_path else None
+    return publish_ci(records, result, config, store_url=store_url, path=path, env=env)
+
+
+def _store_anyway(records: list[RunRecord], config: Config, opts: CiOptions, store_url: str,
+                  env: Mapping[str, str]) -> None:
+    """The check failed after the runs were held back for the dashboard: store them now."""
+    try:
+        _dashboard(records, None, config, opts, store_url, env)
+    except PeprError as exc:
+        print(f"pepr-gate: error: {exc.message}", file=sys.stderr)
 
 
 def _config_name(config: Config, opts: CiOptions, env: Mapping[str, str]) -> str:

@@ -28,9 +28,12 @@ class CiMeasured:
     notices: list[str] = field(default_factory=list)
 
 
-def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) -> CiMeasured:
+def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,
+            *, hold_back: bool = False) -> CiMeasured:
+    """`hold_back`: store nothing yet (the caller stores the runs with the dashboard)."""
+    no_store = ctx.fork or hold_back
     if config.gate.baseline == "paired" and ctx.kind == "pull_request":
-        return _paired(ctx, config, opts, store_url)
+        return _paired(ctx, config, opts, store_url, no_store)
     notices = []
     if config.gate.baseline == "paired":
         notices.append("[gate] baseline = \"paired\" needs a pull request's base commit; this "
@@ -52,7 +55,7 @@ def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) 
 
     measured = measure_and_check(
         config, opts.repeats, check, meter=opts.meter, store_url=store_url,
-        no_store=ctx.fork, branch=ctx.branch, sha=ctx.sha,
+        no_store=no_store, branch=ctx.branch, sha=ctx.sha,
     )
     looks = describe_looks(measured, config.run.max_repeats)
     if looks:
@@ -60,7 +63,8 @@ def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) 
     return CiMeasured(measured.outcome, measured.result, notices)
 
 
-def _paired(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) -> CiMeasured:
+def _paired(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,
+            no_store: bool) -> CiMeasured:
     from pepr_gate.services.ab import AbRequest, run_ab
 
     if not ctx.base_sha:
@@ -73,7 +77,7 @@ def _paired(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) 
         pairs=opts.repeats if isinstance(opts.repeats, int) else None,
         meter=opts.meter,
         store_url=store_url,
-        no_store=ctx.fork,
+        no_store=no_store,
         base_branch=ctx.base_ref,
         head_branch=ctx.branch,
         head_sha=ctx.sha,

@@ -4,6 +4,7 @@ Layout of the data branch:
 
     pepr-store.json                          {"schema_version": 1}
     runs/<branch>/<created>-<id>.json        one run record per file
+    site/                                    the dashboard, when `ci` publishes one
 
 All git work happens in a private bare repository under `.pepr/git-store/`, built with
 plumbing (hash-object, update-index on a private index, commit-tree), so the user's
@@ -25,7 +26,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
@@ -43,10 +44,15 @@ from pepr_gate.store.gitcmd import (
     push_reason,
     remote_auth,
 )
+from pepr_gate.store.gittree import MARKER, commit_files
 
-MARKER = "pepr-store.json"
 TRIES = 6
 BACKOFF_S = 0.25
+# Builds a folder's files from every run at the tip (new ones included) and a reader of
+# the tip's files (path -> bytes, None when absent): see GitStore.publish.
+FolderBuilder = Callable[[list[RunRecord], Callable[[str], "bytes | None"]], dict[str, bytes]]
+
+
 class _Unreachable(StoreError):
     """Fetching failed; a write retries, a read reports it."""
 
@@ -284,6 +290,86 @@ class GitStore(Store):
             pos += size + 1
         return found
 
+    def publish(self, records: list[RunRecord], *, folder: str, build: FolderBuilder) -> None:
+        """Append `records` and replace `folder/` with what `build` makes, in ONE commit.
+
+        The same fetch-commit-push loop as `append`: on a lost race `build` runs again
+        over the new tip's runs, so a site never drops a concurrent job's run. A push
+        that keeps failing keeps every record locally and says how to store it later.
+        """
+        last = "no attempt made"
+        with self._session():
+            for attempt in range(self._tries):
+                if attempt:
+                    time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
+                               * random.uniform(0.5, 1.5))
+                try:
+                    parent = self._fetch()
+                except _Unreachable as exc:
+                    last = exc.message
+                    continue
+                files = self._new_runs(parent, records)
+                stored = self._all_runs(parent) if parent is not None else []
+                made = build(stored + records, self._reader(parent, folder))
+                files.update({f"{folder}/{name}": data for name, data in made.items()})
+                commit = commit_files(self._cache, parent, files, replace=f"{folder}/",
+                                      message=self._message(records, folder))
+                pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
+                             cwd=self._cache, check=False, config=self._remote)
+                if pushed.returncode == 0:
+                    return
+                last = push_reason(pushed.stderr)
+        kept = [self._keep_locally(r) for r in records]
+        raise StoreError(
+            f"could not store {len(records)} run(s) and the {folder}/ folder on branch "
+            f"{self.branch!r} of {self.shown_origin} after {self._tries} tries: {last}",
+            hint="nothing is lost: the records are in " + ", ".join(map(str, kept))
+            + f"; once origin accepts pushes, store them with `pepr-gate history --store "
+            f"{self.url} --import FILE...`")
+
+    def file(self, path: str) -> bytes | None:
+        """One file of the data branch's tip (e.g. `site/verdicts.json`), None if absent."""
+        with self._session():
+            tip = self._fetch()
+            if tip is None:
+                return None
+            shown = git("cat-file", "blob", f"{tip}:{path}", cwd=self._cache, check=False)
+            return shown.stdout if shown.returncode == 0 else None
+
+    def _new_runs(self, parent: str | None, records: list[RunRecord]) -> dict[str, bytes]:
+        for record in records:
+            if parent is not None and self._has_id(parent, record.id):
+                raise DuplicateRun(
+                    f"git store {self.branch!r}: run {record.id!r} is already stored; "
+                    "pepr-gate never overwrites a stored run",
+                    hint="each run needs a new id; re-run `pepr-gate run`")
+        return {run_path(r): (r.to_json() + "\n").encode() for r in records}
+
+    @staticmethod
+    def _message(records: list[RunRecord], folder: str) -> str:
+        runs = ", ".join(f"{r.id} on {r.branch or '(no branch)'}" for r in records)
+        return f"pepr-gate: run {runs}; {folder}/ rebuilt" if runs else f"pepr-gate: {folder}/"
+
+    def _all_runs(self, tip: str) -> list[RunRecord]:
+        listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
+        names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+        out = []
+        for start in range(0, len(names), 2000):
+            for name, blob in self._read(tip, names[start:start + 2000]):
+                record = decode_record(blob, f"file {name} on branch {self.branch!r}")
+                if record is not None:
+                    out.append(record)
+        return out
+
+    def _reader(self, tip: str | None, folder: str) -> Callable[[str], bytes | None]:
+        def read(name: str) -> bytes | None:
+            if tip is None:
+                return None
+            shown = git("cat-file", "blob", f"{tip}:{folder}/{name}", cwd=self._cache,
+                        check=False)
+            return shown.stdout if shown.returncode == 0 else None
+
+        return read
 
 def _matches(record: RunRecord, branch: str | None, status: str | None,
              fingerprint: str | None, config_hash: str | None) -> bool:
