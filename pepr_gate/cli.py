@@ -8,14 +8,17 @@ functions, so `pepr-gate --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from pepr_gate import __version__
 from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
@@ -56,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    with _pipe_safe_stdout():
+        return _main(args_list)
+
+
+def _main(args_list: list[str]) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
@@ -70,8 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pepr-gate: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
     except Exception:  # the one place that turns a bug into exit code 4
         log = _write_crash_log(args_list)
         print(
@@ -80,6 +86,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+class _PipeSafe(io.TextIOBase):
+    """stdout that outlives its reader: after `| head` closes the pipe, the rest of the
+    output is dropped and the command still finishes and returns its real exit code."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                self._inner.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._inner.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self._gone = True
+        # Python flushes stdout once more at exit; pointing the descriptor at /dev/null
+        # keeps that flush from failing (it would change the exit code to 120).
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._inner.fileno())
+            os.close(devnull)
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._inner.encoding
+
+
+@contextlib.contextmanager
+def _pipe_safe_stdout() -> Iterator[None]:
+    original = sys.stdout
+    if isinstance(original, _PipeSafe):
+        yield
+        return
+    sys.stdout = _PipeSafe(original)
+    try:
+        yield
+        sys.stdout.flush()
+    finally:
+        sys.stdout = original
 
 
 def _print_error(exc: PeprError) -> None:

@@ -27,6 +27,7 @@ from pepr_gate.errors import (
 )
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.hardware import describe
+from pepr_gate.measure.jobenv import job_environment
 from pepr_gate.measure.meter.base import MeterResult, Window
 from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.meter.factory import build_session
@@ -92,7 +93,7 @@ def execute(
             f"{config.source or 'config'}: field 'run.workdir': {workdir} is not a folder",
             hint="set [run] workdir relative to the config file's folder",
         )
-    env = {**os.environ, **config.run.env}
+    env, withheld = job_environment(os.environ, config.run.env)
     spec = meter or config.meter.kind
     if record_trace is not None and spec != "auto":
         raise InputError(
@@ -117,6 +118,8 @@ def execute(
                 config, stages, env, meter, intensity, git, record_trace
             )
             record = record.model_copy(update={"repeat_group": group, "repeat_index": i})
+            if withheld:
+                record.notes.append(_withheld_note(withheld))
             path = _record_path(runs_dir, out, record, i)
             path.write_text(record.to_json(), encoding="utf-8")
             outcome.records.append(record)
@@ -131,6 +134,11 @@ def execute(
         if store is not None:
             store.close()
     return outcome
+
+
+def _withheld_note(names: list[str]) -> str:
+    return (f"withheld from the job's environment (secrets): {', '.join(names)}; "
+            "set one in [run] env to pass it on purpose")
 
 
 def _append(store: Store, record: RunRecord, path: Path) -> None:
