@@ -88,7 +88,8 @@ def print_leaderboard(lb: Leaderboard, *, top: int) -> None:
 
 
 def md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    # A zero-width joiner after `@` keeps `@org/team` from pinging anyone.
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ").replace("@", "@\u200d")
 
 
 def render_markdown(lb: Leaderboard, *, top: int) -> str:
