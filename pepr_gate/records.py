@@ -191,13 +191,29 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
             hint=hint,
         )
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = printable(".".join(str(p) for p in first["loc"]))
         raise InputError(
             f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
         ) from None
+    if isinstance(parsed, RunRecord):
+        from pepr_gate.record_ranges import range_problem
+
+        problem = range_problem(parsed)
+        if problem is not None:
+            raise InputError(
+                f"{source}: invalid {what} at field '{problem[0]}': {problem[1]}", hint=hint
+            )
+    return parsed
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """Text from a file, safe on one line of a log: control characters escaped (no line of
+    pepr-gate's output can then start with `::`, a GitHub workflow command)."""
+    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
+    return out + ("..." if len(text) > limit else "")
 
 
 def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) -> _M:

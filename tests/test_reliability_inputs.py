@@ -124,3 +124,67 @@ def test_a_verdict_behind_a_closed_pipe_keeps_its_exit_code(tmp_path: Path) -> N
                               text=True, timeout=60, check=False)
         assert proc.stdout.splitlines()[-1] == f"rc={code}", proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+BAD_FIELDS = [  # (path into the record, value, field named in the message)
+    (("performance", "value"), 7.0, "performance.value"),
+    (("performance", "value"), float("nan"), "performance.value"),
+    (("resources", "energy_kwh"), -0.5, "resources.energy_kwh"),
+    (("resources", "duration_s"), float("inf"), "resources.duration_s"),
+    (("score", "pepr"), 1.5, "score.pepr"),
+    (("created_at",), "yesterday", "created_at"),
+    (("created_at",), "2025-03-01T12:00:00", "created_at"),  # no time zone
+]
+
+
+def _bad_record(tmp_path: Path, path: tuple[str, ...], value: object) -> Path:
+    try:
+        from tests.factories import make_record
+    except ImportError:
+        from factories import make_record  # type: ignore[no-redef]
+
+    data = json.loads(make_record().to_json())
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    out = tmp_path / "bad.json"
+    out.write_text(json.dumps(data))  # NaN and Infinity as Python's json writes them
+    return out
+
+
+def test_out_of_range_records_are_refused_naming_the_field(tmp_path: Path) -> None:
+    try:
+        from tests.factories import make_record
+    except ImportError:
+        from factories import make_record  # type: ignore[no-redef]
+
+    (tmp_path / "ok.json").write_text(make_record().to_json())
+    store = f"sqlite:///{tmp_path / 'h.db'}"
+    assert_exit(pepr_gate("run", "--store", store, "--", "true", cwd=tmp_path), 0)
+    for path, value, field in BAD_FIELDS:
+        bad = _bad_record(tmp_path, path, value)
+        proc = pepr_gate("check", "--candidate", str(bad), "--baseline", "ok.json", cwd=tmp_path)
+        assert_exit(proc, 2, "bad.json", f"field '{field}'")
+        proc = pepr_gate("history", "--store", store, "--import", str(bad), cwd=tmp_path)
+        assert_exit(proc, 2, "bad.json", f"field '{field}'")
+
+
+def test_an_out_of_range_stored_row_is_skipped_with_a_warning_naming_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = f"sqlite:///{tmp_path / 'h.db'}"
+    assert_exit(pepr_gate("run", "--store", store, "--branch", "main", "--", "true",
+                          cwd=tmp_path), 0)
+    with sqlite3.connect(tmp_path / "h.db") as conn:
+        (text,) = conn.execute("SELECT record FROM pepr_runs").fetchone()
+        data = json.loads(text)
+        data["id"], data["resources"]["duration_s"] = "tampered", -3.0
+        conn.execute("INSERT INTO pepr_runs (id, created_at, branch, status, record) "
+                     "VALUES ('tampered', '2030-01-01 00:00:00', 'main', 'ok', ?)",
+                     (json.dumps(data),))
+    proc = pepr_gate("history", "--store", store, "--branch", "main", "--format", "json",
+                     cwd=tmp_path)
+    assert_exit(proc, 0, "warning", "tampered", "resources.duration_s")
+    assert [r["id"] for r in json.loads(proc.stdout)] != ["tampered"]
+    assert len(json.loads(proc.stdout)) == 1
