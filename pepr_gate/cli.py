@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -146,9 +147,17 @@ def _pipe_safe_stdout() -> Iterator[None]:
 
 
 def _print_error(exc: PeprError) -> None:
-    print(f"pepr-gate: error: {exc.message}", file=sys.stderr)
+    print(_no_workflow_command(f"pepr-gate: error: {exc.message}"), file=sys.stderr)
     if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(_no_workflow_command(f"  hint: {exc.hint}"), file=sys.stderr)
+
+
+def _no_workflow_command(text: str) -> str:
+    """GitHub runs any output line starting with `::` as a workflow command; a message that
+    quotes a file or a server must never start one (the line is indented instead)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return "\n".join("  " + ln if ln.lstrip("\x00\x0b\x0c").startswith("::") else ln
+                     for ln in lines)
 
 
 def _write_crash_log(argv: list[str]) -> Path:

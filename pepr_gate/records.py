@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pepr_gate.errors import InputError
 
@@ -22,6 +22,7 @@ Method = Literal["measured", "estimated", "unavailable"]
 EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
 VerdictName = Literal["pass", "warn", "fail", "inconclusive"]
+VariantName = Literal["PePR-E", "PePR-C", "PePR-T", "PePR-M", "PePR-P"]
 
 VARIANTS: dict[str, str] = {
     "energy": "PePR-E",
@@ -250,7 +251,13 @@ def load_check_result(path: str | Path) -> CheckResult:
     return _load(path, CheckResult, CHECK_SCHEMA, "check result", _CHECK_HINT)
 
 
-class Side(_Model):
+class _Finite(_Model):
+    # A check result may come from an untrusted artifact (the fork comment job): every
+    # number in it must be a real number before it is rendered.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+class Side(_Finite):
     """One side of a comparison: the median over its runs."""
 
     run_ids: list[str]
@@ -268,14 +275,14 @@ class Side(_Model):
     sha: str | None = None
 
 
-class CheckResult(_Model):
+class CheckResult(_Finite):
     """The verdict of `pepr-gate check`, re-renderable by `pepr-gate report`."""
 
     schema_: Literal["pepr-gate/check/1"] = Field(default=CHECK_SCHEMA, alias="schema")
     created_at: datetime
     verdict: VerdictName
     reasons: list[str]
-    variant: str
+    variant: VariantName
     resource: Resource
     performance_name: str
     candidate: Side
@@ -297,6 +304,12 @@ class CheckResult(_Model):
     noise_run_ids: list[str] = Field(default_factory=list)
     repeats_needed: int | None = None
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _variant_matches_resource(self) -> CheckResult:
+        if VARIANTS[self.resource] != self.variant:
+            raise ValueError(f"variant {self.variant} does not score resource {self.resource}")
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

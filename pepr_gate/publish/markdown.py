@@ -177,6 +177,7 @@ def _env() -> Any:
         keep_trailing_newline=True,
     )
     env.filters["md"] = escape_md
+    env.filters["mermaid"] = mermaid_label
     return env
 
 
