@@ -86,7 +86,9 @@ def run_check(
     if need_store:
         from pepr_gate.store import open_store
 
-        store = open_store(store_url or config.store.url, root=Path(config.root))
+        # A reader: a mistyped store path is an error, never a new empty store.
+        store = open_store(store_url or config.store.url, root=Path(config.root),
+                           must_exist=True)
     try:
         if candidate_latest or not candidates:
             assert store is not None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pepr_gate import __version__
+from pepr_gate.atomic import write_atomic
 from pepr_gate.config import Config
 from pepr_gate.errors import (
     CommandFailed,
@@ -107,7 +108,7 @@ def execute(
             raise
         raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
     runs_dir = _runs_dir(config, out)
-    store = None if no_store else open_store(store_url or config.store.url, root=Path(config.root))
+    store = None if no_store else _writable_store(store_url or config.store.url, config)
     git = git_info(Path(config.root), branch=branch, sha=sha)
     n = repeats or config.run.repeats
     group = secrets.token_hex(4) if n > 1 else None
@@ -121,7 +122,15 @@ def execute(
             if withheld:
                 record.notes.append(_withheld_note(withheld))
             path = _record_path(runs_dir, out, record, i)
-            path.write_text(record.to_json(), encoding="utf-8")
+            try:
+                write_atomic(path, record.to_json())
+            except StoreError as exc:
+                # The disk is full (or the folder went away): the run is still stored.
+                if store is not None:
+                    _append(store, record, None)
+                stored = f"; the run is stored in {store.url}" if store is not None else ""
+                outcome.error = StoreError(f"{exc.message}{stored}", hint=exc.hint)
+                break
             outcome.records.append(record)
             outcome.record_paths.append(path)
             outcome.meter_results.append(result)
@@ -136,15 +145,32 @@ def execute(
     return outcome
 
 
+def _writable_store(url: str, config: Config) -> Store:
+    """The store, checked to accept a record now: never find out after an hours-long job."""
+    store: Store | None = None
+    try:
+        store = open_store(url, root=Path(config.root))
+        store.check_writable()
+    except StoreError as exc:
+        if store is not None:
+            store.close()
+        raise StoreError(f"{exc.message} (checked before running the job; nothing was run)",
+                         hint=exc.hint) from None
+    return store
+
+
 def _withheld_note(names: list[str]) -> str:
     return (f"withheld from the job's environment (secrets): {', '.join(names)}; "
             "set one in [run] env to pass it on purpose")
 
 
-def _append(store: Store, record: RunRecord, path: Path) -> None:
+def _append(store: Store, record: RunRecord, path: Path | None) -> None:
     try:
         store.append(record)
     except StoreError as exc:
+        if path is None:
+            raise StoreError(f"{exc.message} (and the run record file could not be written)",
+                             hint=exc.hint) from None
         raise StoreError(
             f"{exc.message} (the run record is kept in {path})",
             hint=exc.hint or f"store it later with the record file {path}",

@@ -78,21 +78,42 @@ class SqliteStore(SqlStore):
             raise self._failed(action, str(exc).strip().splitlines()[0]) from None
 
     def _open(self) -> None:
-        """Tables at the current schema version: nothing to do, and SQLAlchemy not needed."""
-        if self.path.exists():
+        """Tables at the current schema version: nothing to do, and SQLAlchemy not needed.
+
+        A file holding another application's tables is refused before anything in it is
+        changed (no table added, no journal mode set)."""
+        if self.path.exists() and self.path.stat().st_size > 0:
             with self._reading("open") as conn:
-                has_meta = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                    (META_TABLE,)).fetchone()
+                tables = sorted(name for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"))
                 value = conn.execute(
                     f"SELECT value FROM {META_TABLE} WHERE key = ?", (VERSION_KEY,)
-                ).fetchone() if has_meta else None
+                ).fetchone() if META_TABLE in tables else None
+            if META_TABLE not in tables and tables:
+                shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+                raise StoreError(
+                    f"{self.path} holds another application's tables ({shown}), not a "
+                    "pepr-gate history; pepr-gate left it untouched",
+                    hint="point --store / [store] url at another file, "
+                    "e.g. sqlite:///.pepr/history.db")
             found = parse_version(value[0] if value else None, self._where)
             if found is not None:
                 check_version(found, self._where)
                 if found == SCHEMA_VERSION:
                     return
         super()._open()  # a new (or empty) store: SQLAlchemy creates the tables
+
+    def check_writable(self) -> None:
+        """Take the write lock once and let it go: a read-only file, folder or mount fails
+        here, before the job, instead of after it."""
+        uri = f"{self.path.absolute().as_uri()}?mode=rw"
+        try:
+            with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
+                                         isolation_level=None)) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise self._failed("write to", str(exc).strip().splitlines()[0]) from None
 
     def runs(
         self,
