@@ -13,8 +13,10 @@ import importlib
 import io
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pepr_gate import __version__
-from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
+from pepr_gate.errors import EXIT_INTERNAL, PeprError, SignalReceived, signal_of
 
 COMMANDS = ("run", "check", "ci", "score", "history", "report", "comment", "probe", "schema")
 
@@ -33,7 +35,8 @@ exit codes:
   2  bad input: usage, config, metrics file, history
   3  the measured command failed: non-zero exit, signal or timeout
   4  internal error: a bug; the traceback is in the log file named
-  130 interrupted
+  130 interrupted (Ctrl-C)
+  143 terminated (SIGTERM: the CI job was cancelled)
 """
 
 
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    with _pipe_safe_stdout():
+    with _pipe_safe_stdout(), _signals_raise():
         return _main(args_list)
 
 
@@ -76,9 +79,11 @@ def _main(args_list: list[str]) -> int:
     except PeprError as exc:
         _print_error(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("pepr-gate: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = signal_of(exc)
+        print(f"pepr-gate: interrupted by {signal.Signals(signum).name}; nothing more was "
+              "written", file=sys.stderr)
+        return 128 + signum
     except Exception:  # the one place that turns a bug into exit code 4
         log = _write_crash_log(args_list)
         print(
@@ -130,6 +135,27 @@ class _PipeSafe(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return self._inner.encoding
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise SignalReceived(signum)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) and SIGINT raise `SignalReceived` wherever they land, so
+    every command stops through the one error handler: exit 143 or 130 with a message,
+    and whatever was written so far is named (the stage runner forwards them instead)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @contextlib.contextmanager

@@ -3,13 +3,16 @@
 Everything that can be checked before the job starts is checked first (stages, workdir,
 store, the `.pepr/runs` folder, carbon settings), so a long training job is never run
 only to fail at the end on a typo. Failed runs are written and stored with
-`status: failed`; an interrupted run stores nothing.
+`status: failed`; an interrupted run (Ctrl-C, or SIGTERM from a cancelled CI job) keeps
+its record file, marked failed, and is not stored: the error says how to import it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,9 +25,11 @@ from pepr_gate.errors import (
     CommandFailed,
     ConfigError,
     InputError,
+    Interrupted,
     MetricsError,
     PeprError,
     StoreError,
+    signal_of,
 )
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.hardware import describe
@@ -33,10 +38,12 @@ from pepr_gate.measure.meter.base import MeterResult, Window
 from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.meter.factory import build_session
 from pepr_gate.measure.metrics import read_metrics
-from pepr_gate.measure.stages import StageSpec, describe_failure, raise_for_interrupt, run_stage
+from pepr_gate.measure.stages import StageSpec, describe_failure, run_stage
 from pepr_gate.records import GitInfo, Performance, Resources, RunRecord, Stage, utcnow
 from pepr_gate.score import resource_value, score_scaled
-from pepr_gate.store import Store, open_store
+from pepr_gate.services.preflight import runs_dir_for, withheld_note, writable_store
+from pepr_gate.services.stops import kept_after_interrupt, leftover_notes, stage_interrupted
+from pepr_gate.store import Store
 
 
 @dataclass
@@ -57,21 +64,6 @@ def _stages(config: Config, argv: list[str] | None) -> list[StageSpec]:
             hint="add a [[run.stages]] table with name and cmd, or give the command after `--`",
         )
     return [StageSpec(s.name, s.argv, s.shell, s.timeout_s) for s in config.run.stages]
-
-
-def _runs_dir(config: Config, out: Path | None) -> Path:
-    folder = out.parent if out else Path(config.root) / ".pepr" / "runs"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_text("", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise StoreError(
-            f"cannot write run records to {folder}: {exc.strerror or exc}",
-            hint="make the folder writable, or pass --out to a writable place",
-        ) from None
-    return folder
 
 
 def execute(
@@ -107,12 +99,13 @@ def execute(
         if config.source is None:
             raise
         raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
-    runs_dir = _runs_dir(config, out)
-    store = None if no_store else _writable_store(store_url or config.store.url, config)
+    runs_dir = runs_dir_for(config, out)
+    store = None if no_store else writable_store(store_url or config.store.url, config)
     git = git_info(Path(config.root), branch=branch, sha=sha)
     n = repeats or config.run.repeats
     group = secrets.token_hex(4) if n > 1 else None
     outcome = Outcome()
+    unstored: list[Path] = []  # record files written but not (yet) in the store
     try:
         for i in range(n):
             record, result, error = _one_run(
@@ -120,7 +113,7 @@ def execute(
             )
             record = record.model_copy(update={"repeat_group": group, "repeat_index": i})
             if withheld:
-                record.notes.append(_withheld_note(withheld))
+                record.notes.append(withheld_note(withheld))
             path = _record_path(runs_dir, out, record, i)
             try:
                 write_atomic(path, record.to_json())
@@ -134,34 +127,25 @@ def execute(
             outcome.records.append(record)
             outcome.record_paths.append(path)
             outcome.meter_results.append(result)
+            if isinstance(error, Interrupted):  # kept as a file, never stored as a run
+                unstored.append(path)
+                outcome.error = kept_after_interrupt(error, unstored, store)
+                break
             if store is not None:
+                unstored.append(path)
                 _append(store, record, path)
+                unstored.remove(path)
             if error is not None:
                 outcome.error = error
                 break
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM between stages or while storing
+        stop = Interrupted(f"interrupted by {signal.Signals(signal_of(exc)).name}",
+                           signum=signal_of(exc))
+        raise kept_after_interrupt(stop, unstored, store) from None
     finally:
         if store is not None:
             store.close()
     return outcome
-
-
-def _writable_store(url: str, config: Config) -> Store:
-    """The store, checked to accept a record now: never find out after an hours-long job."""
-    store: Store | None = None
-    try:
-        store = open_store(url, root=Path(config.root))
-        store.check_writable()
-    except StoreError as exc:
-        if store is not None:
-            store.close()
-        raise StoreError(f"{exc.message} (checked before running the job; nothing was run)",
-                         hint=exc.hint) from None
-    return store
-
-
-def _withheld_note(names: list[str]) -> str:
-    return (f"withheld from the job's environment (secrets): {', '.join(names)}; "
-            "set one in [run] env to pass it on purpose")
 
 
 def _append(store: Store, record: RunRecord, path: Path | None) -> None:
@@ -197,6 +181,7 @@ def _one_run(
     wall_start = time.time()
     metrics_before = _metrics_stat(config)
     done: list[Stage] = []
+    stage_notes: list[str] = []
     user = sys_ = 0.0
     max_rss = 0
     error: PeprError | None = None
@@ -221,9 +206,12 @@ def _one_run(
         user += res.cpu_user_s
         sys_ += res.cpu_sys_s
         max_rss = max(max_rss, res.max_rss_bytes)
+        for note in leftover_notes(spec.name, res.leftovers):
+            print(f"pepr-gate: {note}", file=sys.stderr)
+            stage_notes.append(note)
         if res.interrupted:
-            session.close(Window(t0, time.monotonic()))
-            raise_for_interrupt(res)
+            error = stage_interrupted(res)
+            break
         why = describe_failure(res.stage, limit)
         if why:
             error = CommandFailed(why, hint="see the job's output above; fix it and re-run")
@@ -273,7 +261,7 @@ def _one_run(
     resource = config.score.resource
     scale, source = config.scale_for(resource)
     score = score_scaled(perf.value, resource_value(resources, resource), resource, scale, source)
-    notes = list(result.notes)
+    notes = list(result.notes) + stage_notes
     if config.performance is None:
         notes.append("no [performance] configured: P was not read, so PePR is not computed")
     record = RunRecord(
