@@ -7,25 +7,23 @@ written first; only then is the exit code decided.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
+from pepr_gate.errors import EXIT_GATE_FAILED, InputError
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
-from pepr_gate.publish.github.text import code_block
 from pepr_gate.publish.markdown import escape_md as md_text
+from pepr_gate.services.ci_failure import CI_DIR, publish_failure
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
     from pepr_gate.records import CheckResult, RunRecord
 
-CI_DIR = Path(".pepr") / "ci"
 
 
 @dataclass(frozen=True)
@@ -46,19 +44,26 @@ class Published:
 
 
 def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
-    ctx = load_event(env)
-    if ctx.kind in ("tag", "other"):
-        return _nothing_to_do(ctx, env)
-    from pepr_gate.config import load_config
-
-    config = load_config(opts.config)
-    token = env.get("GITHUB_TOKEN", "")
-    client = _client(ctx, token)
+    ctx: EventContext | None = None
     try:
-        return _measure_and_publish(ctx, config, opts, env, client)
-    finally:
-        if client is not None:
-            client.close()
+        ctx = load_event(env)
+        if ctx.kind in ("tag", "other"):
+            return _nothing_to_do(ctx, env)
+        from pepr_gate.config import load_config
+
+        config = load_config(opts.config)
+        token = env.get("GITHUB_TOKEN", "")
+        client = _client(ctx, token)
+        try:
+            return _measure_and_publish(ctx, config, opts, env, client)
+        finally:
+            if client is not None:
+                client.close()
+    except BaseException as exc:
+        # Every failure (a bad event payload, a config error, a cancelled job, a bug)
+        # leaves the summary, outputs, error.json and report.md behind.
+        publish_failure(ctx, exc, [], env)  # once: a published failure is marked
+        raise
 
 
 def _client(ctx: EventContext, token: str) -> GitHubClient | None:
@@ -105,8 +110,8 @@ def _measure_and_publish(
             store_url=opts.store,
             threshold=opts.threshold,
         )
-    except PeprError as exc:
-        _publish_error(ctx, exc, paths, env)
+    except BaseException as exc:
+        publish_failure(ctx, exc, paths, env)
         raise
     result = result.model_copy(update={"config_path": _config_name(config, opts, env)})
     _write(CI_DIR / "check.json", result.to_json())
@@ -280,28 +285,6 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _publish_error(
-    ctx: EventContext, exc: PeprError, paths: list[Path], env: Mapping[str, str]
-) -> None:
-    title = "the measured command failed" if exc.exit_code == 3 else "could not check this run"
-    report = f"## pepr-gate: {title}\n\n{code_block(str(exc))}\n"
-    if ctx.run_url:
-        report += f"\n[Workflow run]({ctx.run_url})\n"
-    report_path = _write(CI_DIR / "report.md", report)
-    _write(CI_DIR / "error.json", json.dumps({"exit_code": exc.exit_code, "message": exc.message}))
-    publish.write_summary(report, env)
-    publish.set_outputs(
-        {
-            "verdict": "error",
-            "report-path": str(report_path),
-            "record-path": "\n".join(str(p) for p in paths),
-            "comment-url": "",
-        },
-        env,
-    )
-    publish.annotation("error", f"pepr-gate: {title}: {exc.message}")
 
 
 def _nothing_to_do(ctx: EventContext, env: Mapping[str, str]) -> int:
