@@ -14,6 +14,8 @@ them alike. Each variant is a fresh subprocess, so interpreter start is included
   codecarbon       the same job inside codecarbon's OfflineEmissionsTracker (DNK, no
                    file, log level error): extra wall time and extra peak RSS
   sampler CPU      CPU time of pepr-gate's sampling thread (MeterResult.sampler_cpu_s)
+  live line        extra CPU of the live line around a sleeping job, as a share of one
+                   core (benchmarks/live_cost.py; --live-seconds 0 skips it)
 
 The job is a Python busy loop with a fixed number of iterations (calibrated once to
 about --job-seconds), never a fixed time, so a slowdown shows up as more wall time.
@@ -106,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="process | auto | replay:PATH; repeat to compare (default: process)")
     ap.add_argument("--no-codecarbon", action="store_true",
                     help="skip the codecarbon tracker comparison")
+    ap.add_argument("--live-seconds", type=float, default=20.0,
+                    help="sleeping job for the live line's cost (default 20; 0 skips)")
     args = ap.parse_args(argv)
     meters: list[str] = args.meter or ["process"]
     if any(m.startswith("replay:") for m in meters):
@@ -191,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_rss = (median(tracked_rss) - median(alone_rss)) / mib
         print(f"codecarbon OfflineEmissionsTracker (for comparison): +{extra:.3f} s wall, "
               f"+{extra_rss:.1f} MiB peak RSS over the job alone")
+    if args.live_seconds > 0:
+        from live_cost import report  # beside this script
+
+        ok &= report(args.live_seconds, min(args.repeats, 3))
     return 0 if ok else 1
 
 

@@ -70,6 +70,7 @@ class RunConfig(_Section):
     workdir: str = "."
     env: dict[str, str] = Field(default_factory=dict)
     repeats: int = Field(default=1, ge=1, le=100)
+    progress_interval_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
 
     @field_validator("stages")
     @classmethod

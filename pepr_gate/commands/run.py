@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     p.add_argument("--repeats", type=int, metavar="N",
                    help="run the stages N times, each stored (default: [run] repeats)")
     p.add_argument("--branch", metavar="B", help="record the run under this branch name")
+    p.add_argument("--quiet", action="store_true",
+                   help="no live line while the stages run (neither on a terminal nor the "
+                   "plain line every [run] progress_interval_s)")
     p.add_argument("--record-trace", metavar="FILE", type=Path,
                    help="also record the GPU samples as a replay trace (real GPUs only)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...",
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         branch=args.branch,
         record_trace=args.record_trace,
+        quiet=args.quiet,
     )
     for record, path in zip(outcome.records, outcome.record_paths, strict=True):
         print_run(record)

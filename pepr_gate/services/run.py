@@ -39,6 +39,7 @@ from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.meter.factory import build_session
 from pepr_gate.measure.metrics import read_metrics
 from pepr_gate.measure.stages import StageSpec, describe_failure, run_stage
+from pepr_gate.publish.live import LiveLine, open_live
 from pepr_gate.records import GitInfo, Performance, Resources, RunRecord, Stage, utcnow
 from pepr_gate.score import resource_value, score_scaled
 from pepr_gate.services.preflight import runs_dir_for, withheld_note, writable_store
@@ -78,6 +79,7 @@ def execute(
     branch: str | None = None,
     sha: str | None = None,
     record_trace: Path | None = None,
+    quiet: bool = False,
 ) -> Outcome:
     stages = _stages(config, argv)
     workdir = config.workdir
@@ -99,6 +101,9 @@ def execute(
         if config.source is None:
             raise
         raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
+    live = open_live(quiet=quiet, interval_s=config.run.progress_interval_s,
+                     budgets=config.gate.budgets, g_per_kwh=intensity.g_per_kwh,
+                     pue=config.carbon.pue, env=os.environ)
     runs_dir = runs_dir_for(config, out)
     store = None if no_store else writable_store(store_url or config.store.url, config)
     git = git_info(Path(config.root), branch=branch, sha=sha)
@@ -108,8 +113,9 @@ def execute(
     unstored: list[Path] = []  # record files written but not (yet) in the store
     try:
         for i in range(n):
+            repeat = f", repeat {i + 1}/{n}" if n > 1 else ""
             record, result, error = _one_run(
-                config, stages, env, meter, intensity, git, record_trace
+                config, stages, env, meter, intensity, git, record_trace, live, repeat
             )
             record = record.model_copy(update={"repeat_group": group, "repeat_index": i})
             if withheld:
@@ -175,6 +181,8 @@ def _one_run(
     intensity: Intensity,
     git: GitInfo | None,
     record_trace: Path | None,
+    live: LiveLine,
+    repeat: str = "",
 ) -> tuple[RunRecord, MeterResult, PeprError | None]:
     created = utcnow()
     session = build_session(meter or config.meter.kind, config=config, job_env=env)
@@ -188,34 +196,36 @@ def _one_run(
     budget = config.run.timeout_s
     t0 = time.monotonic()
     session.open()
-    for spec in stages:
-        timeout = spec.timeout_s
-        limit = f"the stage's timeout_s = {timeout:g} s" if timeout else ""
-        if budget is not None:
-            left = max(0.001, budget - (time.monotonic() - t0))
-            if timeout is None or left < timeout:
-                timeout, limit = left, f"[run] timeout_s = {budget:g} s for all stages"
-        spec = StageSpec(spec.name, spec.argv, spec.shell, timeout)
-        try:
-            res = run_stage(spec, cwd=config.workdir, env=env, on_start=session.track)
-        except CommandFailed as exc:
-            done.append(Stage(name=spec.name, argv=spec.argv, shell=spec.shell))
-            error = exc
-            break
-        done.append(res.stage)
-        user += res.cpu_user_s
-        sys_ += res.cpu_sys_s
-        max_rss = max(max_rss, res.max_rss_bytes)
-        for note in leftover_notes(spec.name, res.leftovers):
-            print(f"pepr-gate: {note}", file=sys.stderr)
-            stage_notes.append(note)
-        if res.interrupted:
-            error = stage_interrupted(res)
-            break
-        why = describe_failure(res.stage, limit)
-        if why:
-            error = CommandFailed(why, hint="see the job's output above; fix it and re-run")
-            break
+    with live.watching(session):
+        for k, spec in enumerate(stages, 1):
+            live.stage(spec.name, k, len(stages), repeat)
+            timeout = spec.timeout_s
+            limit = f"the stage's timeout_s = {timeout:g} s" if timeout else ""
+            if budget is not None:
+                left = max(0.001, budget - (time.monotonic() - t0))
+                if timeout is None or left < timeout:
+                    timeout, limit = left, f"[run] timeout_s = {budget:g} s for all stages"
+            spec = StageSpec(spec.name, spec.argv, spec.shell, timeout)
+            try:
+                res = run_stage(spec, cwd=config.workdir, env=env, on_start=session.track)
+            except CommandFailed as exc:
+                done.append(Stage(name=spec.name, argv=spec.argv, shell=spec.shell))
+                error = exc
+                break
+            done.append(res.stage)
+            user += res.cpu_user_s
+            sys_ += res.cpu_sys_s
+            max_rss = max(max_rss, res.max_rss_bytes)
+            for note in leftover_notes(spec.name, res.leftovers):
+                print(f"pepr-gate: {note}", file=sys.stderr)
+                stage_notes.append(note)
+            if res.interrupted:
+                error = stage_interrupted(res)
+                break
+            why = describe_failure(res.stage, limit)
+            if why:
+                error = CommandFailed(why, hint="see the job's output above; fix it and re-run")
+                break
     t1 = time.monotonic()
     window = Window(t0, t1, user, sys_, max_rss)
     result = session.close(window)

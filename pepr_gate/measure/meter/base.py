@@ -40,6 +40,22 @@ class Window:
         return self.cpu_user_s + self.cpu_sys_s
 
 
+@dataclass(frozen=True)
+class LiveReading:
+    """One source's figures so far, from samples it already took (never a new reading).
+
+    `power_w` is the latest power (None where the source has no power figure), `energy_j`
+    the energy since the window opened, `method` how it was obtained (`measured`,
+    `estimated`, `replayed`), `gpu_memory_bytes` the peak GPU memory seen so far.
+    """
+
+    kind: str  # "gpu" | "cpu"
+    method: str
+    power_w: float | None = None
+    energy_j: float | None = None
+    gpu_memory_bytes: int | None = None
+
+
 @dataclass
 class SourceResult:
     components: list[Component] = field(default_factory=list)
@@ -71,6 +87,10 @@ class Source(ABC):
 
     @abstractmethod
     def result(self, window: Window) -> SourceResult: ...
+
+    def live(self, t: float) -> LiveReading | None:
+        """Figures so far for the live line, from samples already taken; None: nothing."""
+        return None
 
 
 @dataclass
@@ -109,6 +129,8 @@ class MeterSession:
         self._gaps = 0
         self._sampler_cpu_s = 0.0
         self.t_start = 0.0
+        self.keep_live = False  # set by the live line before `open`
+        self._live: tuple[LiveReading, ...] = ()
 
     def open(self) -> None:
         self.t_start = time.monotonic()
@@ -150,9 +172,24 @@ class MeterSession:
                         self._gaps += 1
                     src.sample(now, pids)
                     due[id(src)] = now + src.interval_s
+            if self.keep_live:
+                self._live = self._collect_live(now)
             wait = max(0.0, min(due.values()) - time.monotonic())
             self._wake.wait(wait)
         self._sampler_cpu_s = time.thread_time() - cpu0
+
+    def _collect_live(self, t: float) -> tuple[LiveReading, ...]:
+        readings = (s.live(t) for s in self.sources)
+        return tuple(r for r in readings if r is not None)
+
+    @property
+    def live_readings(self) -> tuple[LiveReading, ...]:
+        """The newest figures so far, rebuilt by the sampling thread after each round.
+
+        Reading this never touches a sensor: the tuple is replaced whole, so another thread
+        sees either the previous round or the new one.
+        """
+        return self._live
 
     @property
     def sampler_cpu_s(self) -> float:

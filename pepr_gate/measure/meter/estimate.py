@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pepr_gate.errors import ConfigError
-from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.measure.meter.process import ProcessSource
 from pepr_gate.records import Component
 
@@ -144,6 +144,18 @@ class EstimateSource(Source):
         self.threads = max(1, threads)
         self.ram_bytes = ram_bytes
         self.process = process  # its sampled tree peak gives the job's share of RAM
+
+    def live(self, t: float) -> LiveReading | None:
+        """The same TDP x utilisation model over the CPU seconds sampled so far."""
+        points = self.process.cpu_points if self.process else []
+        if not points:
+            return None
+        per_cpu_s = lookup_tdp(self.cpu_model, self.threads).watts / self.threads
+        watts = None
+        if len(points) == 2 and points[1][0] > points[0][0]:
+            (t0, c0), (t1, c1) = points
+            watts = per_cpu_s * max(0.0, c1 - c0) / (t1 - t0)
+        return LiveReading("cpu", "estimated", watts, per_cpu_s * points[-1][1])
 
     def result(self, window: Window) -> SourceResult:
         tdp = lookup_tdp(self.cpu_model, self.threads)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.measure.meter.devices import PhysicalGpu, Resolution, parse_visible
 from pepr_gate.measure.meter.nvml_device import Device, discover, job_tree
 from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
@@ -89,6 +89,7 @@ class NvmlSource(Source):
         self._peak_job_mem = 0
         self._peak_used_mem = 0
         self._errors: list[str] = []
+        self._live_sums: dict[int, tuple[int, float]] = {}  # device -> (samples seen, J)
 
     # -- the window -----------------------------------------------------------------
     def start(self, t: float) -> None:
@@ -135,6 +136,28 @@ class NvmlSource(Source):
         except Exception as exc:
             self._errors.append(repr(exc))
         self._lib.shutdown()
+
+    def live(self, t: float) -> LiveReading | None:
+        """Latest power summed over the metered GPUs and the integral of the power samples
+        taken so far (the counter is read only at the window's edges: no extra NVML call)."""
+        watts = joules = 0.0
+        seen = False
+        for i, dev in enumerate(self._devices):
+            if not dev.visible or dev.mode == "unavailable" or not dev.power:
+                continue
+            seen = True
+            done, total = self._live_sums.get(i, (0, 0.0))
+            pts = dev.power  # appended in time order by the sampling thread
+            for (t0, p0), (t1, p1) in zip(pts[max(0, done - 1):-1], pts[max(1, done):],
+                                          strict=True):
+                total += (t1 - t0) * (p0 + p1) / 2
+            self._live_sums[i] = (len(pts), total)
+            watts += pts[-1][1]
+            joules += total
+        if not seen:
+            return None
+        memory = self._peak_job_mem or self._peak_used_mem or None
+        return LiveReading("gpu", "measured", watts, joules, memory)
 
     def _slow(self, t: float, pids: frozenset[int]) -> None:
         self._next_slow = t + SLOW_S

@@ -26,6 +26,8 @@ class ProcessSource(Source):
         self.pids_seen: set[int] = set()
         self._procs: dict[int, psutil.Process] = {}
         self.own_rss = 0
+        self._cpu_by_pid: dict[int, float] = {}  # the latest CPU seconds of each process
+        self.cpu_points: list[tuple[float, float]] = []  # (t, CPU seconds so far), last two
 
     def start(self, t: float) -> None:
         # subprocess starts children with vfork, and Linux carries the parent's high-water
@@ -40,11 +42,15 @@ class ProcessSource(Source):
             for proc in self._tree(root):
                 try:
                     rss = proc.memory_info().rss
+                    cpu = proc.cpu_times()
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
+                # A process that exits keeps its last figure: CPU seconds only grow.
+                self._cpu_by_pid[proc.pid] = cpu.user + cpu.system
                 self.pids_seen.add(proc.pid)
                 total += rss
                 single = max(single, rss)
+        self.cpu_points = [*self.cpu_points[-1:], (t, sum(self._cpu_by_pid.values()))]
         if total:
             self.samples += 1
             # Sample fast while the job is young, so short jobs are seen at all.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.records import Component
 
 UJ_PER_KWH = 3.6e12
@@ -36,6 +36,7 @@ class Domain:
     total_uj: int = 0
     wraps: int = 0
     longest_gap_s: float = 0.0
+    last_w: float | None = None  # mean power over the last read interval
     error: str | None = None
     error_hint: str | None = None
 
@@ -133,6 +134,8 @@ class RaplSource(Source):
                 d.wraps += 1
             d.total_uj += delta
             d.longest_gap_s = max(d.longest_gap_s, t - d.last_t)
+            if t > d.last_t:
+                d.last_w = delta / 1e6 / (t - d.last_t)
         d.last_uj, d.last_t = now, t
 
     def sample(self, t: float, pids: frozenset[int]) -> None:
@@ -144,6 +147,13 @@ class RaplSource(Source):
 
     def stop(self, t: float) -> None:
         self.sample(t, frozenset())
+
+    def live(self, t: float) -> LiveReading | None:
+        good = [d for d in self.domains if d.error is None and d.last_w is not None]
+        if self._absent or not good:
+            return None
+        return LiveReading("cpu", "measured", sum(d.last_w or 0.0 for d in good),
+                           sum(d.total_uj for d in good) / 1e6)
 
     def result(self, window: Window) -> SourceResult:
         if self._absent:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pepr_gate.errors import InputError
-from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.records import Component, GpuInfo
 
 TRACE_SCHEMA = "pepr-gate/trace/1"
@@ -128,6 +128,14 @@ class PowerCurve:
         px = p0 + (p1 - p0) * (x - t0) / (t1 - t0) if t1 > t0 else p0
         return self.cum[i - 1] + (x - t0) * (p0 + px) / 2
 
+    def power_w(self, elapsed_s: float) -> float:
+        if self.period <= 0:
+            return self.p[0] * self.scale
+        x = elapsed_s % self.period
+        i = min(len(self.t) - 1, max(1, bisect.bisect_right(self.t, x)))
+        t0, t1, p0, p1 = self.t[i - 1], self.t[i], self.p[i - 1], self.p[i]
+        return (p0 + (p1 - p0) * (x - t0) / (t1 - t0) if t1 > t0 else p0) * self.scale
+
     def energy_j(self, duration_s: float) -> float:
         if self.period <= 0:
             return self.p[0] * duration_s * self.scale
@@ -143,6 +151,15 @@ class ReplaySource(Source):
         self.path = Path(path)
         self.trace = load_trace(self.path)
         self.curves = [PowerCurve(d.samples, d.energy_mj) for d in self.trace.devices]
+        self._t0 = 0.0
+
+    def start(self, t: float) -> None:
+        self._t0 = t
+
+    def live(self, t: float) -> LiveReading | None:
+        elapsed = max(0.0, t - self._t0)
+        return LiveReading("gpu", "replayed", sum(c.power_w(elapsed) for c in self.curves),
+                           sum(c.energy_j(elapsed) for c in self.curves))
 
     def result(self, window: Window) -> SourceResult:
         d = max(0.0, window.duration_s)
