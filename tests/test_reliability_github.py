@@ -179,3 +179,23 @@ def test_a_bad_action_input_in_ci_publishes_too(tmp_path: Path, gh: FakeGitHub) 
     proc = _ci(tmp_path, gh, _pr_payload(), PEPR_THRESHOLD="lots")
     assert_exit(proc, 2, "threshold")
     _assert_published(tmp_path, "threshold")
+
+
+def test_a_redirecting_api_in_ci_keeps_the_result_and_exits_2(
+    tmp_path: Path, gh: FakeGitHub
+) -> None:
+    try:
+        from tests.harness import WRITE_METRICS, perf_config
+    except ImportError:
+        from harness import WRITE_METRICS, perf_config  # type: ignore[no-redef]
+
+    (tmp_path / "pepr.toml").write_text(perf_config(WRITE_METRICS))
+    gh.answer_always = (301, {}, {"Location": "https://elsewhere.example/api"})
+    proc = _ci(tmp_path, gh, _pr_payload(), PEPR_STORE=f"sqlite:///{tmp_path / 'h.db'}")
+    assert_exit(proc, 2, "redirect to elsewhere.example", "GITHUB_API_URL")
+    outputs = (tmp_path / "output").read_text()
+    assert "\ninconclusive\n" in outputs  # the check's own verdict is published
+    summary = (tmp_path / "summary.md").read_text()
+    assert "no comment" in summary and "could not check" not in summary
+    assert json.loads((tmp_path / ".pepr" / "ci" / "check.json").read_text())["verdict"]
+    assert "::error" in proc.stdout

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pepr_gate.errors import EXIT_GATE_FAILED, InputError
+from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.markdown import escape_md as md_text
-from pepr_gate.services.ci_failure import CI_DIR, publish_failure
+from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config
@@ -41,6 +41,7 @@ class CiOptions:
 class Published:
     notices: list[str] = field(default_factory=list)
     comment_url: str | None = None
+    error: PeprError | None = None  # raised once the result is published (exit 2)
 
 
 def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
@@ -130,6 +131,10 @@ def _measure_and_publish(
     publish.annotation(publish.level_for(result.verdict), _headline(result))
     for notice in out.notices:
         print(f"pepr-gate: {notice}")
+    if out.error is not None:  # GitHub's API is misconfigured: the result stands, exit 2
+        publish.annotation("error", f"pepr-gate: {out.error.message}")
+        setattr(out.error, PUBLISHED, True)
+        raise out.error
     return 0 if gated else code
 
 
@@ -186,7 +191,7 @@ def _comment(
     if client is None:
         out.notices.append("no GitHub token (input `github-token`): no comment was posted")
         return
-    from pepr_gate.publish.github.api import GitHubAccessError, GitHubError
+    from pepr_gate.publish.github.api import GitHubAccessError, GitHubError, GitHubReplyError
     from pepr_gate.publish.markdown import comment_marker, render_markdown
 
     marker = comment_marker(result.config_path or opts.config)
@@ -216,6 +221,8 @@ def _comment(
         return
     except GitHubError as exc:
         out.notices.append(f"no comment: {md_text(exc.message)}; the check result stands")
+        if isinstance(exc, GitHubReplyError):
+            out.error = exc
         return
     out.comment_url = done.url
     if done.action == "skipped":

@@ -31,6 +31,11 @@ class GitHubError(PeprError):
     """A GitHub API call failed after retries."""
 
 
+class GitHubReplyError(GitHubError):
+    """GitHub (or what answers at GITHUB_API_URL) sent a redirect or a malformed reply: a
+    setup problem, not an outage, so `ci` exits 2 for it (after publishing the result)."""
+
+
 class _Retry(Exception):
     """A failed attempt worth retrying: server error, timeout, rate limit."""
 
@@ -61,8 +66,9 @@ class Comment:
     @classmethod
     def from_api(cls, data: Any) -> Comment:
         if not isinstance(data, dict) or not _is_id(data.get("id")):
-            raise GitHubError(f"GitHub sent a comment without a numeric id: {str(data)[:100]!r}",
-                              hint="check GITHUB_API_URL: it must be the REST API's address")
+            raise GitHubReplyError(
+                f"GitHub sent a comment without a numeric id: {str(data)[:100]!r}",
+                hint="check GITHUB_API_URL: it must be the REST API's address")
         return cls(
             id=int(data["id"]),
             body=data.get("body") or "",
@@ -223,7 +229,7 @@ class GitHubClient:
             return response
         if status < 400:
             where = response.headers.get("location", "")
-            raise GitHubError(
+            raise GitHubReplyError(
                 self._scrub(f"GitHub answered {status} (a redirect"
                             f"{' to ' + _origin(where)[1] if where else ''}) to {method} "
                             f"{_path(url)}; pepr-gate does not follow redirects with its token"),
@@ -300,7 +306,7 @@ def _json(response: httpx.Response, kind: type, method: str, url: str) -> Any:
     if not isinstance(data, kind):
         what = "a list" if kind is list else "an object"
         got = type(data).__name__ if data is not None else "no JSON"
-        raise GitHubError(
+        raise GitHubReplyError(
             f"GitHub answered {response.status_code} to {method} {_path(url)} with {got}, "
             f"not {what}",
             hint="check GITHUB_API_URL (a proxy or a web page answers differently from "
