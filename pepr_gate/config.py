@@ -29,6 +29,7 @@ else:  # pragma: no cover
 
 CONFIG_NAMES = ("pepr.toml", "pyproject.toml")
 DEFAULT_STORE = "sqlite:///.pepr/history.db"
+HASHED_SECTIONS = {"performance", "score", "carbon", "meter"}  # what config_hash covers
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -149,6 +150,17 @@ class GateConfig(_Section):
     strict: bool = False
     base_branch: str | None = None
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    accept_label: str = Field(default="pepr-gate: accept", min_length=1)
+
+    @field_validator("max_pepr_drop", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        """`max_pepr_drop = "5%"` reads as 0.05, like `--threshold 5%`."""
+        if isinstance(value, str):
+            from pepr_gate.units import parse_fraction
+
+            return parse_fraction(value)
+        return value
 
 
 class Config(_Section):
@@ -176,9 +188,26 @@ class Config(_Section):
         because changing the model or its training command is exactly what a pull request
         does and must still be compared with the base branch.
         """
-        relevant = self.model_dump(include={"performance", "score", "carbon", "meter"})
+        relevant = self.model_dump(include=HASHED_SECTIONS)
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def config_keys(self) -> dict[str, str]:
+        """A short digest per setting behind `config_hash` ("score.scale.energy" -> hash),
+        stored with each run so a changed hash can name the keys that changed."""
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: object) -> None:
+            if isinstance(value, dict) and value:
+                for key, sub in value.items():
+                    walk(f"{prefix}.{key}", sub)
+                return
+            blob = json.dumps(value, sort_keys=True, default=str).encode()
+            out[prefix] = hashlib.sha256(blob).hexdigest()[:8]
+
+        for section, value in self.model_dump(include=HASHED_SECTIONS).items():
+            walk(section, value)
+        return out
 
     def scale_for(self, resource: str) -> tuple[float | None, str | None]:
         """The explicit scale, else the budget, for a resource; (None, None) if neither."""

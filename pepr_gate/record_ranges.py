@@ -68,3 +68,10 @@ def _problems(record: RunRecord) -> Iterator[Problem]:
 def range_problem(record: RunRecord) -> Problem | None:
     """The first field out of range, or None when the record is sound."""
     return next(_problems(record), None)
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """Text from a file, safe on one line of a log: control characters escaped (no line of
+    pepr-gate's output can then start with `::`, a GitHub workflow command)."""
+    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
+    return out + ("..." if len(text) > limit else "")

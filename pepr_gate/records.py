@@ -18,10 +18,13 @@ from pepr_gate.errors import InputError
 RUN_SCHEMA: Final = "pepr-gate/run/1"
 CHECK_SCHEMA: Final = "pepr-gate/check/1"
 
-Method = Literal["measured", "estimated", "unavailable"]
-EnergyMethod = Literal["measured", "mixed", "estimated", "unavailable"]
+Method = Literal["measured", "replayed", "estimated", "unavailable"]
+EnergyMethod = Literal["measured", "replayed", "mixed", "estimated", "unavailable"]
+# What a reading covers: the job's share of a part (estimates), a whole GPU (NVML counts
+# every process on it, idle power included), a whole CPU socket (RAPL, the same).
+Scope = Literal["job-share", "whole-device", "whole-socket"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
-VerdictName = Literal["pass", "warn", "fail", "inconclusive"]
+VerdictName = Literal["pass", "warn", "fail", "inconclusive", "accepted"]
 VariantName = Literal["PePR-E", "PePR-C", "PePR-T", "PePR-M", "PePR-P"]
 
 VARIANTS: dict[str, str] = {
@@ -56,6 +59,10 @@ class Component(_Model):
     )
     energy_kwh: float | None = None
     counts_toward_total: bool = True
+    scope: Scope | None = None  # None in records written before scopes were recorded
+    coverage: float | None = Field(
+        default=None, description="fraction of the run's window the reading covers (0..1)"
+    )
     reason: str | None = None
     hint: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -156,6 +163,11 @@ class RunRecord(_Model):
     hardware: Hardware
     git: GitInfo | None = None
     config_hash: str
+    config_keys: dict[str, str] | None = Field(
+        default=None,
+        description="digest of each setting behind config_hash (dotted key -> short hash), "
+        "so a changed hash can name the keys that changed",
+    )
     score: Score | None = None
     meter: str = "process"
     telemetry_ok: bool = True
@@ -195,6 +207,8 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
         parsed = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        from pepr_gate.record_ranges import printable
+
         where = printable(".".join(str(p) for p in first["loc"]))
         raise InputError(
             f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
@@ -208,13 +222,6 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
                 f"{source}: invalid {what} at field '{problem[0]}': {problem[1]}", hint=hint
             )
     return parsed
-
-
-def printable(text: str, limit: int = 80) -> str:
-    """Text from a file, safe on one line of a log: control characters escaped (no line of
-    pepr-gate's output can then start with `::`, a GitHub workflow command)."""
-    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
-    return out + ("..." if len(text) > limit else "")
 
 
 def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) -> _M:
@@ -266,6 +273,8 @@ class Side(_Finite):
     performance: float | None
     resource_value: float | None
     R: float | None
+    over_scale: bool = Field(
+        default=False, description="the resource was over the scale, so R is capped at 1")
     energy_kwh: float | None = None
     carbon_kg: float | None = None
     duration_s: float | None = None
@@ -304,6 +313,17 @@ class CheckResult(_Finite):
     noise_run_ids: list[str] = Field(default_factory=list)
     repeats_needed: int | None = None
     notes: list[str] = Field(default_factory=list)
+    noise_source: Literal["measured", "assumed"] | None = Field(
+        default=None, description="spread measured from the runs, or assumed from a prior")
+    noise_runs: int | None = Field(
+        default=None, description="runs the spread was measured from (or available, if assumed)")
+    no_baseline: str | None = Field(
+        default=None, description="why no baseline: empty-store, no-base-runs, hardware, "
+        "config, ... (None when a baseline was found)")
+    changed_config_keys: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list, description="the pull request's labels")
+    accepted_by: str | None = Field(
+        default=None, description="the label that turned a fail into accepted")
 
     @model_validator(mode="after")
     def _variant_matches_resource(self) -> CheckResult:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pepr_gate.records import VARIANTS, Normalization, Resources, RunRecord, Score
+from pepr_gate.records import VARIANTS, Component, Normalization, Resources, RunRecord, Score
 
 GB = 1e9  # GPU memory is reported in decimal gigabytes, as in the paper's memR column
 
@@ -99,3 +99,30 @@ def relative_change(new: float, old: float) -> float | None:
     if old == 0:
         return None
     return (new - old) / old
+
+
+# -- which runs compare on energy ------------------------------------------------------
+_DEFAULT_SCOPE = {"cpu": "whole-socket", "dram": "whole-socket", "gpu": "whole-device"}
+
+
+def component_scope(c: Component) -> str:
+    """The recorded scope, or for records older than the field what their method implied."""
+    if c.scope is not None:
+        return c.scope
+    if c.method == "estimated":
+        return "job-share"
+    return _DEFAULT_SCOPE.get(c.kind, "whole-device")
+
+
+def method_signature(record: RunRecord) -> tuple[tuple[str, str, str], ...]:
+    """(kind, method, scope) of every counted energy reading: two runs are comparable on
+    energy only when these are equal (a RAPL whole-socket figure is not a job-share
+    estimate, though both runs would be "mixed")."""
+    return tuple(sorted({
+        (c.kind, c.method, component_scope(c)) for c in record.components
+        if c.counts_toward_total and c.energy_kwh is not None
+    }))
+
+
+def describe_signature(signature: tuple[tuple[str, str, str], ...]) -> str:
+    return ", ".join(f"{k} {m} ({s})" for k, m, s in signature) or "nothing"

@@ -51,3 +51,18 @@ def distinct(value: float, limit: float) -> tuple[str, str]:
         if a != b:
             break
     return a, b
+
+
+def parse_fraction(text: str) -> float:
+    """A fraction written as `0.05` or `5%` (the same value); ValueError names both forms."""
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        number = float(raw.removesuffix("%").strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a number: use a fraction such as 0.05, or a percentage such as 5%"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number / 100 if percent else number

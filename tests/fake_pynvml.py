@@ -18,12 +18,19 @@ import pynvml
 GiB = 1024**3
 
 
+# (clock, how many times this function was called on this device, this call included)
+#   -> an NVML error code to raise, or None to answer
+Flaky = Callable[[float, int], int | None]
+
+
 @dataclass(eq=False)
 class FakeMig:
     uuid: str
     gi: int
     ci: int
-    processes: Callable[[float], list[tuple[int, int]]] = lambda t: []
+    processes: Callable[[float], list[tuple[int, int | None]]] = lambda t: []
+    errors: dict[str, int] = field(default_factory=dict)
+    flaky: dict[str, Flaky] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -41,10 +48,13 @@ class FakeGpu:
     counter: bool = True
     utilization: int = 87
     memory_used: int = 12 * GiB
-    processes: Callable[[float], list[tuple[int, int]]] = lambda t: []  # (pid, bytes)
+    # (pid, bytes); bytes None is NVML_VALUE_NOT_AVAILABLE, as nvidia-ml-py hands it over
+    processes: Callable[[float], list[tuple[int, int | None]]] = lambda t: []
     mig: list[FakeMig] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)  # function name -> NVML code
+    flaky: dict[str, Flaky] = field(default_factory=dict)  # function name -> when it fails
     accounting: dict[int, int] = field(default_factory=dict)  # pid -> maxMemoryUsage
+    instant_power: bool = False  # the driver has NVML_FI_DEV_POWER_INSTANT
 
 
 def sine_power(base: float, amp: float, period: float) -> tuple[Callable[[float], float],
@@ -57,9 +67,12 @@ def sine_power(base: float, amp: float, period: float) -> tuple[Callable[[float]
 
 class FakeNvml:
     def __init__(self, gpus: list[FakeGpu], *, init_error: int | None = None,
-                 driver: str = "535.104.05", cuda: int = 12020) -> None:
+                 driver: str = "535.104.05", cuda: int = 12020,
+                 handle_errors: dict[int, int] | None = None) -> None:
         self.gpus = gpus
         self.init_error = init_error
+        self.handle_errors = handle_errors or {}  # NVML index -> code (e.g. Slurm's cgroup)
+        self.calls: dict[tuple[int, str], int] = {}
         self.driver = driver
         self.cuda = cuda
         self.clock = 0.0
@@ -69,6 +82,13 @@ class FakeNvml:
         code = getattr(handle, "errors", {}).get(name)
         if code is not None:
             raise pynvml.NVMLError(code)
+        when = getattr(handle, "flaky", {}).get(name)
+        if when is not None:
+            key = (id(handle), name)
+            self.calls[key] = self.calls.get(key, 0) + 1
+            code = when(self.clock, self.calls[key])
+            if code is not None:
+                raise pynvml.NVMLError(code)
 
     def _impl(self) -> dict[str, Callable[..., Any]]:
         def dev(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,6 +102,8 @@ class FakeNvml:
                 raise pynvml.NVMLError(self.init_error)
 
         def handle_by_index(i: int) -> FakeGpu:
+            if i in self.handle_errors:
+                raise pynvml.NVMLError(self.handle_errors[i])
             if i >= len(self.gpus):
                 raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
             return self.gpus[i]
@@ -98,6 +120,16 @@ class FakeNvml:
             if j >= len(g.mig):
                 raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
             return g.mig[j]
+
+        def field_values(g: FakeGpu, ids: list[int]) -> list[Any]:
+            out = []
+            for fid in ids:
+                ok = fid == pynvml.NVML_FI_DEV_POWER_INSTANT and g.instant_power
+                out.append(SimpleNamespace(
+                    fieldId=fid, valueType=pynvml.NVML_VALUE_TYPE_UNSIGNED_INT,
+                    nvmlReturn=pynvml.NVML_SUCCESS if ok else pynvml.NVML_ERROR_NOT_SUPPORTED,
+                    value=SimpleNamespace(uiVal=round(g.power(self.clock) * 1000) if ok else 0)))
+            return out
 
         def accounting_stats(g: FakeGpu, pid: int) -> Any:
             if pid not in g.accounting:
@@ -130,6 +162,7 @@ class FakeNvml:
                                                        energy),
             "nvmlDeviceGetPowerUsage": dev("nvmlDeviceGetPowerUsage",
                                            lambda g: round(g.power(self.clock) * 1000)),
+            "nvmlDeviceGetFieldValues": dev("nvmlDeviceGetFieldValues", field_values),
             "nvmlDeviceGetEnforcedPowerLimit": dev("nvmlDeviceGetEnforcedPowerLimit",
                                                    lambda g: g.power_limit_mw),
             "nvmlDeviceGetMemoryInfo": dev("nvmlDeviceGetMemoryInfo", lambda g, *v: SimpleNamespace(
@@ -139,7 +172,8 @@ class FakeNvml:
                                                                            memory=40)),
             "nvmlDeviceGetComputeRunningProcesses": dev("nvmlDeviceGetComputeRunningProcesses",
                                                         processes),
-            "nvmlDeviceGetGraphicsRunningProcesses": lambda h: [],
+            "nvmlDeviceGetGraphicsRunningProcesses": dev("nvmlDeviceGetGraphicsRunningProcesses",
+                                                         lambda h: []),
             "nvmlDeviceGetAccountingMode": dev("nvmlDeviceGetAccountingMode",
                                                lambda g: 1 if g.accounting else 0),
             "nvmlDeviceGetAccountingStats": dev("nvmlDeviceGetAccountingStats",

@@ -40,6 +40,7 @@ OUTPUTS = {
     "report-path",
     "record-path",
     "comment-url",
+    "repeats-needed",
 }
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 

@@ -170,3 +170,63 @@ def test_a_run_is_never_its_own_baseline(tmp_path: Path, make_record: Make) -> N
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["verdict"] == "inconclusive"
     assert "the only runs on main are the candidate's own" in " ".join(data["reasons"])
+
+
+def test_several_candidate_files_are_one_repeat_group_and_threshold_takes_percent(
+    tmp_path: Path, make_record: Make
+) -> None:
+    base = [write(tmp_path / f"b{i}.json", make_record(performance=0.9 + 0.002 * i))
+            for i in range(5)]
+    cands = [write(tmp_path / f"c{i}.json", make_record(branch="pr", performance=p))
+             for i, p in enumerate((0.80, 0.79, 0.81))]
+    res = cli("check", "--candidate", *cands, "--baseline", *base, "--threshold", "5%",
+              "--json", "out.json", "--markdown", "out.md", cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert len(data["candidate"]["run_ids"]) == 3 and data["threshold"] == 0.05
+    assert data["noise_source"] == "measured" and data["noise_runs"] == 8
+    assert "measured from 8 runs" in (tmp_path / "out.md").read_text()
+    same = cli("check", "--candidate", *cands, "--baseline", *base, "--threshold", "0.05",
+               "--json", "again.json", cwd=tmp_path)
+    assert json.loads((tmp_path / "again.json").read_text())["threshold"] == 0.05
+    assert same.returncode == 1
+    bad = cli("check", "--candidate", *cands, "--baseline", *base, "--threshold", "five",
+              cwd=tmp_path)
+    assert bad.returncode == 2 and "--threshold 'five' is not a number" in bad.stderr
+
+
+def test_threshold_in_the_config_takes_percent(tmp_path: Path, make_record: Make) -> None:
+    (tmp_path / "pepr.toml").write_text('[gate]\nmax_pepr_drop = "20%"\n')
+    base = [write(tmp_path / f"b{i}.json", make_record(performance=0.9 + 0.002 * i))
+            for i in range(5)]
+    cand = write(tmp_path / "c.json", make_record(branch="pr", performance=0.80))
+    res = cli("check", "--config", "pepr.toml", "--candidate", cand, "--baseline", *base,
+              "--json", "out.json", cwd=tmp_path)
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["threshold"] == 0.2 and res.returncode == 0  # an 11% drop is allowed now
+
+
+def test_an_empty_store_says_so_and_how_to_fix_it(tmp_path: Path, make_record: Make) -> None:
+    cand = write(tmp_path / "c.json", make_record(branch="feat/y"))
+    res = cli("check", "--store", "sqlite:///empty.db", "--candidate", cand, "--json", "r.json",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["verdict"] == "inconclusive" and data["no_baseline"] == "empty-store"
+    assert data["reasons"][0] == ("No baseline: the history store holds no run yet. To fix: "
+                                  "run `pepr-gate run` (or the workflow) on main to store a "
+                                  "baseline.")
+
+
+def test_run_check_carries_the_pull_request_labels(store_dir: Path, make_record: Make) -> None:
+    from pepr_gate.config import Config
+    from pepr_gate.services.check import exit_code_for, run_check
+
+    reps = [make_record(branch="feat/x", performance=p) for p in (0.80, 0.79, 0.81)]
+    url = f"sqlite:///{store_dir / 'h.db'}"
+    plain = run_check(Config(), candidates=reps, baseline_branch="main", store_url=url)
+    assert plain.verdict == "fail" and plain.labels == []
+    labelled = run_check(Config(), candidates=reps, baseline_branch="main", store_url=url,
+                         labels=["pepr-gate: accept"])
+    assert labelled.verdict == "accepted" and labelled.labels == ["pepr-gate: accept"]
+    assert exit_code_for(labelled) == 0

@@ -169,7 +169,7 @@ def test_good_baseline_passes_and_keeps_one_comment(project: Project) -> None:
     assert "PePR" in first.summary
     check = json.loads((project.root / ".pepr/ci/check.json").read_text())
     assert check["verdict"] == "pass" and check["head_sha"] == HEAD_SHA
-    record = project.root / first.outputs["record-path"]
+    record = project.root / first.outputs["record-path"].splitlines()[0]
     assert json.loads(record.read_text())["git"]["branch"] == "feature"
     assert (project.root / ".pepr/ci/pr-number").read_text().strip() == "2"
     assert len(project.comments()) == 1

@@ -98,6 +98,37 @@ def test_cpu_and_ram_estimate_arithmetic() -> None:
     assert "4 modules" in ram.notes[0]
 
 
+def test_dual_socket_server_pays_both_sockets_tdp() -> None:
+    # 2 x Gold 6248 (150 W each), 80 threads; the job keeps 40 of them busy for 10 s
+    window = Window(0.0, 10.0, cpu_user_s=400.0)
+    one = EstimateSource("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 80, 2**36)
+    two = EstimateSource("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 80, 2**36, sockets=2)
+    cpu2 = two.result(window).components[0]
+    assert cpu2.energy_kwh == pytest.approx(150 * 10 / J_PER_KWH)  # one socket's worth busy
+    assert cpu2.energy_kwh == pytest.approx(2 * (one.result(window).components[0].energy_kwh
+                                                 or 0))
+    assert "x 2 / 80" in cpu2.notes[0] and cpu2.scope == "job-share"
+
+
+def test_a_small_vm_is_not_charged_a_whole_parts_tdp_and_is_flagged() -> None:
+    # 4 vCPUs of a 64-core EPYC (280 W): TDP / 4 would be 70 W per vCPU, ~30x too high
+    src = EstimateSource("AMD EPYC 7763 64-Core Processor", 4, 16 * 2**30, vm=True)
+    cpu = src.result(Window(0.0, 10.0, cpu_user_s=40.0)).components[0]
+    assert cpu.extra["vm"] is True and cpu.extra["watts_per_cpu"] == 4.0
+    assert cpu.energy_kwh == pytest.approx(4.0 * 40 / J_PER_KWH)
+    assert "virtual machine" in cpu.notes[0]
+
+
+def test_cpu_topology_counts_sockets_and_sees_a_hypervisor() -> None:
+    from pepr_gate.measure.hardware import cpu_topology
+
+    bare = "processor: 0\nphysical id: 0\nflags: fpu sse\n\nprocessor: 1\nphysical id: 1\n"
+    vm = "processor: 0\nphysical id: 0\nflags: fpu hypervisor sse\n"
+    assert cpu_topology(bare) == (2, False)
+    assert cpu_topology(vm) == (1, True)
+    assert cpu_topology("") == (1, False)
+
+
 def test_ram_estimate_assumes_at_least_two_modules_and_caps_the_share() -> None:
     src = EstimateSource("x", threads=1, ram_bytes=4 * 2**30)
     _, ram = src.result(Window(0.0, 10.0, max_rss_single_bytes=8 * 2**30)).components

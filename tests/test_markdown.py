@@ -58,8 +58,9 @@ BASE = [0.90, 0.905, 0.895, 0.91, 0.90, 0.902, 0.899]
     [
         ("fail.md", [0.80, 0.81, 0.79], BASE, "fail"),
         ("pass.md", [0.92], BASE, "pass"),
-        ("warn.md", [0.84], [0.80, 0.95, 0.86, 0.99, 0.90], "warn"),
+        ("warn.md", [0.88], [0.88, 0.92, 0.89, 0.91, 0.90], "warn"),
         ("inconclusive.md", [0.9], [], "inconclusive"),
+        ("noisy.md", [0.78], [0.80, 0.95, 0.86, 0.99, 0.90], "inconclusive"),
     ],
 )
 def test_golden(make_record: Make, name: str, cand: list[float], base: list[float],

@@ -67,6 +67,7 @@ def test_probe_reports_each_gpu_reading(tmp_path: Path,
                 cc=(6, 0), counter=False,
                 errors={"nvmlDeviceGetComputeRunningProcesses": pynvml.NVML_ERROR_NO_PERMISSION}),
         FakeGpu("GPU-cccccccc-0000-4000-8000-000000000000", energy_integral=lambda t: t,
+                name="NVIDIA H100 80GB HBM3", cc=(9, 0),  # averages power; an A100 does not
                 mig=[FakeMig("MIG-dddddddd-0000-5000-8000-000000000000", 1, 0)]),
     ])
     # PCI order: CUDA's default order would put the P100 last on this mixed machine

@@ -47,7 +47,12 @@ def powercap() -> Iterator[Path]:
 
 
 def set_uj(root: Path, zone_id: str, value: int) -> None:
-    (root / zone_id / "energy_uj").write_text(f"{value}\n")
+    # Atomically, as sysfs does: a plain write_text truncates first, and the session's
+    # sampling thread could read the empty file in between (a race, not a RAPL behaviour).
+    target = (root / zone_id / "energy_uj").resolve()
+    tmp = target.with_name("energy_uj.tmp")
+    tmp.write_text(f"{value}\n")
+    os.replace(tmp, target)
 
 
 def by_name(res: SourceResult) -> dict[str, Component]:

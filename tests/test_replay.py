@@ -55,7 +55,7 @@ def test_energy_follows_the_run_length_and_loops_the_recording() -> None:
 def test_replay_reading_is_labelled_and_carries_the_gpu_details() -> None:
     res = ReplaySource(EXAMPLE).result(Window(0.0, 30.0))
     (c,) = res.components
-    assert (c.kind, c.method, c.detail, c.counts_toward_total) == ("gpu", "measured", "replay",
+    assert (c.kind, c.method, c.detail, c.counts_toward_total) == ("gpu", "replayed", "replay",
                                                                   True)
     assert any(f"replay of {EXAMPLE}" in n for n in c.notes)
     assert c.extra["uuid"].startswith("GPU-") and c.extra["power_limit_w"] == 400.0
@@ -91,7 +91,7 @@ def test_a_meter_session_with_replay_measures_gpu_energy() -> None:
     time.sleep(0.3)
     t1 = time.monotonic()
     result = session.close(Window(session.t_start, t1))
-    assert result.energy_method == "measured" and result.telemetry_ok
+    assert result.energy_method == "replayed" and result.telemetry_ok
     assert result.energy_kwh == pytest.approx(energy(ReplaySource(EXAMPLE), t1 - session.t_start))
 
 
@@ -132,11 +132,11 @@ def test_run_under_the_replay_meter_through_the_cli(tmp_path: Path,
     assert code == 0
     record = json.loads(out.read_text())
     (gpu,) = [c for c in record["components"] if c["kind"] == "gpu"]
-    assert (gpu["method"], gpu["detail"]) == ("measured", "replay")
+    assert (gpu["method"], gpu["detail"], gpu["scope"]) == ("replayed", "replay", "whole-device")
     duration = record["resources"]["duration_s"]
     assert duration >= 1.2
     assert gpu["energy_kwh"] == pytest.approx(energy(ReplaySource(EXAMPLE), duration), rel=0.05)
-    assert record["resources"]["energy_method"] in ("measured", "mixed")
+    assert record["resources"]["energy_method"] == "replayed"  # never taken for a measurement
     assert record["resources"]["energy_measured_kwh"] == pytest.approx(gpu["energy_kwh"])
     assert record["meter"] == "replay" and record["telemetry_ok"]
     assert record["hardware"]["gpus"][0]["name"] == "NVIDIA A100-SXM4-40GB"
@@ -207,6 +207,6 @@ def test_run_table_labels_replayed_gpu_readings(
     assert main(["run", "--meter", f"replay:{EXAMPLE}", "--no-store", "--",
                  sys.executable, "-c", "pass"]) == 0
     out = capsys.readouterr().out
-    assert "NVIDIA A100-SXM4-40GB: measured (replay)" in out
+    assert "NVIDIA A100-SXM4-40GB: replayed (replay)" in out
     assert "replay of a recorded trace, not this machine" in out
     assert "measured: NVML" not in out

@@ -724,3 +724,17 @@ def test_the_store_keeps_runs_across_invocations(tmp_path: Path) -> None:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         con.close()
+
+
+def test_carbon_counts_the_pue_and_the_record_names_its_config_keys(tmp_path: Path) -> None:
+    write_config(tmp_path, perf_config('{"test": {"accuracy": 0.9}}')
+                 + "[carbon]\nintensity_g_per_kwh = 400.0\npue = 1.5\n")
+    proc = pepr_gate("run", "--meter", "process", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [rec] = records_in(tmp_path)
+    res = rec["resources"]
+    assert res["pue"] == 1.5 and res["energy_kwh"] > 0
+    # The data centre's overhead multiplies the carbon, not the energy the job used.
+    assert res["carbon_kg"] == pytest.approx(res["energy_kwh"] * 1.5 * 400.0 / 1000)
+    keys = rec["config_keys"]
+    assert {"carbon.pue", "carbon.intensity_g_per_kwh", "score.scale.energy"} <= set(keys)

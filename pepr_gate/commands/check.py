@@ -15,16 +15,17 @@ def register(sub: Any) -> None:
         "Exit 0 pass/warn/inconclusive, 1 fail (or inconclusive with --strict), 2 bad input.",
     )
     p.add_argument("--config", metavar="PATH", help="pepr.toml (default: found in cwd)")
-    p.add_argument("--candidate", metavar="FILE.json|latest",
-                   help="a run record file, or 'latest' (default): the newest stored run of "
-                   "the current git branch")
+    p.add_argument("--candidate", metavar="FILE.json|latest", nargs="+", action="extend",
+                   help="run record file(s): one run, or several (one repeat group); or "
+                   "'latest' (default): the newest stored run of the current git branch")
     p.add_argument("--baseline", metavar="FILE.json", nargs="+", action="extend",
                    help="baseline run record file(s) instead of the store")
     p.add_argument("--baseline-branch", metavar="B",
                    help="base branch (default: [gate] base_branch, GITHUB_BASE_REF, main)")
     p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
-    p.add_argument("--threshold", metavar="X", type=float,
-                   help="largest allowed relative PePR drop (default: [gate] max_pepr_drop)")
+    p.add_argument("--threshold", metavar="X",
+                   help="largest allowed relative PePR drop, 0.05 or 5%% "
+                   "(default: [gate] max_pepr_drop)")
     p.add_argument("--markdown", metavar="OUT.md", help="write the PR comment body here")
     p.add_argument("--json", metavar="OUT.json", help="write the check result here")
     p.add_argument("--strict", action="store_true", default=None,
@@ -44,6 +45,20 @@ def write_output(path: str, text: str) -> None:
                          hint="choose a writable path") from None
 
 
+def parse_threshold(text: str | None) -> float | None:
+    """`--threshold 0.05` or `--threshold 5%`; a bad value exits 2 naming the flag."""
+    if text is None:
+        return None
+    from pepr_gate.errors import InputError
+    from pepr_gate.units import parse_fraction
+
+    try:
+        return parse_fraction(text)
+    except ValueError as exc:
+        raise InputError(f"--threshold {exc}",
+                         hint="pass the largest allowed PePR drop, e.g. 0.05 or 5%") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
     from pepr_gate.publish.markdown import render_markdown
@@ -51,14 +66,15 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.records import load_run_record
     from pepr_gate.services.check import exit_code_for, run_check, validate_threshold
 
-    validate_threshold(args.threshold)
-    from_file = args.candidate not in (None, "latest")
+    threshold = parse_threshold(args.threshold)
+    validate_threshold(threshold)
+    from_file = args.candidate not in (None, ["latest"])
     config = load_config(args.config, required=args.config is not None)
-    candidates = [load_run_record(args.candidate)] if from_file else None
+    candidates = [load_run_record(f) for f in args.candidate] if from_file else None
     baselines = [load_run_record(f) for f in args.baseline] if args.baseline else None
     result = run_check(
         config, candidates=candidates, candidate_latest=not from_file, baselines=baselines,
-        baseline_branch=args.baseline_branch, store_url=args.store, threshold=args.threshold,
+        baseline_branch=args.baseline_branch, store_url=args.store, threshold=threshold,
         strict=args.strict,
     )
     if args.json:

@@ -41,7 +41,12 @@ def _check(lib: Any, name: str, *args: Any) -> tuple[Any, dict[str, Any]]:
 def probe_gpus(env: dict[str, str]) -> dict[str, Any]:
     from pepr_gate.errors import InputError
     from pepr_gate.measure.meter.devices import VisibleSpec, parse_visible
-    from pepr_gate.measure.meter.nvml_device import AVERAGED_NOTE, FEATURE_ENABLED, discover
+    from pepr_gate.measure.meter.nvml_device import (
+        AVERAGED_NOTE,
+        FEATURE_ENABLED,
+        averaged_power,
+    )
+    from pepr_gate.measure.meter.nvml_discover import discover
     from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure, check_binding
 
     out: dict[str, Any] = {"available": False, "gpus": [], "deprecated_pynvml": check_binding(),
@@ -70,9 +75,9 @@ def probe_gpus(env: dict[str, str]) -> dict[str, Any]:
         h = d.handle
         _, counter = _check(lib, "nvmlDeviceGetTotalEnergyConsumption", h)
         _, power = _check(lib, "nvmlDeviceGetPowerUsage", h)
-        if power["ok"] and (d.gpu.compute_capability or (0, 0))[0] >= 8:
+        if power["ok"] and averaged_power(d.gpu):
             power["note"] = AVERAGED_NOTE
-        _, procs = _check(lib, "nvmlDeviceGetComputeRunningProcesses", d.proc_handles[0])
+        _, procs = _check(lib, "nvmlDeviceGetComputeRunningProcesses", d.proc_handles[0][1])
         _, util = _check(lib, "nvmlDeviceGetUtilizationRates", h)
         accounting, _ = _check(lib, "nvmlDeviceGetAccountingMode", h)
         limit, _ = _check(lib, "nvmlDeviceGetEnforcedPowerLimit", h)

@@ -30,6 +30,27 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_topology(cpuinfo: str | None = None) -> tuple[int, bool]:
+    """(CPU sockets, whether this is a virtual machine) from /proc/cpuinfo; (1, False) when
+    unknown. A VM's sockets are virtual, so the caller should not trust them."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+        except OSError:
+            return 1, False
+    sockets: set[str] = set()
+    vm = False
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            sockets.add(value.strip())
+        elif key == "flags" and "hypervisor" in value.split():
+            vm = True
+    return max(1, len(sockets)), vm
+
+
 def in_container() -> bool:
     if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
         return True

@@ -18,7 +18,7 @@ from pepr_gate.records import UNITS, CheckResult, Side
 MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()#|~$^])")
 HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 ZWJ = "\u200d"
-ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "inconclusive": "❔"}
+ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "inconclusive": "❔", "accepted": "☑️"}
 TRIM_NOTE = ("_The trend and run details were left out to keep this comment under "
              "GitHub's size limit; `pepr-gate report` on the JSON result shows them._")
 
@@ -89,6 +89,7 @@ def _rows(result: CheckResult) -> list[dict[str, str]]:
             "candidate": "—" if new is None else fmt(new),
             "change": _change(new, old),
         })
+    rows[5]["baseline"], rows[5]["candidate"] = _r_cell(b), _r_cell(c)
     for key, side in (("baseline", b), ("candidate", c)):
         method = get(side, "energy_method")
         if rows[1][key] != "—" and method:
@@ -132,15 +133,33 @@ def _trend(result: CheckResult) -> dict[str, Any] | None:
     }
 
 
+def noise_source(result: CheckResult) -> str:
+    """'measured from N runs' or 'assumed (N runs)': whether the spread is a measurement."""
+    if result.noise_source == "assumed":
+        return f"assumed ({result.noise_runs} runs, too few to measure it)"
+    if result.noise_source == "measured":
+        return f"measured from {result.noise_runs} runs"
+    return f"from {len(result.noise_run_ids)} base run(s) and the candidate's repeats"
+
+
+def _r_cell(side: Side | None) -> str:
+    if side is None or side.R is None:
+        return "—"
+    return f"{side.R:.3f}" + (" (capped: over the scale)" if side.over_scale else "")
+
+
 def _context(result: CheckResult, *, details: bool) -> dict[str, Any]:
     noise = None
     if result.noise is not None and result.noise_z is not None:
         noise = {
             "band": f"{result.noise * result.noise_z * 100:.1f}%",
             "sigma": f"{result.noise * 100:.2f}%",
-            "z": f"{result.noise_z:g}",
+            "z": f"{result.noise_z:.2f}",
             "spread": "—" if result.spread is None else f"{result.spread * 100:.1f}%",
             "runs": len(result.noise_run_ids),
+            "source": noise_source(result),
+            "repeats": (f" Candidate repeats needed to decide: {result.repeats_needed}."
+                        if result.repeats_needed else ""),
         }
     hw = result.hardware
     hardware = None

@@ -6,13 +6,43 @@ from typing import Any
 
 from pepr_gate import units
 from pepr_gate.publish.sparkline import sparkline
-from pepr_gate.records import CheckResult
+from pepr_gate.records import CheckResult, Side
 
-STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cyan"}
+STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cyan",
+          "accepted": "magenta"}
 
 
 def _fmt(value: float | None, digits: int, unit: str = "") -> str:
     return "—" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _r(side: Side | None) -> str:
+    if side is None or side.R is None:
+        return "—"
+    return f"{side.R:.3f}" + (" (capped)" if side.over_scale else "")
+
+
+def _footer(result: CheckResult) -> list[str]:
+    """Dim lines under the reasons: notes, the noise and where it came from, runs, trend."""
+    from pepr_gate.publish.markdown import noise_source
+
+    lines = [f"  {note}" for note in result.notes]
+    if result.noise is not None and result.noise_z is not None:
+        spread = "" if result.spread is None else f"; spread {result.spread * 100:.1f}%"
+        lines.append(f"noise band {result.noise * result.noise_z * 100:.1f}% "
+                     f"({result.noise_z:.2f} x {result.noise * 100:.2f}%){spread}, "
+                     f"{noise_source(result)}")
+    if result.repeats_needed:
+        lines.append(f"candidate repeats needed to decide: {result.repeats_needed}")
+    c, b = result.candidate, result.baseline
+    runs = f"runs used: candidate {', '.join(c.run_ids) or '—'}"
+    if b is not None:
+        runs += f"; baseline {', '.join(b.run_ids) or '—'}"
+    lines.append(runs)
+    if len(result.trend) >= 2:
+        values = [v for _, v in result.trend]
+        lines.append(f"trend on {result.base_branch}: {sparkline(values)}")
+    return lines
 
 
 def render_terminal(result: CheckResult, console: Any = None) -> None:
@@ -44,23 +74,11 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
         table.add_row(label, fmt(old), fmt(getattr(c, attr)))
     row("wall time", "duration_s", 1, " s")
     table.add_row("peak GPU memory", _fmt(mem(b), 2, " GB"), _fmt(mem(c), 2, " GB"))
-    row(f"R ({result.resource})", "R", 3)
+    table.add_row(escape(f"R ({result.resource})"), _r(b), _r(c))
     row(result.variant, "pepr", 3)
     parts: list[Any] = [table, Text("")]
-    for reason in result.reasons:
-        parts.append(Text(f"• {reason}"))
-    for note in result.notes:
-        parts.append(Text(f"  {note}", style="dim"))
-    if result.noise is not None and result.noise_z is not None:
-        parts.append(Text(f"noise band {result.noise * result.noise_z * 100:.1f}% "
-                          f"({result.noise_z:g} x {result.noise * 100:.2f}%)", style="dim"))
-    runs = f"runs used: candidate {', '.join(c.run_ids) or '—'}"
-    if b is not None:
-        runs += f"; baseline {', '.join(b.run_ids) or '—'}"
-    parts.append(Text(runs, style="dim"))
-    if len(result.trend) >= 2:
-        values = [v for _, v in result.trend]
-        parts.append(Text(f"trend on {result.base_branch}: {sparkline(values)}", style="dim"))
+    parts += [Text(f"• {reason}") for reason in result.reasons]
+    parts += [Text(line, style="dim") for line in _footer(result)]
     change = "" if result.pepr_change is None else f" {result.pepr_change * 100:+.1f}%"
     style = STYLES[result.verdict]
     title = f"[bold {style}]{result.verdict.upper()}[/] {escape(result.variant)}{change}"

@@ -1,7 +1,8 @@
 """`run_check`: load the candidate and the baseline, let the gate decide, return the result.
 
 This is the service behind `pepr-gate check` and `pepr-gate ci`: it reads (files, the
-history store, git) but never writes; the verdict itself comes from `gate.evaluate`.
+history store, git) but never writes. Which runs are compared is `decide.select`'s
+choice and the verdict is `decide.gate.evaluate`'s; nothing here decides.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from pathlib import Path
 
 from pepr_gate.config import Config
-from pepr_gate.decide import gate
+from pepr_gate.decide import gate, select
 from pepr_gate.errors import InputError
 from pepr_gate.measure.gitinfo import head_branch
 from pepr_gate.records import CheckResult, RunRecord, utcnow
@@ -42,16 +43,6 @@ def current_branch(root: Path) -> str | None:
     return head_branch(root)
 
 
-def _group(store: Store, primary: RunRecord) -> list[RunRecord]:
-    """Every stored run of the candidate's repeat group (the candidate itself included)."""
-    if primary.repeat_group is None:
-        return [primary]
-    found = {r.id: r for r in store.runs(primary.branch, limit=GROUP_SCAN)
-             if r.repeat_group == primary.repeat_group}
-    found[primary.id] = primary
-    return sorted(found.values(), key=lambda r: r.repeat_index)
-
-
 def _latest(store: Store, branch: str) -> RunRecord:
     latest = store.latest(branch)
     if latest is None:
@@ -60,6 +51,38 @@ def _latest(store: Store, branch: str) -> RunRecord:
             hint="run `pepr-gate run` on this branch first, or pass --candidate FILE.json",
         )
     return latest
+
+
+def _load(store: Store, config: Config, candidates: list[RunRecord] | None,
+          head: str | None, base_branch: str,
+          window: int) -> tuple[select.Selection, select.NoBaseline | None]:
+    """Read what the decision needs from the store; `select` makes every choice."""
+    if not candidates:
+        head = head or current_branch(Path(config.root))
+        if head is None:
+            raise InputError(
+                "cannot tell the current branch (detached HEAD or not a git repository)",
+                hint="pass --candidate FILE.json, or run inside the branch's checkout",
+            )
+        candidates = [_latest(store, head)]
+    branch_runs: list[RunRecord] = []
+    if len(candidates) == 1 and candidates[0].repeat_group is not None:
+        branch_runs = store.runs(candidates[0].branch, limit=GROUP_SCAN)
+    group = select.repeat_group(candidates[0], branch_runs) if len(candidates) == 1 \
+        else list(candidates)
+    primary = select.newest(group)
+    history = max(window, gate.NOISE_HISTORY)
+    found = store.runs(base_branch, status="ok", fingerprint=primary.hardware.fingerprint,
+                       config_hash=primary.config_hash, limit=history + len(group))
+    chosen = select.select(group, [], found, base_branch=base_branch, window=window,
+                           history=history)
+    if chosen.window:
+        return chosen, None
+    recent = store.runs(base_branch, limit=MISMATCH_SCAN)
+    empty = not recent and store.latest() is None
+    why = select.diagnose(primary, recent, base_branch=base_branch, store_empty=empty,
+                          own=(c.id for c in group))
+    return chosen, why
 
 
 def run_check(
@@ -73,71 +96,54 @@ def run_check(
     store_url: str | None = None,
     threshold: float | None = None,
     strict: bool | None = None,
+    labels: list[str] | None = None,
+    max_looks: int = 1,
 ) -> CheckResult:
-    """Compare the candidate with the baseline; raises PeprError (exit 2) on bad input."""
+    """Compare the candidate with the baseline; raises PeprError (exit 2) on bad input.
+
+    `candidates`: one run (its stored repeat group joins it) or a whole repeat group.
+    `labels`: the pull request's labels (`[gate] accept_label` turns a fail into accepted).
+    `max_looks`: with adaptive repeats, how many times the loop may call this (each call
+    then tests at a share of the false-alarm rate; see `decide.sequential`).
+    """
     validate_threshold(threshold)
-    settings = gate.Settings.from_config(config, threshold=threshold, strict=strict)
+    settings = gate.Settings.from_config(config, threshold=threshold, strict=strict,
+                                         looks=max_looks)
     base_branch = base_branch_for(config, baseline_branch)
-    ctx_notes: list[str] = []
-    mismatch = None
-    noise: list[RunRecord] = []
-    need_store = candidate_latest or not candidates or not baselines
-    store: Store | None = None
-    if need_store:
+    given = None if candidate_latest else candidates
+    why = None
+    if baselines and given:
+        own = {c.id for c in given}
+        window, history = [b for b in baselines if b.id not in own], list[RunRecord]()
+        group = list(given)
+    else:
         from pepr_gate.store import open_store
 
         # A reader: a mistyped store path is an error, never a new empty store.
-        store = open_store(store_url or config.store.url, root=Path(config.root),
-                           must_exist=True)
-    try:
-        if candidate_latest or not candidates:
-            assert store is not None
-            head = head_branch or current_branch(Path(config.root))
-            if head is None:
-                raise InputError(
-                    "cannot tell the current branch (detached HEAD or not a git repository)",
-                    hint="pass --candidate FILE.json, or run inside the branch's checkout",
-                )
-            candidates = [_latest(store, head)]
-        if store is not None and len(candidates) == 1:
-            candidates = _group(store, candidates[0])
-        primary = max(candidates, key=lambda r: r.created_at)
-        own = {c.id for c in candidates}
+        with open_store(store_url or config.store.url, root=Path(config.root),
+                        must_exist=True) as store:
+            chosen, why = _load(store, config, given, head_branch, base_branch,
+                                settings.window)
+        group = chosen.candidates
+        own = {c.id for c in group}
         if baselines:
-            window = [b for b in baselines if b.id not in own]
+            window, history = [b for b in baselines if b.id not in own], []
         else:
-            assert store is not None
-            found = store.runs(
-                base_branch, status="ok", fingerprint=primary.hardware.fingerprint,
-                config_hash=primary.config_hash,
-                limit=max(settings.window, gate.NOISE_HISTORY) + len(own),
-            )
-            found = [r for r in found if r.id not in own][:max(settings.window, gate.NOISE_HISTORY)]
-            window, noise = found[:settings.window], found
-            if not window:
-                recent = store.runs(base_branch, limit=MISMATCH_SCAN)
-                others = [r for r in recent if r.id not in own]
-                mismatch = gate.describe_mismatch(primary, others,
-                                                  f"the base branch {base_branch}")
-                if mismatch is None and recent and not others:
-                    mismatch = (f"the only runs on {base_branch} are the candidate's own; "
-                                "a run cannot be its own baseline")
-    finally:
-        if store is not None:
-            store.close()
+            window, history = chosen.window, chosen.history
     ctx = gate.Context(
         created_at=utcnow(),
         base_branch=base_branch,
-        head_branch=head_branch or primary.branch,
+        head_branch=head_branch or select.newest(group).branch,
         config_path=config.source,
-        mismatch=mismatch,
-        notes=ctx_notes,
+        no_baseline=why if not baselines else None,
+        labels=list(labels or []),
     )
-    return gate.evaluate(candidates, window, noise, settings, ctx)
+    return gate.evaluate(group, window, history, settings, ctx)
 
 
 def exit_code_for(result: CheckResult) -> int:
-    """0 for pass, warn and (unless strict) inconclusive; 1 for fail or strict-inconclusive."""
+    """0 for pass, warn, accepted and (unless strict) inconclusive; 1 for fail or
+    strict-inconclusive."""
     if result.verdict == "fail" or (result.verdict == "inconclusive" and result.strict):
         return 1
     return 0

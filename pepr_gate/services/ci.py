@@ -269,6 +269,7 @@ def _outputs(
         "report-path": str(report),
         "record-path": "\n".join(str(p) for p in records),
         "comment-url": comment_url or "",
+        "repeats-needed": "" if result.repeats_needed is None else str(result.repeats_needed),
     }
 
 

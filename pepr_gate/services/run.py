@@ -194,8 +194,8 @@ def _one_run(
     max_rss = 0
     error: PeprError | None = None
     budget = config.run.timeout_s
-    t0 = time.monotonic()
     session.open()
+    t0 = session.t_start  # after the meters' start-up: the window is the job's alone
     with live.watching(session):
         for k, spec in enumerate(stages, 1):
             live.stage(spec.name, k, len(stages), repeat)
@@ -286,6 +286,7 @@ def _one_run(
         hardware=describe(result.gpus, result.driver_version, result.cuda_version),
         git=git,
         config_hash=config.config_hash(),
+        config_keys=config.config_keys(),
         score=score,
         meter=session.name,
         telemetry_ok=result.telemetry_ok,

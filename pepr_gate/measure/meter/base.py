@@ -76,6 +76,9 @@ class Source(ABC):
     name: str = "source"
     interval_s: float | None = None
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Slow set-up (opening a library, finding devices), done before the window opens."""
+
     def start(self, t: float) -> None:  # noqa: B027 - optional hook
         """Snapshot counters; called right before the first Popen."""
 
@@ -133,6 +136,8 @@ class MeterSession:
         self._live: tuple[LiveReading, ...] = ()
 
     def open(self) -> None:
+        for src in self.sources:
+            src.prepare()  # NVML start-up is neither in the window nor in its first sample
         self.t_start = time.monotonic()
         for src in self.sources:
             src.start(self.t_start)
@@ -218,12 +223,16 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
             )
         final.append(c)
     counted = [c for c in final if c.counts_toward_total and c.energy_kwh is not None]
-    measured = [c.energy_kwh or 0.0 for c in counted if c.method == "measured"]
+    # A replayed reading is a recorded measurement (of another run): it sums with the
+    # measured ones, and the run's method says "replayed" so it is never taken for this one.
+    measured = [c.energy_kwh or 0.0 for c in counted if c.method in ("measured", "replayed")]
     estimated = [c.energy_kwh or 0.0 for c in counted if c.method == "estimated"]
     m_total = sum(measured) if measured else None
     e_total = sum(estimated) if estimated else None
     method: EnergyMethod
-    if measured and estimated:
+    if any(c.method == "replayed" for c in counted):
+        method = "replayed"
+    elif measured and estimated:
         method = "mixed"
     elif measured:
         method = "measured"

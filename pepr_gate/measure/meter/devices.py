@@ -5,6 +5,7 @@ R470+ `MIG-<uuid>` form and the older `MIG-GPU-<uuid>/<gi>/<ci>`). Indices follo
 `CUDA_DEVICE_ORDER`: `PCI_BUS_ID` is NVML's order; the default `FASTEST_FIRST` puts the
 most capable GPU first, which only differs from NVML's order on mixed machines. A
 negative index hides itself and every later entry (the `-1` idiom hides all GPUs).
+`NoDevFiles` (what Slurm sets for a job given no GPU) ends the list the same way.
 
 Parsing happens when the meter is built, so a malformed value is a clear `InputError`
 before the job starts; matching against the machine's GPUs happens when NVML is open.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pepr_gate.errors import InputError
 
@@ -72,6 +73,7 @@ class Resolution:
     targets: list[Target]
     problems: list[str] = field(default_factory=list)  # entries that matched nothing
     notes: list[str] = field(default_factory=list)
+    unopened: list[tuple[int, Any]] = field(default_factory=list)  # (NVML index, NvmlFailure)
 
     @property
     def visible_uuids(self) -> set[str]:
@@ -93,6 +95,8 @@ def parse_visible(env: Mapping[str, str]) -> VisibleSpec:
     for token in (t.strip() for t in raw.split(",")):
         if not token and raw.strip() == "":
             break  # CUDA_VISIBLE_DEVICES="" hides every GPU
+        if token == "NoDevFiles":
+            break  # Slurm's "no GPU": CUDA stops here, as at "-1" (seen on an H200)
         if _INDEX.match(token):
             if int(token) < 0:
                 break  # CUDA stops at the first invalid index: "-1" hides all

@@ -4,10 +4,15 @@ Only codecarbon's data files are read (found with `importlib.util.find_spec`, so
 package is never imported): no tracker, no network, no files written, and no
 `.codecarbon.config` or `CODECARBON_*` variable can change these numbers.
 
-CPU: E = TDP x utilisation x duration, with utilisation the job's CPU time over
-(duration x logical CPUs), which simplifies to TDP x cpu_time / logical CPUs.
-RAM: codecarbon's 5 W per memory module (modules assumed 16 GB each, at least 2),
-times the job's share of RAM (peak RSS / total RAM), times the duration.
+CPU: codecarbon's TDP is per CPU package (socket). Each logical CPU gets its socket's
+share, TDP x sockets / logical CPUs, and the job pays for the CPU time it used:
+E = TDP x sockets x cpu_time / logical CPUs (one socket: TDP x utilisation x duration).
+On a virtual machine the vCPUs are a slice of a host part whose thread count is unknown
+(codecarbon's table has the TDP only), so a vCPU is costed at most the per-thread
+fallback (4 W) and the reading is flagged.
+RAM: pepr-gate's own model, not codecarbon's: codecarbon's 5 W per x86 memory module,
+modules assumed 16 GB each (at least 2), times the job's share of RAM (peak RSS / total
+RAM), times the duration.
 """
 
 from __future__ import annotations
@@ -138,28 +143,47 @@ class EstimateSource(Source):
     name = "estimate"
 
     def __init__(
-        self, cpu_model: str, threads: int, ram_bytes: int, process: ProcessSource | None = None
+        self, cpu_model: str, threads: int, ram_bytes: int, process: ProcessSource | None = None,
+        *, sockets: int = 1, vm: bool = False,
     ) -> None:
         self.cpu_model = cpu_model
         self.threads = max(1, threads)
+        self.sockets = max(1, sockets)
+        self.vm = vm
         self.ram_bytes = ram_bytes
         self.process = process  # its sampled tree peak gives the job's share of RAM
 
     def live(self, t: float) -> LiveReading | None:
-        """The same TDP x utilisation model over the CPU seconds sampled so far."""
+        """The same model as the record, over the CPU seconds sampled so far."""
         points = self.process.cpu_points if self.process else []
         if not points:
             return None
-        per_cpu_s = lookup_tdp(self.cpu_model, self.threads).watts / self.threads
+        per_thread = self._per_thread()[0]
         watts = None
         if len(points) == 2 and points[1][0] > points[0][0]:
             (t0, c0), (t1, c1) = points
-            watts = per_cpu_s * max(0.0, c1 - c0) / (t1 - t0)
-        return LiveReading("cpu", "estimated", watts, per_cpu_s * points[-1][1])
+            watts = per_thread * max(0.0, c1 - c0) / (t1 - t0)
+        return LiveReading("cpu", "estimated", watts, per_thread * points[-1][1])
+
+    def _per_thread(self) -> tuple[float, str]:
+        """Watts per busy logical CPU, and the model in words."""
+        tdp = lookup_tdp(self.cpu_model, self.threads)
+        per_thread = tdp.watts * self.sockets / self.threads
+        model = (f"TDP x sockets / logical CPUs = {tdp.watts:g} W x {self.sockets} / "
+                 f"{self.threads} = {per_thread:.2f} W per busy CPU; TDP from {tdp.source}")
+        if self.vm:
+            if per_thread > WATTS_PER_THREAD_DEFAULT:
+                per_thread = WATTS_PER_THREAD_DEFAULT
+                model += (f"; a virtual machine: its {self.threads} vCPUs are a slice of the "
+                          f"host's part, so each is capped at {WATTS_PER_THREAD_DEFAULT:g} W")
+            else:
+                model += "; a virtual machine: the host's part is unknown"
+        return per_thread, model
 
     def result(self, window: Window) -> SourceResult:
         tdp = lookup_tdp(self.cpu_model, self.threads)
-        cpu_j = tdp.watts * window.cpu_time_s / self.threads
+        per_thread, model = self._per_thread()
+        cpu_j = per_thread * window.cpu_time_s
         modules = max(2, math.ceil(self.ram_bytes / RAM_MODULE_BYTES))
         rss = max(window.max_rss_single_bytes, self.process.peak_sum if self.process else 0)
         share = min(1.0, rss / self.ram_bytes) if self.ram_bytes else 0.0
@@ -174,8 +198,11 @@ class EstimateSource(Source):
                     method="estimated",
                     detail="tdp-estimate",
                     energy_kwh=cpu_j / J_PER_KWH,
-                    notes=[f"TDP x utilisation; TDP from {tdp.source}"],
-                    extra={"tdp_w": tdp.watts, "utilization": util, "threads": self.threads},
+                    scope="job-share",
+                    notes=[f"the job's CPU time x {model}"],
+                    extra={"tdp_w": tdp.watts, "utilization": util, "threads": self.threads,
+                           "sockets": self.sockets, "vm": self.vm,
+                           "watts_per_cpu": per_thread},
                 ),
                 Component(
                     kind="ram",
@@ -183,9 +210,11 @@ class EstimateSource(Source):
                     method="estimated",
                     detail="ram-estimate",
                     energy_kwh=ram_j / J_PER_KWH,
+                    scope="job-share",
                     notes=[
-                        f"{WATTS_PER_RAM_MODULE:g} W per module x {modules} modules x the job's "
-                        f"share of RAM ({share:.2%})"
+                        f"pepr-gate's model: {WATTS_PER_RAM_MODULE:g} W per module (codecarbon's "
+                        f"x86 figure) x {modules} modules of 16 GB x the job's share of RAM "
+                        f"({share:.2%})"
                     ],
                     extra={"power_w": ram_w},
                 ),

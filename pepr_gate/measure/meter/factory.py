@@ -16,7 +16,7 @@ import psutil
 
 from pepr_gate.config import Config
 from pepr_gate.errors import ConfigError
-from pepr_gate.measure.hardware import cpu_model
+from pepr_gate.measure.hardware import cpu_model, cpu_topology
 from pepr_gate.measure.meter.base import MeterSession, Source
 from pepr_gate.measure.meter.estimate import EstimateSource
 from pepr_gate.measure.meter.process import ProcessSource
@@ -26,8 +26,10 @@ KINDS = ("auto", "process", "replay:TRACE.json")
 
 def build_session(spec: str, *, config: Config, job_env: Mapping[str, str]) -> MeterSession:
     process = ProcessSource()
+    sockets, vm = cpu_topology()
     estimate = EstimateSource(
-        cpu_model(), os.cpu_count() or 1, psutil.virtual_memory().total, process
+        cpu_model(), os.cpu_count() or 1, psutil.virtual_memory().total, process,
+        sockets=sockets, vm=vm,
     )
     sources: list[Source] = [process, estimate]
     if spec == "auto":

@@ -15,13 +15,10 @@ from typing import Any
 
 from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.measure.meter.devices import PhysicalGpu, Resolution, parse_visible
-from pepr_gate.measure.meter.nvml_device import Device, discover, job_tree
+from pepr_gate.measure.meter.nvml_device import FAST_S, SLOW_S, Device
+from pepr_gate.measure.meter.nvml_discover import discover, job_tree
 from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
 from pepr_gate.records import Component, GpuInfo
-
-SLOW_S = 1.0  # memory, utilisation and process lists
-FAST_S = 0.1  # power, only where it must be integrated
-MJ_PER_KWH = 3.6e9
 
 
 def check_recordable(job_env: Mapping[str, str], path: Path) -> None:
@@ -88,28 +85,35 @@ class NvmlSource(Source):
         self._job_pids: set[int] = set()
         self._peak_job_mem = 0
         self._peak_used_mem = 0
-        self._errors: list[str] = []
+        self._prepared = False
         self._live_sums: dict[int, tuple[int, float]] = {}  # device -> (samples seen, J)
 
     # -- the window -----------------------------------------------------------------
-    def start(self, t: float) -> None:
-        self._t0 = self._t1 = t
+    def prepare(self) -> None:
+        """Open NVML and find the GPUs: slow (up to seconds), so done before the window."""
+        self._prepared = True
         try:
             self._lib = Nvml.open()
+        except NvmlFailure as failure:
+            self._failure = failure
+            return
+        try:
             self._driver, self._cuda, self._devices, self._resolution = discover(
                 self._lib, self.spec
             )
-            for dev in self._devices:
-                dev.open_window(t)
         except NvmlFailure as failure:
             self._failure = failure
+            self._lib.shutdown()
             self._lib = None
+
+    def start(self, t: float) -> None:
+        self._t0 = self._t1 = t
+        if not self._prepared:
+            self.prepare()
+        if self._lib is None:
             return
-        except Exception as exc:
-            self._failure = NvmlFailure("error", f"reading the GPUs failed: {exc!r}",
-                                        "please report this as a pepr-gate bug")
-            self._lib = None
-            return
+        for dev in self._devices:
+            dev.open_window(t)
         if any(d.visible and d.mode == "power-integration" for d in self._devices):
             self.interval_s = FAST_S
         self._slow(t, frozenset())
@@ -117,24 +121,18 @@ class NvmlSource(Source):
     def sample(self, t: float, pids: frozenset[int]) -> None:
         if self._lib is None:
             return
-        try:
-            for dev in self._devices:
-                if dev.visible and dev.mode == "power-integration":
-                    dev.read_power(t)
-            if t >= self._next_slow:
-                self._slow(t, pids)
-        except Exception as exc:
-            self._errors.append(repr(exc))
+        for dev in self._devices:
+            if dev.visible and dev.mode == "power-integration":
+                dev.read_power(t)
+        if t >= self._next_slow:
+            self._slow(t, pids)
 
     def stop(self, t: float) -> None:
         self._t1 = t
         if self._lib is None:
             return
-        try:
-            for dev in self._devices:
-                dev.close_window(t, self._job_pids)
-        except Exception as exc:
-            self._errors.append(repr(exc))
+        for dev in self._devices:
+            dev.close_window(t, self._job_pids)
         self._lib.shutdown()
 
     def live(self, t: float) -> LiveReading | None:
@@ -204,16 +202,21 @@ class NvmlSource(Source):
                 reason=problem, counts_toward_total=False,
                 hint="compare CUDA_VISIBLE_DEVICES with `nvidia-smi -L`; the job saw fewer "
                      "GPUs than it asked for"))
+        for index, failure in self._resolution.unopened:
+            res.components.append(Component(
+                kind="gpu", name=f"GPU {index}", method="unavailable", counts_toward_total=False,
+                reason=failure.reason, hint=failure.hint,
+                notes=["not metered and not counted: NVML cannot open it, so CUDA cannot "
+                       "either; the other GPUs are metered"],
+                extra={"index": index, "nvml_error": failure.kind}))
+            res.notes.append(f"GPU {index} could not be opened ({failure.reason})")
         for dev in self._devices:
-            comp, low = dev.component(window.duration_s)
+            comp, low = dev.component(self._t0, self._t1)
             res.components.append(comp)
             res.low_confidence = res.low_confidence or low
             res.gpus.append(GpuInfo(index=dev.gpu.index, name=dev.gpu.name, uuid=dev.gpu.uuid,
                                     memory_total_bytes=dev.memory_total, visible=dev.visible))
         self._memory_and_exclusivity(res)
-        if self._errors:
-            res.low_confidence = True
-            res.notes.append(f"{len(self._errors)} GPU sample(s) failed: {self._errors[0]}")
         return res
 
     def _memory_and_exclusivity(self, res: SourceResult) -> None:
@@ -222,9 +225,21 @@ class NvmlSource(Source):
         matched = any(d.job_seen for d in visible)
         foreign = sorted({p for d in visible for p in d.foreign})
         accounted = sum(d.accounting_peak for d in visible)
+        partial = any(d.lists_partial for d in visible)
+        if matched and any(d.memory_unknown for d in visible) and not accounted:
+            res.gpu_peak_memory_bytes = None
+            res.exclusive = False if foreign else None
+            res.notes.append(
+                "GPU peak memory unavailable: NVML lists the job's processes without their "
+                "memory (NVML_VALUE_NOT_AVAILABLE; vGPUs and some containers); exclusivity "
+                + ("no: other processes used the GPU" if foreign else "unknown"))
+            return
         if lists_ok and matched:
             res.gpu_peak_memory_bytes = max(self._peak_job_mem, accounted)
-            res.exclusive = not foreign
+            res.exclusive = False if foreign else (None if partial else True)
+            if partial and not foreign:
+                res.notes.append("another MIG slice's process list was not readable: "
+                                 "exclusivity unknown")
             if foreign:
                 res.notes.append(
                     f"other processes used the job's GPU(s) during the run (PIDs "
@@ -232,7 +247,7 @@ class NvmlSource(Source):
                     "its GPU energy includes their work")
         elif lists_ok and not foreign:
             res.gpu_peak_memory_bytes = accounted
-            res.exclusive = True
+            res.exclusive = None if partial else True
             if visible:
                 res.notes.append("no process of the job appeared in NVML's process lists "
                                  "(sampled every 1 s): the job used no GPU memory")

@@ -15,8 +15,12 @@ NO_PERMISSION = 4
 DRIVER_NOT_LOADED = 9
 LIBRARY_NOT_FOUND = 12
 FUNCTION_NOT_FOUND = 13
-NOT_FOUND = 6
 GPU_IS_LOST = 15
+LIB_RM_VERSION_MISMATCH = 18
+SUCCESS = 0
+# Failures that repeat on every call: stop asking. Any other failure may be transient
+# (a timeout, a busy driver), so the meter keeps sampling and counts the misses.
+PERMANENT = frozenset({"not-supported", "function-not-found", "no-permission"})
 
 _REINSTALL = "pip uninstall -y pynvml && pip install --force-reinstall nvidia-ml-py"
 
@@ -65,6 +69,20 @@ def explain(
             "(NVML: Function Not Found)",
             "upgrade the NVIDIA driver (R450 or newer has every reading pepr-gate uses) and "
             f"nvidia-ml-py{old}", code)
+    if code == GPU_IS_LOST:
+        return NvmlFailure(
+            "gpu-lost", f"{what}: the GPU is lost (NVML: GPU is lost)",
+            "the GPU fell off the bus or hung: look for Xid errors in `dmesg` and `nvidia-smi "
+            "-q`; it needs a reset (`nvidia-smi -r`) or a reboot before it measures again, "
+            "and this run should be repeated", code)
+    if code == LIB_RM_VERSION_MISMATCH:
+        return NvmlFailure(
+            "version-mismatch",
+            f"{what}: the NVML library and the loaded NVIDIA kernel driver are different "
+            "versions (NVML: RM has detected an NVML/RM version mismatch)",
+            "the driver was upgraded without a reboot, or a container ships its own "
+            "libnvidia-ml.so: reboot the runner (or reload the nvidia kernel modules); in a "
+            "container let the NVIDIA Container Toolkit mount the host's library", code)
     detail = f"{text} (NVML code {code})" if code is not None else text
     return NvmlFailure("error", f"{what}: NVML error: {detail}",
                        f"check `nvidia-smi -q`; a lost or resetting GPU needs attention{old}", code)
@@ -150,11 +168,25 @@ class Nvml:
         except self._errors as exc:
             raise translate(exc, what or name, self.deprecated) from None
 
+    def field_value(self, handle: Any, field_id: int, what: str) -> float:
+        """One NVML field value (e.g. instantaneous power), as a number."""
+        (value,) = self.call("nvmlDeviceGetFieldValues", handle, [field_id], what=what)
+        ret = int(value.nvmlReturn)
+        if ret != SUCCESS:
+            raise explain(ret, what, "field value not returned", self.deprecated)
+        member = _VALUE_MEMBERS.get(int(value.valueType), "uiVal")
+        return float(getattr(value.value, member))
+
     def shutdown(self) -> None:
         try:
             self.module.nvmlShutdown()
-        except Exception:
-            return
+        except self._errors:
+            return  # nothing to release: NVML was not (or is no longer) initialised
+
+
+# nvmlValueType_t -> the member of nvmlValue_t holding the number
+_VALUE_MEMBERS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal",
+                  6: "usVal"}
 
 
 def text(value: Any) -> str:

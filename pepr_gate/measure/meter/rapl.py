@@ -140,10 +140,7 @@ class RaplSource(Source):
 
     def sample(self, t: float, pids: frozenset[int]) -> None:
         for d in self.domains:
-            try:
-                self._read(d, t)
-            except Exception as exc:
-                d.error = f"reading {d.name} failed: {exc!r}"
+            self._read(d, t)  # turns OSError/ValueError into the domain's reason; bugs surface
 
     def stop(self, t: float) -> None:
         self.sample(t, frozenset())
@@ -174,8 +171,10 @@ class RaplSource(Source):
             if d.longest_gap_s > 10:
                 res.low_confidence = True
                 notes.append(f"{d.longest_gap_s:.0f} s between reads: a wrap may be missed")
+            notes.append("whole socket: idle power and every other process on it included")
             res.components.append(Component(
                 kind=d.kind, name=d.name, method="measured", detail="rapl",
+                scope="whole-socket", coverage=1.0,
                 energy_kwh=d.total_uj / UJ_PER_KWH, notes=notes, extra=extra))
         return res
 

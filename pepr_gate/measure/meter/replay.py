@@ -31,7 +31,7 @@ class _M(BaseModel):
 
 class TraceProcess(_M):
     pid: int
-    used_memory_bytes: int = Field(default=0, ge=0)
+    used_memory_bytes: int | None = Field(default=0, ge=0)  # None: NVML could not say
     job: bool = True
 
 
@@ -166,7 +166,7 @@ class ReplaySource(Source):
         tr = self.trace
         res = SourceResult(driver_version=tr.driver_version, cuda_version=tr.cuda_version)
         peak = 0
-        foreign = False
+        foreign = unknown = False
         for dev, curve in zip(tr.devices, self.curves, strict=True):
             played = [s for s in dev.samples if s.t <= d] or dev.samples[:1]
             util = [s.utilization for s in played if s.utilization is not None]
@@ -175,13 +175,15 @@ class ReplaySource(Source):
             for s in seen:
                 if s.processes is not None:
                     foreign = foreign or any(not p.job for p in s.processes)
-            job_mem = [sum(p.used_memory_bytes for p in s.processes if p.job)
+            unknown = unknown or any(p.job and p.used_memory_bytes is None
+                                     for s in seen for p in s.processes or [])
+            job_mem = [sum(p.used_memory_bytes or 0 for p in s.processes if p.job)
                        for s in seen if s.processes]
             peak += max(job_mem, default=0)
             loops = d / curve.period if curve.period > 0 else 0.0
             res.components.append(Component(
                 kind="gpu", name=f"GPU {dev.index if dev.index is not None else 0} {dev.name}",
-                method="measured", detail="replay",
+                method="replayed", detail="replay", scope="whole-device", coverage=1.0,
                 energy_kwh=curve.energy_j(d) / J_PER_KWH,
                 notes=[f"replay of {self.path}: the recorded power curve played over this "
                        f"run's {d:.2f} s window ({loops:.2f} times the {curve.period:.1f} s "
@@ -192,8 +194,8 @@ class ReplaySource(Source):
                        "trace": str(self.path)}))
             res.gpus.append(GpuInfo(index=dev.index, name=dev.name, uuid=dev.uuid,
                                     memory_total_bytes=dev.memory_total_bytes, visible=True))
-        res.gpu_peak_memory_bytes = peak
-        res.exclusive = not foreign
+        res.gpu_peak_memory_bytes = None if unknown else peak  # as NvmlSource: not 0
+        res.exclusive = False if foreign else (None if unknown else True)
         if d < 1.0:
             # As with NVML's counter (updated every ~100 ms to 1 s): too short to trust.
             res.low_confidence = True

@@ -153,7 +153,7 @@ def upsert_comment(
         return CommentOutcome("skipped", None, "comment mode is 'never'")
     existing = find_comment(client, repo, pr, marker)
     if existing is None:
-        if mode == "on-regression" and verdict not in ("fail", "warn"):
+        if mode == "on-regression" and verdict not in ("fail", "warn", "accepted"):
             return CommentOutcome("skipped", None, f"verdict {verdict}: no regression to report")
         made = client.create_comment(repo, pr, body)
         return CommentOutcome("created", made.html_url, "no comment yet")

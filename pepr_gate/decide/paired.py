@@ -1,0 +1,83 @@
+"""Paired A/B: base and head run alternately on one runner (ABBA), decided per pair.
+
+Each pair i gives the log change l_i = ln(head_i / base_i). Load that drifts linearly
+over the session moves both runs of a pair alike and cancels over an ABBA quad, so the
+pairs are immune to the drift and hardware mismatch that break a comparison with
+history. The estimate is the mean log change; the per-run spread s is pooled from the
+pairs (var(l_i) / 2: each l_i is the difference of two runs) and from older comparable
+base runs when given; the noise on the mean is s x sqrt(2 / pairs). The verdict then
+follows the same rule as a comparison with history (`pepr_gate.decide.rule`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pepr_gate.decide import noise as noise_mod
+from pepr_gate.decide.rule import ALPHA, Judgement, judge, log_drop
+from pepr_gate.decide.sequential import look_alpha
+from pepr_gate.decide.stats import MAX_REPEATS, spread_ss
+
+
+@dataclass(frozen=True)
+class PairedDecision:
+    judgement: Judgement
+    change: float  # relative PePR change of head vs base, -0.05 = 5% lower
+    noise: noise_mod.Noise
+    pairs: int
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
+
+
+def _spread(logs: Sequence[float], history: Sequence[float],
+            key: str) -> noise_mod.Noise:
+    n = len(logs)
+    ss = 0.0
+    if n >= 2:
+        mean = statistics.fmean(logs)
+        ss = sum((x - mean) ** 2 for x in logs) / 2  # per-run, not per-difference
+    hist_ss, hist_dof = spread_ss(history)
+    dof = max(n - 1, 0) + hist_dof
+    runs = 2 * n + len(history)
+    if dof >= noise_mod.MIN_DOF:
+        return noise_mod.Noise(math.sqrt((ss + hist_ss) / dof), "measured", runs, dof, key)
+    return noise_mod.Noise(noise_mod.PRIORS[key], "assumed", runs, dof, key)
+
+
+def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
+                  threshold: float, *, history: Sequence[float] = (),
+                  prior_key: str = "estimated", max_looks: int = 1,
+                  alpha: float = ALPHA) -> PairedDecision:
+    """Decide on pairs (base_values[i], head_values[i]) of PePR values, run back to back.
+
+    `history`: PePR values of older comparable base runs, pooled into the spread.
+    `max_looks`: how often an adaptive loop may call this (Bonferroni, as `sequential`).
+    """
+    if len(base_values) != len(head_values) or not base_values:
+        raise ValueError("paired decision needs as many base as head values, at least one")
+    if any(v <= 0 for v in (*base_values, *head_values)):
+        raise ValueError("paired decision needs positive PePR values")
+    logs = [math.log(h / b) for b, h in zip(base_values, head_values, strict=True)]
+    n = len(logs)
+    change = math.exp(statistics.fmean(logs)) - 1.0
+    noise = _spread(logs, history, prior_key)
+    level = look_alpha(max_looks, alpha)
+    sigma = noise.spread * math.sqrt(2 / n)
+    mean, limit = -statistics.fmean(logs), log_drop(threshold)
+    verdict, why, q = judge(mean, sigma, limit, dof=noise.dof,
+                            measured=noise.measured, alpha=level)
+    needed = None
+    if verdict == "inconclusive":
+        for more in range(n + 1, MAX_REPEATS + 1):
+            dof = noise.dof + (more - n)
+            again, _, _ = judge(mean, noise.spread * math.sqrt(2 / more), limit,
+                                dof=dof, measured=dof >= noise_mod.MIN_DOF, alpha=level)
+            if again != "inconclusive":
+                needed = more
+                break
+    return PairedDecision(Judgement(verdict, why, mean, sigma, q, needed), change, noise, n)
