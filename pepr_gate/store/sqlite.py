@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,8 +38,12 @@ BUSY_TIMEOUT_S = 30
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path, *, url: str) -> None:
+    def __init__(self, path: Path, *, url: str, read_only: bool = False) -> None:
         self.path = path
+        # A reader (check, history, score) never writes: an empty file stays empty, and
+        # the tables are made only when a run is first appended.
+        self._read_only = read_only
+        self._no_tables = False
         hint = (f"check that {path} is a pepr-gate history file and its folder is writable, "
                 "or point --store / [store] url elsewhere")
         super().__init__(self._new_engine, url=url, where=f"SQLite store {path}", hint=hint)
@@ -101,7 +105,16 @@ class SqliteStore(SqlStore):
                 check_version(found, self._where)
                 if found == SCHEMA_VERSION:
                     return
+        if self._read_only:
+            self._no_tables = True  # an empty store: reads find no run, nothing is written
+            return
         super()._open()  # a new (or empty) store: SQLAlchemy creates the tables
+
+    def append_many(self, records: Iterable[RunRecord]) -> int:
+        if self._no_tables:
+            super()._open()
+            self._no_tables = False
+        return super().append_many(records)
 
     def check_writable(self) -> None:
         """Take the write lock once and let it go: a read-only file, folder or mount fails
@@ -132,6 +145,8 @@ class SqliteStore(SqlStore):
             sql += " WHERE " + " AND ".join(f"{name} = ?" for name, _ in filters)
         sql += " ORDER BY " + ", ".join(f"{name} DESC" for name in NEWEST_FIRST)
         params: list[Any] = [value for _, value in filters]
+        if self._no_tables:
+            return []
         with self._reading("read") as conn:
 
             def fetch(offset: int, want: int | None) -> Sequence[tuple[str, Any]]:
@@ -159,7 +174,7 @@ def open_sqlite(url: str, base: Path, *, must_exist: bool = False) -> SqliteStor
             hint="check --store or [store] url; `pepr-gate run` creates the store",
         )
     _check_sqlite_path(path)
-    return SqliteStore(path, url=url)
+    return SqliteStore(path, url=url, read_only=must_exist)
 
 
 def _check_sqlite_path(path: Path) -> None:
