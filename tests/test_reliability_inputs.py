@@ -113,13 +113,15 @@ def test_a_verdict_behind_a_closed_pipe_keeps_its_exit_code(tmp_path: Path) -> N
     except ImportError:
         from factories import make_record  # type: ignore[no-redef]
 
-    (tmp_path / "base.json").write_text(make_record(performance=0.91).to_json())
-    for accuracy, code in ((0.91, 0), (0.40, 1)):  # pass -> 0, fail -> 1
-        cand = make_record(performance=accuracy, branch="f")
+    (tmp_path / "base.json").write_text(make_record(energy_kwh=0.0080).to_json())
+    # A hard energy budget decides on one run: over it the gate fails (1), under it not (0).
+    (tmp_path / "pepr.toml").write_text("[gate.budgets]\nenergy_kwh = 0.01\n")
+    for energy, code in ((0.0080, 0), (0.0200, 1)):
+        cand = make_record(energy_kwh=energy, branch="f")
         (tmp_path / "cand.json").write_text(cand.to_json())
         # `true` exits at once: every write pepr-gate makes meets a closed pipe.
-        shell = (f"{PY} -m pepr_gate check --candidate cand.json --baseline base.json | true; "
-                 "echo \"rc=${PIPESTATUS[0]}\"")
+        shell = (f"{PY} -m pepr_gate check --config pepr.toml --candidate cand.json "
+                 "--baseline base.json | true; echo \"rc=${PIPESTATUS[0]}\"")
         proc = subprocess.run(["bash", "-c", shell], cwd=tmp_path, capture_output=True,
                               text=True, timeout=60, check=False)
         assert proc.stdout.splitlines()[-1] == f"rc={code}", proc.stdout + proc.stderr
