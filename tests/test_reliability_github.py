@@ -199,3 +199,39 @@ def test_a_redirecting_api_in_ci_keeps_the_result_and_exits_2(
     assert "no comment" in summary and "could not check" not in summary
     assert json.loads((tmp_path / ".pepr" / "ci" / "check.json").read_text())["verdict"]
     assert "::error" in proc.stdout
+
+
+def test_a_cancelled_ci_job_exits_143_and_publishes(tmp_path: Path, gh: FakeGitHub) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    slow = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(1)); "
+            "open('started', 'w').close(); time.sleep(300)")
+    (tmp_path / "pepr.toml").write_text(
+        f'[[run.stages]]\nname = "train"\ncmd = {json.dumps([sys.executable, "-c", slow])}\n'
+        '[meter]\nkind = "process"\n')
+    (tmp_path / "event.json").write_text(json.dumps(_pr_payload()))
+    env = {**os.environ, "GITHUB_EVENT_NAME": "pull_request",
+           "GITHUB_EVENT_PATH": str(tmp_path / "event.json"), "GITHUB_REPOSITORY": REPO,
+           "GITHUB_API_URL": gh.api_url, "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+           "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_TOKEN": gh.token,
+           "PEPR_CONFIG": "pepr.toml", "PEPR_STORE": f"sqlite:///{tmp_path / 'h.db'}"}
+    runner = subprocess.Popen([sys.executable, "-m", "pepr_gate", "ci"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists():
+            assert runner.poll() is None and time.monotonic() < deadline, runner.communicate()
+            time.sleep(0.05)
+        runner.send_signal(signal.SIGTERM)  # what the runner does when the job is cancelled
+        _, err = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 143, err
+    assert "interrupted by SIGTERM during stage 'train'" in err and "Traceback" not in err
+    error = json.loads((tmp_path / ".pepr" / "ci" / "error.json").read_text())
+    assert error["exit_code"] == 143 and "--import" in (error["hint"] or "")
+    assert "\nerror\n" in (tmp_path / "output").read_text()
+    assert "the job was cancelled" in (tmp_path / "summary.md").read_text()
