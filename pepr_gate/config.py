@@ -27,7 +27,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_NAMES = ("pepr.toml", "pyproject.toml")
 DEFAULT_STORE = "sqlite:///.pepr/history.db"
 HASHED_SECTIONS = {"performance", "score", "carbon", "meter"}  # what config_hash covers
 

@@ -26,8 +26,14 @@ from pepr_gate.measure.meter.estimate import (
     lookup_tdp,
 )
 
+# codecarbon is a dependency: its data must be found, never a reason to skip these tests.
 DATA = codecarbon_data_dir()
-pytestmark = pytest.mark.skipif(DATA is None, reason="codecarbon (a dependency) not installed")
+
+
+def test_codecarbon_data_is_found_where_the_package_is() -> None:
+    assert DATA is not None, "codecarbon_data_dir() found no codecarbon package"
+    assert (DATA / "hardware" / "cpu_power.csv").is_file()
+    assert (DATA / "private_infra" / "global_energy_mix.json").is_file()
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pepr_gate.publish.github import MAX_COMMENT_CHARS, MAX_SUMMARY_BYTES
 from pepr_gate.publish.github.api import GitHubAccessError, GitHubClient, GitHubError
 from pepr_gate.publish.github.writers import (
-    MAX_COMMENT_CHARS,
-    MAX_SUMMARY_BYTES,
     annotation,
     compose_body,
     find_comment,
@@ -229,6 +228,17 @@ def test_summary_stays_under_one_mebibyte(tmp_path: Path) -> None:
     assert len(data) <= MAX_SUMMARY_BYTES
     assert data.decode("utf-8").startswith("# head")
     assert "trimmed to fit" in data.decode("utf-8")
+
+
+def test_summary_cap_counts_what_earlier_steps_already_wrote(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    earlier = "## an earlier step\n" + "x" * 900_000 + "\n"
+    target.write_text(earlier, encoding="utf-8")
+    write_summary("# head\n" + "y" * 300_000, {"GITHUB_STEP_SUMMARY": str(target)})
+    text = target.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) <= MAX_SUMMARY_BYTES
+    assert text.startswith(earlier)  # the other steps' summary is kept whole
+    assert "# head" in text and "trimmed to fit" in text
 
 
 def test_outputs_survive_newlines_and_lookalike_delimiters(tmp_path: Path) -> None:

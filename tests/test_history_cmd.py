@@ -57,10 +57,28 @@ def test_table_shows_the_branch_newest_first_with_a_trend(
     positions = [out.index(r.id) for r in (failed, *reversed(main_runs))]
     assert positions == sorted(positions)  # newest first
     assert other.id not in out
-    assert "8.4 Wh (measured)" in out and "PePR-E" in out and "failed" in out
+    assert "8.4 Wh │ measured" in out and "PePR-E" in out and "failed" in out
     assert "PePR trend, oldest → newest (3 ok runs): ▁▅█" in out
     assert main(["history", "--config", "../pepr.toml", "--branch", "feature/[bold]x"]) == 0
     assert "feature/[bold]x" in capsys.readouterr().out  # shown verbatim, not as markup
+
+
+def test_at_80_columns_ids_and_branches_are_whole(
+    project: Path, make_record: Make, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    long_branch = "feature/a-rather-long-branch-name-for-the-new-augmentation"
+    runs = [make_record(branch=long_branch, sha="1a2b3c4d" * 5, pepr=p) for p in (0.5, 0.6)]
+    _fill(project, runs)
+    assert main(["history", "--config", "../pepr.toml", "--branch", long_branch]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert all(r.id in out for r in runs)  # never cut to "20250301..."
+    assert "…" not in out and "..." not in out
+    folded = "".join(line.split("│")[1].strip() for line in out.splitlines()
+                     if line.count("│") > 3)
+    assert f"{long_branch}@1a2b3c4" in folded  # folded onto more lines, all of it there
 
 
 def test_default_branch_is_the_current_git_branch(

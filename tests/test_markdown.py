@@ -1,7 +1,9 @@
 """The PR comment: exact golden files, escaping of PR-author strings, the size limit.
 
 Regenerate the golden files after an intended change with
-`PEPR_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_markdown.py` and review the diff.
+`PEPR_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_markdown.py`: every test that rewrote a
+file fails (so the update mode can never pass a run by accident); review the diff and
+run again without the variable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 
 from pepr_gate.config import Config, parse_config
 from pepr_gate.decide import gate
-from pepr_gate.publish.markdown import comment_marker, escape_md, render_markdown
+from pepr_gate.publish.markdown import comment_marker, render_markdown
+from pepr_gate.publish.text import escape_md
 from pepr_gate.records import CheckResult, RunRecord
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -43,11 +46,28 @@ def result(make: Make, cand: list[float], base: list[float], *, branch: str = "f
     return gate.evaluate(c, b[:5], b, settings, ctx)
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
+def check_golden(name: str, text: str, folder: Path = GOLDEN) -> None:
+    path = folder / name
     if os.environ.get("PEPR_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old != text:
+            path.write_text(text, encoding="utf-8")
+            pytest.fail(f"PEPR_UPDATE_GOLDEN: rewrote {path}; review the diff and re-run "
+                        "without the variable")
     assert text == path.read_text(encoding="utf-8")
+
+
+def test_the_golden_update_mode_never_passes_a_changed_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "x.md").write_text("old\n", encoding="utf-8")
+    monkeypatch.setenv("PEPR_UPDATE_GOLDEN", "1")
+    with pytest.raises(pytest.fail.Exception, match="rewrote"):
+        check_golden("x.md", "new\n", tmp_path)
+    assert (tmp_path / "x.md").read_text(encoding="utf-8") == "new\n"
+    check_golden("x.md", "new\n", tmp_path)  # unchanged: compared, and passes
+    monkeypatch.delenv("PEPR_UPDATE_GOLDEN")
+    with pytest.raises(AssertionError):
+        check_golden("x.md", "other\n", tmp_path)
 
 
 BASE = [0.90, 0.905, 0.895, 0.91, 0.90, 0.902, 0.899]
@@ -123,7 +143,7 @@ def test_trend_labels_are_unique_when_runs_share_a_commit(make_record: Make) -> 
     text = render_markdown(res)
     axis = re.search(r"x-axis \[(.*)\]", text)
     assert axis is not None
-    assert axis.group(1) == ('"cdcdcdc (1)", "cdcdcdc (2)", "cdcdcdc (3)", "ffee01"')
+    assert axis.group(1) == ('"cdcdcdc (1)", "cdcdcdc (2)", "cdcdcdc (3)", "ffee01", "this PR"')
 
 
 def _config() -> Config:

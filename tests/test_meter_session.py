@@ -158,7 +158,9 @@ def test_lifecycle_one_sampling_thread_and_a_prompt_first_sample_of_a_new_job() 
     assert src.calls[-2:] == ["stop", "result"]
     assert "sample" not in passive.calls
     assert src.sample_threads == {"pepr-meter"}
-    assert result.sampler_cpu_s >= 0.0
+    # the sampling thread's own CPU time: some was spent (it sampled), and never more
+    # than the session lasted (it is that one thread's time, not the process's)
+    assert 0.0 < result.sampler_cpu_s < time.monotonic() - session.t_start
 
 
 def test_without_sampled_sources_no_thread_is_started() -> None:

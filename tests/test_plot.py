@@ -59,6 +59,43 @@ def test_derma_pt_profile_labels_do_not_overlap(tmp_path: Path) -> None:
     assert "Pareto front" in legend and "top 5 by PePR" in legend
 
 
+def _marker_extents(ax: object, renderer: object) -> list[object]:
+    """Each scatter marker's pixel box, from matplotlib's own transforms and sizes."""
+    from matplotlib.transforms import Bbox
+
+    out = []
+    for coll in ax.collections:  # type: ignore[attr-defined]
+        offsets = coll.get_offsets()
+        sizes = np.resize(coll.get_sizes(), len(offsets))
+        for (x, y), s in zip(ax.transData.transform(offsets), sizes, strict=True):  # type: ignore[attr-defined]
+            r = np.sqrt(s) * ax.figure.dpi / 72 / 2  # type: ignore[attr-defined]
+            out.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
+    return out
+
+
+@pytest.mark.parametrize("group", ["derma_pt", "lidc"])
+def test_labels_cover_no_point_and_not_the_legend(tmp_path: Path, group: str) -> None:
+    from matplotlib.text import Annotation, Text
+
+    table = read_csv(PAPER, performance="test_09", resources=["energy", "co2", "train_time",
+                     "memR"], name=None, group="dataset")
+    fig = plot_profile(score_table(only_groups(table, [group])), tmp_path / "p.png", top=5)
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    legend = fig.legends[0].get_window_extent(renderer)
+    checked = 0
+    for ax in (a for a in fig.axes if a.get_visible()):
+        markers = _marker_extents(ax, renderer)
+        assert len(markers) > 10
+        assert not ax.get_window_extent(renderer).overlaps(legend)
+        for label in (a for a in ax.texts if isinstance(a, Annotation) and a.arrow_patch):
+            box = Text.get_window_extent(label, renderer)
+            assert not box.overlaps(legend), label.get_text()
+            covered = [m for m in markers if box.overlaps(m)]
+            assert not covered, f"{label.get_text()!r} covers {len(covered)} marker(s)"
+            checked += 1
+    assert checked >= 24  # 6 labels in each of the 4 panels
+
+
 def test_cli_plot_one_panel_per_group_and_variant(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "t.csv"

@@ -204,9 +204,13 @@ def test_run_table_labels_replayed_gpu_readings(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "200")
-    assert main(["run", "--meter", f"replay:{EXAMPLE}", "--no-store", "--",
+    assert main(["run", "--meter", f"replay:{EXAMPLE}", "--no-store", "--verbose", "--",
                  sys.executable, "-c", "pass"]) == 0
     out = capsys.readouterr().out
     assert "NVIDIA A100-SXM4-40GB: replayed (replay)" in out
     assert "replay of a recorded trace, not this machine" in out
     assert "measured: NVML" not in out
+    assert main(["run", "--meter", f"replay:{EXAMPLE}", "--no-store", "--",
+                 sys.executable, "-c", "pass"]) == 0
+    short = capsys.readouterr().out  # without --verbose the replay is still named
+    assert "(replay of a recorded trace)" in short and "not this machine" in short

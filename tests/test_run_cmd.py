@@ -120,10 +120,10 @@ def test_run_scores_stores_and_prints_the_table(tmp_path: Path) -> None:
     write_config(tmp_path, perf_config('{"test": {"accuracy": 0.9}, "params": 1234}',
                                        extra='params_key = "params"\n')
                  + '[carbon]\ncountry = "DNK"\n')
-    proc = pepr_gate("run", "--meter", "process", cwd=tmp_path)
+    proc = pepr_gate("run", "--meter", "process", "--verbose", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "PePR-E" in proc.stdout and "0.9" in proc.stdout
-    assert "estimated" in proc.stdout and "Denmark" in proc.stdout
+    assert "estimated" in proc.stdout and "Denmark" in proc.stdout  # the source: --verbose
 
     [rec] = records_in(tmp_path)
     assert rec["schema"] == "pepr-gate/run/1"

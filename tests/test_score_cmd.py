@@ -74,7 +74,7 @@ def test_markdown_escapes_names(tmp_path: Path) -> None:
     f = write(tmp_path, "model,P,energy\na|b <i>,0.5,1\nc,0.4,2\n")
     out = tmp_path / "lb.md"
     assert main(["score", str(f), "--markdown", str(out)]) == 0
-    assert "| 1 | a\\|b \\<i\\> ★ | 0.5000 |" in out.read_text(encoding="utf-8")
+    assert "| 1 | a\\|b &lt;i&gt; ★ | 0.5000 |" in out.read_text(encoding="utf-8")
 
 
 BAD = [  # (csv text, extra args, message pattern)
@@ -255,3 +255,12 @@ def test_a_mistyped_store_is_an_error_and_creates_no_file(
     assert main(["score", "--store", f"sqlite:///{missing}"]) == 2
     assert "no history store at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_tiny_resources_print_without_scientific_notation(tmp_path: Path) -> None:
+    f = write(tmp_path, "model,P,energy\na,0.9,0.0000123\nb,0.8,0.0000456\n")
+    out = tmp_path / "lb.md"
+    assert main(["score", str(f), "--markdown", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "0.00001230" in text and "0.00004560" in text
+    assert "e-05" not in text

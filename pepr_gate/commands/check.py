@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_output(args.json, result.to_json() + "\n")
     if args.markdown:
-        write_output(args.markdown, render_markdown(result))
+        from pepr_gate.publish.github.context import workflow_run_url
+
+        write_output(args.markdown, render_markdown(result, run_url=workflow_run_url(os.environ)))
     render_terminal(result)
     return exit_code_for(result)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pepr_gate.errors import InputError
+from pepr_gate.publish.github import COMMENT_MODES as MODES
 
-MODES = ("always", "on-change", "on-regression", "never")
 # flag dest -> (environment variable, Action input name)
 ENV_NAMES = {
     "config": ("PEPR_CONFIG", "config"),

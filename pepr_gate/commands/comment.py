@@ -13,8 +13,7 @@ import re
 from typing import Any
 
 from pepr_gate.errors import InputError
-
-MODES = ("always", "on-change", "on-regression", "never")
+from pepr_gate.publish.github import COMMENT_MODES
 
 
 def register(sub: Any) -> None:
@@ -34,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pr", required=True, metavar="N", help="pull request number")
     p.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: GITHUB_REPOSITORY)")
     p.add_argument(
-        "--comment", default="always", choices=MODES, help="comment mode (default always)"
+        "--comment", default="always", choices=COMMENT_MODES, help="comment mode (default always)"
     )
     p.add_argument(
         "--expect-head-sha",
@@ -46,9 +45,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pepr_gate.publish.github.api import GitHubClient
-    from pepr_gate.publish.github.context import default_api_url
-    from pepr_gate.publish.github.writers import compose_body, set_outputs, upsert_comment
+    from pepr_gate.publish.github.writers import set_outputs
+    from pepr_gate.records import load_check_result
+    from pepr_gate.services.comment import Moved, comment_from_result
 
     env = os.environ
     number = _pr_number(args.pr)
@@ -58,14 +57,11 @@ def run(args: argparse.Namespace) -> int:
             f"--repo {repo[:80]!r} is not OWNER/NAME",
             hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY",
         )
-    token = env.get("GITHUB_TOKEN", "")
-    if not token:
+    if not env.get("GITHUB_TOKEN", ""):
         raise InputError(
             "GITHUB_TOKEN is empty: commenting needs a token",
             hint="set `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` on the step",
         )
-    from pepr_gate.publish import load_check_result
-
     result = load_check_result(args.source)
     expect = (args.expect_head_sha or "").strip().lower() or None
     if expect and (result.head_sha or "").lower() != expect:
@@ -73,36 +69,12 @@ def run(args: argparse.Namespace) -> int:
             f"{args.source}: reports commit {str(result.head_sha)[:40]!r}, not {expect}",
             hint="the artifact belongs to another run; download the one of this workflow_run",
         )
-    from pepr_gate.publish.markdown import comment_marker, render_markdown
-
-    api_url = env.get("GITHUB_API_URL") or default_api_url(env.get("GITHUB_SERVER_URL", ""))
-    marker = comment_marker(result.config_path or "pepr.toml")
-    body = compose_body(
-        render_markdown(result, max_chars=64_800),
-        marker=marker,
-        head_sha=result.head_sha,
-        verdict=result.verdict,
-    )
-    with GitHubClient(api_url, token) as client:
-        if expect:
-            head = ((client.get_pull(repo, number).get("head") or {}).get("sha") or "").lower()
-            if head != expect:
-                print(
-                    f"pepr-gate: PR #{number} is now at {head[:12]}, not {expect[:12]}: "
-                    "a newer run will comment; nothing posted"
-                )
-                return 0
-        done = upsert_comment(
-            client,
-            repo,
-            number,
-            body,
-            marker=marker,
-            mode=args.comment,
-            verdict=result.verdict,
-            head_sha=result.head_sha,
-            created_at=result.created_at.isoformat(),
-        )
+    done = comment_from_result(result, repo, number, mode=args.comment, expect_head=expect,
+                               env=env)
+    if isinstance(done, Moved):
+        print(f"pepr-gate: PR #{number} is now at {done.head[:12]}, not {(expect or '')[:12]}: "
+              "a newer run will comment; nothing posted")
+        return 0
     print(
         f"pepr-gate: comment {done.action}: {done.reason}" + (f" ({done.url})" if done.url else "")
     )

@@ -87,18 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(store: Store, files: list[Path]) -> int:
-    from pepr_gate.records import load_run_record
-    from pepr_gate.store.codec import DuplicateRun
+    from pepr_gate.services.history import import_records
 
-    records = [load_run_record(f) for f in files]  # all valid before any is stored
-    stored = 0
-    for path, record in zip(files, records, strict=True):
-        try:
-            store.append(record)
-            stored += 1
-        except DuplicateRun:
-            print(f"{path}: run {record.id} is already in {store.url}; skipped")
-    print(f"stored {stored} of {len(records)} run(s) in {store.url}")
+    outcome = import_records(store, files)
+    for path, run_id in outcome.skipped:
+        print(f"{path}: run {run_id} is already in {store.url}; skipped")
+    print(f"stored {outcome.stored} of {outcome.total} run(s) in {store.url}")
     return 0
 
 
@@ -139,66 +133,21 @@ def _print_csv(records: list[RunRecord]) -> None:
         writer.writerow({k: "" if v is None else csv_cell(v) for k, v in _row(record).items()})
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if value != 0 and abs(value) < 10 ** -digits:
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}f}"
-
-
 def _print_table(records: list[RunRecord], branch: str | None, url: str,
                  status: str | None = None) -> None:
-    import sys
-
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
-    from pepr_gate import units
-    from pepr_gate.publish.sparkline import sparkline
-    from pepr_gate.records import UNITS
+    from pepr_gate.publish.history_table import print_history
 
-    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     where = "any branch" if branch is None else f"branch {branch}"
-    if not records:
-        if status:  # runs may exist, just none with that status
-            console.print(Text(f"no {status} runs stored for {where} in {url}"))
-            console.print("  hint: leave out --status to show runs of every status")
-        else:
-            console.print(Text(f"no runs stored for {where} in {url}"))
-            console.print("  hint: `pepr-gate run` stores a run; --all-branches shows every "
-                          "branch")
+    if records:
+        print_history(records, f"pepr-gate history · {where} · {url}")
         return
-    table = Table(title=Text(f"pepr-gate history · {where} · {url}"), title_justify="left")
-    for name in ("id", "time (UTC)", "branch", "sha", "status"):
-        table.add_column(name)
-    for name in ("P", "resource", "PePR", "energy"):
-        table.add_column(name, justify="right")
-    for r in records:
-        score, res = r.score, r.resources
-        resource = "—"
-        if score and score.resource_value is not None:
-            fmt = {"energy": units.energy, "carbon": units.carbon}.get(score.resource)
-            resource = (fmt(score.resource_value) if fmt
-                        else f"{_num(score.resource_value, 4)} {UNITS[score.resource]}")
-        pepr = f"{_num(score.pepr)} {score.variant}" if score and score.pepr is not None else "—"
-        energy = f"{units.energy(res.energy_kwh)} ({res.energy_method})"
-        table.add_row(
-            Text(r.id), r.created_at.strftime("%Y-%m-%d %H:%M"), Text(r.branch or "—"),
-            Text((r.git.sha or "—")[:8] if r.git else "—"),
-            Text(r.status, style="red" if r.status == "failed" else "green"),
-            _num(r.performance.value), resource, pepr, energy,
-        )
-    console.print(table)
-    trend = [r.score.pepr for r in reversed(records)
-             if r.status == "ok" and r.score and r.score.pepr is not None]
-    if trend:
-        console.print(Text(
-            f"PePR trend, oldest → newest ({len(trend)} ok runs): {sparkline(trend)}  "
-            f"min {_num(min(trend))} · last {_num(trend[-1])} · max {_num(max(trend))}"))
-    elif any(r.status == "ok" and r.score and r.score.pepr is None for r in records):
-        console.print(Text(
-            "PePR is not stored for these runs: no scale for R was set when they ran. Set "
-            "[score.scale] (or a [gate.budgets] ceiling) in pepr.toml; `pepr-gate check` "
-            "scores runs against a baseline either way."))
+    console = Console(highlight=False)
+    if status:  # runs may exist, just none with that status
+        console.print(Text(f"no {status} runs stored for {where} in {url}"))
+        console.print("  hint: leave out --status to show runs of every status")
+    else:
+        console.print(Text(f"no runs stored for {where} in {url}"))
+        console.print("  hint: `pepr-gate run` stores a run; --all-branches shows every branch")

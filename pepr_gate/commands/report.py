@@ -20,8 +20,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.commands.check import write_output
-    from pepr_gate.publish import load_check_result
     from pepr_gate.publish.markdown import render_markdown
+    from pepr_gate.records import load_check_result
 
     result = load_check_result(args.file)
     if args.markdown:

@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
                    "plain line every [run] progress_interval_s)")
     p.add_argument("--record-trace", metavar="FILE", type=Path,
                    help="also record the GPU samples as a replay trace (real GPUs only)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show each energy component and why each missing sensor is missing")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...",
                    help="run this command as the only stage instead of the configured ones")
     p.set_defaults(func=run)
@@ -42,7 +44,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
     from pepr_gate.errors import InputError
-    from pepr_gate.publish.run_table import print_run
+    from pepr_gate.publish.run_table import print_repeats, print_run
     from pepr_gate.services.run import execute
 
     cmd = list(args.cmd)
@@ -71,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     for record, path in zip(outcome.records, outcome.record_paths, strict=True):
-        print_run(record)
+        print_run(record, verbose=args.verbose)
         print(f"record: {path}")
+    if len(outcome.records) > 1:
+        print_repeats(outcome.records)
     if outcome.error is not None:
         raise outcome.error
     return 0

@@ -71,32 +71,7 @@ def read_csv(
     performance_scale: float = 1.0,
 ) -> Table:
     """Read and validate one CSV (TSV for a .tsv suffix) into a Table."""
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ",")
-    try:
-        header = [h.strip() for h in next(reader)]
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines are not rows
-            if len(row) != len(header):
-                raise InputError(
-                    f"{path} line {reader.line_num}: {len(row)} fields, the header has "
-                    f"{len(header)}",
-                    hint="check for a missing or extra comma (quote fields that contain one)",
-                )
-            rows.append(row)
-            lines.append(reader.line_num)
-    except StopIteration:
-        header, rows, lines = [], [], []
-    except csv.Error as exc:
-        raise InputError(f"{path} line {reader.line_num}: not valid CSV: {exc}") from None
-    if not rows:
-        raise InputError(
-            f"{path}: empty table (no data rows)",
-            hint="pass a CSV with a header line and one line per model",
-        )
+    header, rows, lines = _rows(path)
     p_col = pick_column(header, performance, PERFORMANCE_DEFAULTS, "--performance", str(path))
     n_col = pick_column(header, name, NAME_DEFAULTS, "--name", str(path))
     g_col = pick_column(header, group, (), "--group", str(path)) if group else None
@@ -124,6 +99,37 @@ def read_csv(
                 hint=f"give every row a {col}",
             )
     return Table(np.array(names), np.array(groups), perf, res, where, p_col)
+
+
+def _rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, data rows, their line numbers); blank lines skipped, ragged rows refused."""
+    text = read_text(path)
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ",")
+    try:
+        header = [h.strip() for h in next(reader)]
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank lines are not rows
+            if len(row) != len(header):
+                raise InputError(
+                    f"{path} line {reader.line_num}: {len(row)} fields, the header has "
+                    f"{len(header)}",
+                    hint="check for a missing or extra comma (quote fields that contain one)",
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except StopIteration:
+        header, rows, lines = [], [], []
+    except csv.Error as exc:
+        raise InputError(f"{path} line {reader.line_num}: not valid CSV: {exc}") from None
+    if not rows:
+        raise InputError(
+            f"{path}: empty table (no data rows)",
+            hint="pass a CSV with a header line and one line per model",
+        )
+    return header, rows, lines
 
 
 def numbers(values: list[str], column: str, where: list[str]) -> np.ndarray:

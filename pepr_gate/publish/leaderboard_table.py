@@ -6,13 +6,13 @@ model too when it is not among them (marked with a star).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from pepr_gate import units
 from pepr_gate.leaderboard.table import Leaderboard, Variant
+from pepr_gate.publish.text import escape_md
 
 BEST_P_MARK = "★"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~])")
 
 
 @dataclass
@@ -52,8 +52,9 @@ def title(lb: Leaderboard, variant: Variant, group: int) -> str:
 
 def _caption(lb: Leaderboard, variant: Variant, group: int) -> str:
     n = int((lb.codes == group).sum())
-    norm = (f"R = min({variant.column} / {variant.scale:g}, 1)" if lb.mode == "scale"
-            else f"R: min-max over {n} ({variant.lo[group]:.4g} .. {variant.hi[group]:.4g})")
+    lo, hi = units.plain(variant.lo[group], 4), units.plain(variant.hi[group], 4)
+    norm = (f"R = min({variant.column} / {units.maybe(variant.scale, 4)}, 1)"
+            if lb.mode == "scale" else f"R: min-max over {n} ({lo} .. {hi})")
     return f"{BEST_P_MARK} best P · {norm}"
 
 
@@ -80,29 +81,25 @@ def print_leaderboard(lb: Leaderboard, *, top: int) -> None:
                 if not line.in_top:
                     table.add_section()
                 name = f"{line.name} {BEST_P_MARK}" if line.best_p else line.name
-                table.add_row(str(line.rank), name, f"{line.p:.4f}", f"{line.value:.4g}",
+                table.add_row(str(line.rank), name, f"{line.p:.4f}", units.plain(line.value, 4),
                               f"{line.r:.4f}", f"{line.pepr:.4f}")
             console.print(table)
             console.print()
     console.print(RANKING_NOTE)
 
 
-def md_escape(text: str) -> str:
-    # A zero-width joiner after `@` keeps `@org/team` from pinging anyone.
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ").replace("@", "@\u200d")
-
-
 def render_markdown(lb: Leaderboard, *, top: int) -> str:
     out = [f"# PePR leaderboard ({lb.table.performance_name}, {lb.mode} normalisation)", ""]
     for g in range(len(lb.group_names)):
         for v in lb.variants:
-            out += [f"## {md_escape(title(lb, v, g))}", "",
-                    f"| # | model | P | {md_escape(v.column)} | R | {v.label} |",
+            out += [f"## {escape_md(title(lb, v, g))}", "",
+                    f"| # | model | P | {escape_md(v.column)} | R | {v.label} |",
                     "|---:|---|---:|---:|---:|---:|"]
             for line in lines_for(lb, v, g, top):
-                name = md_escape(line.name) + (f" {BEST_P_MARK}" if line.best_p else "")
-                out.append(f"| {line.rank} | {name} | {line.p:.4f} | {line.value:.4g} | "
+                name = escape_md(line.name) + (f" {BEST_P_MARK}" if line.best_p else "")
+                value = units.plain(line.value, 4)
+                out.append(f"| {line.rank} | {name} | {line.p:.4f} | {value} | "
                            f"{line.r:.4f} | {line.pepr:.4f} |")
-            out += ["", md_escape(_caption(lb, v, g)), ""]
+            out += ["", escape_md(_caption(lb, v, g)), ""]
     out += ["R" + RANKING_NOTE[1:] + ".", ""]
     return "\n".join(out)

@@ -71,18 +71,24 @@ def summarise(
     energies = [r.energy_j for r in kept if r.energy_j is not None]
     energy_kwh = sum(energies) / J_PER_KWH if energies else None
     carbon = None if energy_kwh is None else energy_kwh * pue * g_per_kwh / 1000
-    memory = max((r.gpu_memory_bytes for r in kept if r.gpu_memory_bytes), default=None)
-    shares = []
-    for name, used, limit in (
-        ("energy", energy_kwh, budgets.energy_kwh),
-        ("carbon", carbon, budgets.carbon_kg),
-        ("time", elapsed_s, budgets.duration_s),
-        ("GPU memory", None if memory is None else memory / 1e9, budgets.gpu_memory_gb),
-    ):
-        if limit is not None and used is not None:
-            shares.append((name, used / limit))
+    memory = max((r.gpu_memory_bytes or 0 for r in kept), default=0) or None
+    used = {"energy": energy_kwh, "carbon": carbon, "time": elapsed_s,
+            "GPU memory": None if memory is None else memory / 1e9}
     methods = tuple(sorted({r.method for r in kept if r.energy_j is not None}))
-    return Figures(elapsed_s, power, energy_kwh, methods, carbon, memory, shares)
+    return Figures(elapsed_s, power, energy_kwh, methods, carbon, memory,
+                   _shares(used, budgets))
+
+
+def _shares(used: dict[str, float | None], budgets: BudgetConfig) -> list[tuple[str, float]]:
+    """The share of each set budget used so far, in a fixed order."""
+    limits = {"energy": budgets.energy_kwh, "carbon": budgets.carbon_kg,
+              "time": budgets.duration_s, "GPU memory": budgets.gpu_memory_gb}
+    out = []
+    for name, limit in limits.items():
+        value = used[name]
+        if limit is not None and value is not None:
+            out.append((name, value / limit))
+    return out
 
 
 def clock(seconds: float) -> str:

@@ -2,9 +2,10 @@
 
 Iso-PePR lines P = c (1 + R) show the trade-off: all points on one line score the same,
 and a point above a line beats it. The Pareto front (no other model is both more
-accurate and cheaper) is marked; the top N and the most accurate model are labelled in
-a column beside them, spread so that no two labels overlap. matplotlib is imported
-here only, through the Agg canvas (no display, no pyplot state).
+accurate and cheaper) is marked; the top N and the most accurate model are labelled,
+each at the free spot nearest its point, covering no marker, no other label and not
+the legend (which sits below the panels). matplotlib is imported here only, through
+the Agg canvas (no display, no pyplot state).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pepr_gate import units
 from pepr_gate.leaderboard.table import Leaderboard, Variant
 
 if TYPE_CHECKING:
@@ -114,10 +116,10 @@ def _panel(ax: Any, lb: Leaderboard, v: Variant, g: int, top: int) -> list[Label
     unit = lb.table.units.get(v.column)
     unit_txt = f" {unit}" if unit else ""
     if lb.mode == "pool":
-        ax.set_xlabel(f"R = {v.column} min-max normalised, 0 = {v.lo[g]:.4g}{unit_txt}, "
-                      f"1 = {v.hi[g]:.4g}{unit_txt}")
+        ax.set_xlabel(f"R = {v.column} min-max normalised, 0 = {units.plain(v.lo[g], 4)}"
+                      f"{unit_txt}, 1 = {units.plain(v.hi[g], 4)}{unit_txt}")
     else:
-        ax.set_xlabel(f"R = min({v.column} / {v.scale:.4g}{unit_txt}, 1)")
+        ax.set_xlabel(f"R = min({v.column} / {units.maybe(v.scale, 4)}{unit_txt}, 1)")
     ax.set_ylabel(f"P = {lb.table.performance_name} (fraction, 0-1)")
     group = lb.group_names[g]
     ax.set_title(f"{group} · {v.label}" if group != "all" else v.label, fontweight="bold",
@@ -151,38 +153,73 @@ def _iso_line(ax: Any, c: float, y_top: float, *, label_at: float | None) -> Non
                 textcoords="offset points", ha="center", va="bottom", **style)
 
 
+def _marker_boxes(ax: Any) -> np.ndarray:
+    """Pixel boxes (x0, y0, x1, y1) of every scatter marker drawn in `ax`."""
+    boxes = []
+    dpi = ax.figure.dpi
+    for coll in ax.collections:
+        offsets = np.asarray(coll.get_offsets(), dtype=np.float64)
+        if not len(offsets):
+            continue
+        centres = ax.transData.transform(offsets)
+        sizes = np.resize(np.asarray(coll.get_sizes(), dtype=np.float64), len(centres))
+        radius = np.sqrt(sizes) * dpi / 72 / 2 + 1.5  # + half the edge line and a margin
+        boxes.append(np.column_stack([centres[:, 0] - radius, centres[:, 1] - radius,
+                                      centres[:, 0] + radius, centres[:, 1] + radius]))
+    return np.vstack(boxes) if boxes else np.zeros((0, 4))
+
+
+def _candidates(px: float, py: float, w: float, h: float, frame: Any) -> np.ndarray:
+    """Boxes a w x h label may take, nearest to its point (px, py) first: beside the
+    point, then anywhere in the frame on a grid of half a label's height."""
+    xs = np.arange(frame.x0 + 3, frame.x1 - w - 3, 6.0)
+    ys = np.arange(frame.y0 + 3, frame.y1 - h - 3, h / 2)
+    gx, gy = np.meshgrid(xs, ys)
+    x0, y0 = gx.ravel(), gy.ravel()
+    # distance from the point to the label's nearer vertical edge, at the label's middle
+    dx = np.minimum(np.abs(x0 - px), np.abs(x0 + w - px))
+    dy = y0 + h / 2 - py
+    order = np.argsort(np.hypot(dx, dy * 1.5), kind="stable")
+    return np.column_stack([x0, y0, x0 + w, y0 + h])[order]
+
+
+def _overlaps(cands: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """How many of `boxes` each candidate box overlaps."""
+    if not len(boxes):
+        return np.zeros(len(cands), dtype=np.int64)
+    c, b = cands[:, None, :], boxes[None, :, :]
+    hit = ((c[..., 0] < b[..., 2]) & (c[..., 2] > b[..., 0])
+           & (c[..., 1] < b[..., 3]) & (c[..., 3] > b[..., 1]))
+    return np.asarray(hit.sum(axis=1))
+
+
 def _place_labels(ax: Any, labels: list[Label], renderer: Any) -> None:
-    """Stack the labels in a column beside their points, no two overlapping."""
+    """Greedy placement, in rank order: each label takes the free spot nearest its point
+    (inside the frame, covering no marker and no label placed before it), joined to the
+    point by a leader line. The nearest spot with the fewest overlaps is the fallback
+    when a panel is full. Simple and deterministic; a label never hides a point."""
     if not labels:
         return
-    to_px = ax.transData.transform
-    box = ax.get_window_extent(renderer)
-    texts = [ax.annotate(text, xy=(x, y), xycoords="data", fontsize=8, color=color,
-                         textcoords="figure pixels", xytext=(0, 0), va="center",
-                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                               "alpha": 0.85},
-                         arrowprops={"arrowstyle": "-", "color": "#55606b", "lw": 0.6,
-                                     "shrinkA": 0, "shrinkB": 3}, zorder=6)
-             for x, y, text, color in labels]
     from matplotlib.text import Text
 
-    # Text's own extent: the annotation's would include its (not yet placed) leader line.
-    sizes = [Text.get_window_extent(t, renderer) for t in texts]
-    height = max(s.height for s in sizes) + 4
-    width = max(s.width for s in sizes)
-    points = [to_px((x, y)) for x, y, _, _ in labels]
-    column_x = max(px for px, _ in points) + 30
-    if column_x + width > box.x1 - 4:  # no room on the right: stack left of the points
-        column_x = max(box.x0 + 4, min(px for px, _ in points) - 30 - width)
-    # 1-D spreading: keep each label near its point's height, in the points' order.
-    order = sorted(range(len(texts)), key=lambda i: -points[i][1])
-    ys = [points[i][1] for i in order]
-    top_y = box.y1 - height / 2 - 2
-    for j in range(len(ys)):
-        ys[j] = min(ys[j], top_y if j == 0 else ys[j - 1] - height)
-    bottom_y = box.y0 + height / 2 + 2
-    if ys and ys[-1] < bottom_y:
-        shift = bottom_y - ys[-1]
-        ys = [min(y + shift, top_y - j * height) for j, y in enumerate(ys)]
-    for j, i in enumerate(order):
-        texts[i].set_position((column_x, ys[j]))
+    frame = ax.get_window_extent(renderer)
+    taken = _marker_boxes(ax)
+    for x, y, text, color in labels:
+        t = ax.annotate(text, xy=(x, y), xycoords="data", fontsize=8, color=color,
+                        textcoords="figure pixels", xytext=(0, 0), va="center",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                              "alpha": 0.85},
+                        arrowprops={"arrowstyle": "-", "color": "#55606b", "lw": 0.6,
+                                    "shrinkA": 0, "shrinkB": 3}, zorder=6)
+        # Text's own extent: the annotation's would include its (not yet placed) leader.
+        size = Text.get_window_extent(t, renderer)
+        w, h = size.width + 4, size.height + 4  # the white box's padding, and a margin
+        px, py = ax.transData.transform((x, y))
+        cands = _candidates(px, py, w, h, frame)
+        if not len(cands):  # a label wider than the panel: keep it beside its point
+            t.set_position((px + 12, py))
+            continue
+        hits = _overlaps(cands, taken)
+        best = cands[int(np.argmin(hits))]  # the first (nearest) among the fewest overlaps
+        t.set_position((best[0] + 2, (best[1] + best[3]) / 2))
+        taken = np.vstack([taken, best[None, :]])

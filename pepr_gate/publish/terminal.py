@@ -1,10 +1,15 @@
-"""The verdict in the terminal: a rich panel with the comparison table and the reasons."""
+"""The verdict in the terminal: a rich panel with the comparison table and the reasons.
+
+Laid out for 80 columns: the table holds numbers only (each under 12 characters), the
+reasons wrap below it, and the panel's title names what decided the verdict.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pepr_gate import units
+from pepr_gate.publish.headline import headline, next_step, noise_source
 from pepr_gate.publish.sparkline import sparkline
 from pepr_gate.records import CheckResult, Side
 
@@ -12,20 +17,28 @@ STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cya
           "accepted": "magenta"}
 
 
-def _fmt(value: float | None, digits: int, unit: str = "") -> str:
-    return "—" if value is None else f"{value:.{digits}f}{unit}"
+def _rows(result: CheckResult) -> list[tuple[str, str, str]]:
+    b, c = result.baseline, result.candidate
 
+    def both(attr: str, fmt: Any) -> tuple[str, str]:
+        return (units.MISSING if b is None else fmt(getattr(b, attr)), fmt(getattr(c, attr)))
 
-def _r(side: Side | None) -> str:
-    if side is None or side.R is None:
-        return "—"
-    return f"{side.R:.3f}" + (" (capped)" if side.over_scale else "")
+    def capped(side: Side) -> str:
+        return units.number(side.R) + (" (capped)" if side.over_scale else "")
+
+    return [
+        (f"{result.performance_name} (P)", *both("performance", units.number)),
+        ("energy", *both("energy_kwh", units.energy)),
+        ("carbon", *both("carbon_kg", units.carbon)),
+        ("wall time", *both("duration_s", units.seconds)),
+        ("peak GPU memory", *both("gpu_peak_memory_bytes", units.gigabytes)),
+        (f"R ({result.resource})", units.MISSING if b is None else capped(b), capped(c)),
+        (result.variant, *both("pepr", units.number)),
+    ]
 
 
 def _footer(result: CheckResult) -> list[str]:
     """Dim lines under the reasons: notes, the noise and where it came from, runs, trend."""
-    from pepr_gate.publish.markdown import noise_source
-
     lines = [f"  {note}" for note in result.notes]
     if result.noise is not None and result.noise_z is not None:
         spread = "" if result.spread is None else f"; spread {result.spread * 100:.1f}%"
@@ -53,33 +66,18 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
     from rich.text import Text
 
     console = console or Console()
-    b, c = result.baseline, result.candidate
     table = Table(show_edge=False)
     table.add_column("")
-    table.add_column(escape(f"baseline ({result.base_branch or '—'})"), justify="right")
-    table.add_column(escape(f"candidate ({result.head_branch or '—'})"), justify="right")
-
-    def mem(side: Any) -> float | None:
-        v = None if side is None else side.gpu_peak_memory_bytes
-        return None if v is None else v / 1e9
-
-    def row(label: str, attr: str, digits: int, unit: str = "") -> None:
-        old = None if b is None else getattr(b, attr)
-        table.add_row(escape(label), _fmt(old, digits, unit), _fmt(getattr(c, attr), digits, unit))
-
-    row(f"{result.performance_name} (P)", "performance", 3)
-    for label, attr, fmt in (("energy", "energy_kwh", units.energy),
-                             ("carbon", "carbon_kg", units.carbon)):
-        old = None if b is None else getattr(b, attr)
-        table.add_row(label, fmt(old), fmt(getattr(c, attr)))
-    row("wall time", "duration_s", 1, " s")
-    table.add_row("peak GPU memory", _fmt(mem(b), 2, " GB"), _fmt(mem(c), 2, " GB"))
-    table.add_row(escape(f"R ({result.resource})"), _r(b), _r(c))
-    row(result.variant, "pepr", 3)
+    table.add_column(Text(f"baseline ({result.base_branch or '—'})"), justify="right")
+    table.add_column(Text(f"candidate ({result.head_branch or '—'})"), justify="right")
+    for label, old, new in _rows(result):
+        table.add_row(Text(label), old, new)
     parts: list[Any] = [table, Text("")]
     parts += [Text(f"• {reason}") for reason in result.reasons]
     parts += [Text(line, style="dim") for line in _footer(result)]
-    change = "" if result.pepr_change is None else f" {result.pepr_change * 100:+.1f}%"
-    style = STYLES[result.verdict]
-    title = f"[bold {style}]{result.verdict.upper()}[/] {escape(result.variant)}{change}"
+    step = next_step(result)
+    if step:
+        parts.append(Text(f"next step: {step}", style="bold"))
+    style = STYLES.get(result.verdict, "white")
+    title = f"[bold {style}]{result.verdict.upper()}[/] {escape(headline(result))}"
     console.print(Panel(Group(*parts), title=title, title_align="left", border_style=style))

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
+from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
-from pepr_gate.publish.markdown import escape_md as md_text
+from pepr_gate.publish.text import escape_md as md_text
 from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ def _comment(
 
     marker = comment_marker(result.config_path or opts.config)
     body = publish.compose_body(
-        render_markdown(result, max_chars=publish.MAX_COMMENT_CHARS - 200),
+        render_markdown(result, run_url=ctx.run_url),
         marker=marker,
         head_sha=ctx.head_sha,
         verdict=result.verdict,
@@ -232,7 +233,7 @@ def _comment(
 def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) -> str:
     from pepr_gate.publish.markdown import render_markdown
 
-    text = render_markdown(result, max_chars=publish.MAX_SUMMARY_BYTES // 2)
+    text = render_markdown(result, max_chars=MAX_SUMMARY_BYTES // 2)
     # Blocks are separated by blank lines: two `> [!NOTE]` quotes on adjacent lines
     # would merge into one alert. The branch is escaped text, never in a code span
     # (where the escapes would show as backslashes).

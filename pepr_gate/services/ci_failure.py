@@ -18,7 +18,7 @@ from pathlib import Path
 from pepr_gate.errors import EXIT_COMMAND_FAILED, EXIT_INTERNAL, PeprError, signal_of
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext
-from pepr_gate.publish.github.text import code_block
+from pepr_gate.publish.text import code_block
 
 CI_DIR = Path(".pepr") / "ci"
 PUBLISHED = "_pepr_published"  # set on an exception once it has been published

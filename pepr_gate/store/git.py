@@ -310,15 +310,9 @@ class GitStore(Store):
             for start in range(0, len(names), chunk):
                 for name, blob in self._read(tip, names[start:start + chunk]):
                     record = decode_record(blob, f"file {name} on branch {self.branch!r}")
-                    if record is None or (branch is not None and record.branch != branch):
-                        continue
-                    if status is not None and record.status != status:
-                        continue
-                    if fingerprint is not None and record.hardware.fingerprint != fingerprint:
-                        continue
-                    if config_hash is not None and record.config_hash != config_hash:
-                        continue
-                    out.append(record)
+                    if record is not None and _matches(
+                            record, branch, status, fingerprint, config_hash):
+                        out.append(record)
                 if limit is not None and len(out) >= limit:
                     break
         out.sort(key=lambda r: (r.created_at, r.id), reverse=True)
@@ -340,3 +334,11 @@ class GitStore(Store):
             found.append((name, raw[pos:pos + size]))
             pos += size + 1
         return found
+
+
+def _matches(record: RunRecord, branch: str | None, status: str | None,
+             fingerprint: str | None, config_hash: str | None) -> bool:
+    """The filters of `Store.runs`: each one given must equal the record's value."""
+    wanted = (branch, status, fingerprint, config_hash)
+    found = (record.branch, record.status, record.hardware.fingerprint, record.config_hash)
+    return all(w is None or w == f for w, f in zip(wanted, found, strict=True))

@@ -4,9 +4,9 @@ Each run is one row: the whole record as JSON plus the columns queries filter on
 a composite index matching the gate's baseline query (branch, status, fingerprint,
 config hash, newest first), so a store of 100,000 runs answers in milliseconds.
 
-SQLAlchemy is imported only when it is used: the SQLite store (`sqlite_store.py`) reads
+SQLAlchemy is imported only when it is used: the SQLite store (`sqlite.py`) reads
 with the stdlib `sqlite3` module, so a `pepr-gate check` never pays for importing it.
-The table and column names below are shared by both paths.
+The table and column names and the read query (`query.py`) are shared by both paths.
 """
 
 from __future__ import annotations
@@ -21,25 +21,23 @@ from typing import TYPE_CHECKING, Any
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.store import Store
-from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
+from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version
+from pepr_gate.store.query import (
+    FILTER_COLUMNS,
+    META_TABLE,
+    RUNS_TABLE,
+    VERSION_KEY,
+    collect_runs,
+    runs_query,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
-RUNS_TABLE = "pepr_runs"
-META_TABLE = "pepr_meta"
-VERSION_KEY = "schema_version"
-# runs() returns these two columns, filters on these, newest first by these (descending).
-RESULT_COLUMNS = ("id", "record")
-FILTER_COLUMNS = ("branch", "status", "fingerprint", "config_hash")
-NEWEST_FIRST = ("created_at", "id")
 # Any constant works; it only has to be the same for every pepr-gate that creates tables.
 PG_SCHEMA_LOCK = 0x70657072_67617465 & 0x7FFF_FFFF_FFFF_FFFF
 
-# Fetches one page of (id, record) rows at (offset, limit); limit None means every row
-# (asked only once, at offset 0).
-FetchPage = Callable[[int, int | None], Sequence[tuple[str, Any]]]
 
 
 def _utc(value: datetime) -> datetime:
@@ -58,7 +56,7 @@ def _tables() -> tuple[Table, Table]:
         """UTC everywhere: timestamptz on PostgreSQL, naive-UTC text on SQLite (sorts right).
 
         SQLite gets SQLAlchemy's DateTime text, 'YYYY-MM-DD HH:MM:SS.ffffff', which sorts
-        as time; the stdlib reader in sqlite_store.py orders by that same text.
+        as time; the stdlib reader in sqlite.py orders by that same text.
         """
 
         impl = DateTime(timezone=True)
@@ -123,24 +121,6 @@ def parse_version(value: object, where: str) -> int | None:
             f"{where}: unreadable schema_version {value!r} in table {META_TABLE}",
             hint="this is not a pepr-gate store; point --store elsewhere",
         ) from None
-
-
-def collect_runs(fetch: FetchPage, limit: int | None, where: str) -> list[RunRecord]:
-    """Decode rows newest first, paging past corrupted ones so `limit` good ones come back."""
-    if limit is not None and limit <= 0:
-        return []
-    out: list[RunRecord] = []
-    offset = 0
-    while True:
-        want = None if limit is None else limit - len(out)
-        rows = fetch(offset, want)
-        for run_id, text in rows:
-            record = decode_record(text, f"run {run_id!r} in {where}")
-            if record is not None:
-                out.append(record)
-        offset += len(rows)
-        if want is None or not rows or len(out) >= (limit or 0):
-            return out
 
 
 class SqlStore(Store):
@@ -274,20 +254,14 @@ class SqlStore(Store):
         fingerprint: str | None = None,
         config_hash: str | None = None,
     ) -> list[RunRecord]:
-        from sqlalchemy import select
+        from sqlalchemy import text
 
-        c = _tables()[0].c
-        stmt = select(*(c[name] for name in RESULT_COLUMNS)).order_by(
-            *(c[name].desc() for name in NEWEST_FIRST))
-        for name, value in zip(FILTER_COLUMNS, (branch, status, fingerprint, config_hash),
-                               strict=True):
-            if value is not None:
-                stmt = stmt.where(c[name] == value)
+        filters = (branch, status, fingerprint, config_hash)
         with self._errors("read"), self._engine.connect() as conn:
 
             def fetch(offset: int, want: int | None) -> Sequence[tuple[str, Any]]:
-                page = stmt.offset(offset).limit(want) if want is not None else stmt
-                return [(run_id, text) for run_id, text in conn.execute(page)]
+                sql, params = runs_query(filters, offset, want)
+                return [(run_id, record) for run_id, record in conn.execute(text(sql), params)]
 
             return collect_runs(fetch, limit, self._where)
 

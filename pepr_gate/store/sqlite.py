@@ -1,8 +1,8 @@
 """The SQLite history store: read with the stdlib `sqlite3`, written through SQLAlchemy.
 
 Importing SQLAlchemy costs more than a whole `pepr-gate check` may take, so reading an
-existing store (the schema-version check and `runs()`) runs the same SQL as the
-SQLAlchemy path, on the tables and columns named in sql.py, through `sqlite3`. The
+existing store (the schema-version check and `runs()`) runs the SQL of query.py's
+`runs_query`, the one the SQLAlchemy path runs too, through `sqlite3`. The
 engine is only made to append runs, or to create the tables of a new store.
 """
 
@@ -18,17 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.store.codec import SCHEMA_VERSION, check_version
-from pepr_gate.store.sql import (
-    FILTER_COLUMNS,
-    META_TABLE,
-    NEWEST_FIRST,
-    RESULT_COLUMNS,
-    RUNS_TABLE,
-    VERSION_KEY,
-    SqlStore,
-    collect_runs,
-    parse_version,
-)
+from pepr_gate.store.query import META_TABLE, VERSION_KEY, collect_runs, runs_query
+from pepr_gate.store.sql import SqlStore, parse_version
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -137,22 +128,13 @@ class SqliteStore(SqlStore):
         fingerprint: str | None = None,
         config_hash: str | None = None,
     ) -> list[RunRecord]:
-        filters = [(name, value) for name, value in zip(
-            FILTER_COLUMNS, (branch, status, fingerprint, config_hash), strict=True)
-            if value is not None]
-        sql = f"SELECT {', '.join(RESULT_COLUMNS)} FROM {RUNS_TABLE}"
-        if filters:
-            sql += " WHERE " + " AND ".join(f"{name} = ?" for name, _ in filters)
-        sql += " ORDER BY " + ", ".join(f"{name} DESC" for name in NEWEST_FIRST)
-        params: list[Any] = [value for _, value in filters]
+        filters = (branch, status, fingerprint, config_hash)
         if self._no_tables:
             return []
         with self._reading("read") as conn:
 
             def fetch(offset: int, want: int | None) -> Sequence[tuple[str, Any]]:
-                if want is None:
-                    return conn.execute(sql, params).fetchall()
-                return conn.execute(f"{sql} LIMIT ? OFFSET ?", [*params, want, offset]).fetchall()
+                return conn.execute(*runs_query(filters, offset, want)).fetchall()
 
             return collect_runs(fetch, limit, self._where)
 

@@ -22,7 +22,6 @@ import httpx
 from pepr_gate import __version__
 from pepr_gate.errors import PeprError
 
-MAX_BODY_CHARS = 65_536
 RETRY_BUDGET_S = 60.0
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 

@@ -50,12 +50,10 @@ class EventContext:
 
     @property
     def run_url(self) -> str | None:
-        if not self.run_id or not self.repo:
-            return None
-        url = f"{self.server_url.rstrip('/')}/{self.repo}/actions/runs/{self.run_id}"
-        if self.run_attempt and self.run_attempt != "1":
-            url += f"/attempts/{self.run_attempt}"
-        return url
+        return workflow_run_url({"GITHUB_SERVER_URL": self.server_url,
+                                 "GITHUB_REPOSITORY": self.repo,
+                                 "GITHUB_RUN_ID": self.run_id or "",
+                                 "GITHUB_RUN_ATTEMPT": self.run_attempt or ""})
 
     def with_pull(self, pull: Mapping[str, Any]) -> EventContext:
         """This context completed with a pull request object from the REST API."""
@@ -137,17 +135,10 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         return EventContext(
             kind="pull_request", **common, **_pull_fields(payload["pull_request"], repo)
         )
-    if event_name == "workflow_dispatch":
-        number = _dispatch_pr_number(payload)
-        if number is not None:
-            return EventContext(
-                kind="pull_request",
-                sha=sha,
-                branch=None,
-                pr_number=number,
-                needs_pr_lookup=True,
-                **common,
-            )
+    number = _dispatch_pr_number(payload) if event_name == "workflow_dispatch" else None
+    if number is not None:
+        return EventContext(kind="pull_request", sha=sha, branch=None, pr_number=number,
+                            needs_pr_lookup=True, **common)
     if ref and ref.startswith("refs/tags/"):
         return EventContext(
             kind="tag", sha=sha, branch=None, tag=ref[len("refs/tags/") :], **common
@@ -157,18 +148,53 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         and ref
         and ref.startswith("refs/heads/")
     ):
-        after = payload.get("after")
-        deleted = bool(payload.get("deleted")) or after == ZERO_SHA
-        new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
-        return EventContext(
-            kind="other" if deleted else "push",
-            sha=(after if after and after != ZERO_SHA else sha),
-            branch=ref[len("refs/heads/") :],
-            new_branch=new_branch,
-            deleted=deleted,
-            **common,
-        )
+        return _branch_event(payload, ref, sha, common)
     return EventContext(kind="other", sha=sha, branch=None, **common)
+
+
+def _branch_event(payload: Mapping[str, Any], ref: str, sha: str | None,
+                  common: dict[str, Any]) -> EventContext:
+    """A push (or dispatch/schedule) on a branch; a deleted branch is nothing to measure."""
+    after = payload.get("after")
+    deleted = bool(payload.get("deleted")) or after == ZERO_SHA
+    new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
+    return EventContext(
+        kind="other" if deleted else "push",
+        sha=(after if after and after != ZERO_SHA else sha),
+        branch=ref[len("refs/heads/") :],
+        new_branch=new_branch,
+        deleted=deleted,
+        **common,
+    )
+
+
+def measuring_run_url(env: Mapping[str, str]) -> str | None:
+    """The run whose result a `workflow_run` job comments on (the one that measured, from
+    the event's `workflow_run.html_url`), else this job's own run."""
+    if env.get("GITHUB_EVENT_NAME") == "workflow_run":
+        try:
+            run = _read_payload(env).get("workflow_run") or {}
+        except InputError:
+            run = {}
+        url = run.get("html_url") if isinstance(run, dict) else None
+        server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+        if isinstance(url, str) and re.fullmatch(re.escape(server) + r"/[\w.-]+/[\w.-]+"
+                                                 r"/actions/runs/\d+(/attempts/\d+)?", url):
+            return url
+    return workflow_run_url(env)
+
+
+def workflow_run_url(env: Mapping[str, str]) -> str | None:
+    """The page of the workflow run this job belongs to (None outside Actions)."""
+    repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo) or not run_id.isdigit():
+        return None
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    url = f"{server}/{repo}/actions/runs/{run_id}"
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "")
+    if attempt.isdigit() and attempt != "1":
+        url += f"/attempts/{attempt}"
+    return url
 
 
 def default_api_url(server_url: str) -> str:

@@ -17,13 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from pepr_gate.publish.github import COMMENT_MODES, MAX_COMMENT_CHARS, MAX_SUMMARY_BYTES
+
 if TYPE_CHECKING:
     from pepr_gate.publish.github.api import Comment, GitHubClient
 
-MAX_SUMMARY_BYTES = 1024 * 1024
-# GitHub refuses comment bodies over 65,536 characters (HTTP 422); keep a margin.
-MAX_COMMENT_CHARS = 65_000
-COMMENT_MODES = ("always", "on-change", "on-regression", "never")
 TRIM_NOTE = (
     "\n\n_… trimmed to fit GitHub's size limit; the full report is in the job's artifact._\n"
 )

@@ -1,0 +1,85 @@
+"""The words around a verdict, shared by the PR comment and the terminal.
+
+`headline` names what decided it: the budget that was exceeded, the guardrail, or the
+PePR change; a budget failure never reads "PePR-E -0.0%". `next_step` ends an
+inconclusive result with what to do about it. Both read the gate's reasons, which name
+their config key (`[gate.budgets] energy_kwh`, `[gate] max_performance_drop`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pepr_gate.records import CheckResult
+
+BUDGET_NAMES = {"energy_kwh": "energy", "carbon_kg": "carbon", "duration_s": "wall time",
+                "gpu_memory_gb": "GPU memory"}
+_BUDGET = re.compile(r"\[gate\.budgets\] (\w+)")
+_GUARDRAIL = "[gate] max_performance_drop"
+
+
+def headline(result: CheckResult) -> str:
+    """Plain text (the caller escapes it): `energy over budget`, `PePR-E -11.1%`, or both."""
+    budgets = [BUDGET_NAMES.get(key, key) for reason in result.reasons
+               for key in _BUDGET.findall(reason)]
+    parts = [f"{' and '.join(budgets)} over budget"] if budgets else []
+    if any(_GUARDRAIL in reason for reason in result.reasons):
+        parts.append(f"{result.performance_name} below the guardrail")
+    change = None if result.pepr_change is None else f"{result.pepr_change * 100:+.1f}%"
+    if change is not None and (not parts or change not in ("+0.0%", "-0.0%")):
+        parts.append(f"{result.variant} {change}")  # beside a budget only when it moved
+    return " · ".join(parts) or f"{result.variant} not compared"
+
+
+def next_step(result: CheckResult, quote: Callable[[str], str] = str) -> str | None:
+    """What to do about an inconclusive result (None for any other verdict). `quote`
+    escapes what a PR author controls (branch and config key names) for the channel."""
+    if result.verdict != "inconclusive":
+        return None
+    said = " ".join(result.reasons)
+    base = quote(result.base_branch) if result.base_branch else "the base branch"
+    if "candidate run" in said and " failed" in said:
+        return "fix the failed run (this job's log shows its output), then push again."
+    if "telemetry" in said:
+        return ("run `pepr-gate probe` on the runner: it names the sensor that measured "
+                "nothing and how to enable it.")
+    if "too noisy to decide" in said:
+        n = result.repeats_needed
+        return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`, or the "
+                f"Action's `repeats: {n}`), then re-run this job." if n else
+                f"store more runs on {base} (each push measures one), then re-run this job.")
+    if "another process used the GPU" in said:
+        return "re-run this job on an idle GPU (a runner that runs one job at a time)."
+    if "Energy was" in said:
+        return ("measure the baseline and the candidate the same way (same meter and "
+                f"permissions), e.g. by re-running {base}'s job on this runner.")
+    if result.no_baseline is not None or "No baseline:" in said.replace("No comparable", "No"):
+        return _baseline_step(result, base, quote)
+    if "cannot be computed" in said:
+        return ("check that the metrics file holds the performance key and that the "
+                "scored resource was measured (`pepr-gate run` prints both).")
+    return "re-run this job for more runs; `pepr-gate check` prints the same details locally."
+
+
+def _baseline_step(result: CheckResult, base: str, quote: Callable[[str], str]) -> str:
+    kind = result.no_baseline or ""
+    then = "then re-run this job."
+    if "config" in kind:
+        keys = ", ".join(map(quote, result.changed_config_keys)) or "the config"
+        return (f"rebuild the baseline for the new config ({keys} changed): run this "
+                f"workflow on {base} (a push or a manual run), {then}")
+    if "hardware" in kind:
+        return (f"measure {base} once on this runner (a manual run of this workflow on "
+                f"{base}), or pin this job to the runner {base} was measured on; {then}")
+    return (f"store a baseline: let this workflow run on a push to {base} (or run "
+            f"`pepr-gate run` there on this runner), {then}")
+
+
+def noise_source(result: CheckResult) -> str:
+    """'measured from N runs' or 'assumed (N runs)': whether the spread is a measurement."""
+    if result.noise_source == "assumed":
+        return f"assumed ({result.noise_runs} runs, too few to measure it)"
+    if result.noise_source == "measured":
+        return f"measured from {result.noise_runs} runs"
+    return f"from {len(result.noise_run_ids)} base run(s) and the candidate's repeats"

@@ -1,0 +1,132 @@
+"""The PR comment's trend: a small Mermaid `xychart-beta` of the base branch's PePR.
+
+Drawn to be read at a glance in GitHub's light and dark themes:
+- a transparent background, mid-grey axes and text, and a palette that keeps its
+  contrast on white and on GitHub's dark grey;
+- the y-axis spans the threshold band around the baseline (at least 1.5 x the allowed
+  drop either side), so run-to-run noise of a fraction of a percent stays a wobble
+  instead of filling the chart;
+- the candidate is its own bar at the right ("this PR"), the only bar drawn (the other
+  slots hold 0, below the axis, which Mermaid leaves out); the fail line is drawn flat;
+- 480 x 240 pixels, a third of Mermaid's default, with smaller tick labels.
+Mermaid has no escaping inside quoted labels, so every label goes through `mermaid_label`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pepr_gate.publish.sparkline import sparkline
+from pepr_gate.publish.text import mermaid_label
+from pepr_gate.records import CheckResult
+
+WIDTH, HEIGHT = 480, 240
+LABEL_FONT = 11  # Mermaid's 14 px tick labels overlap at this size
+GREY = "#8c959f"  # GitHub's own muted text colour reads on both themes
+CANDIDATE, BASE, FAIL_LINE = "#e8590c", "#218bff", GREY
+BAND = 1.5  # the y-axis shows this many allowed drops either side of the baseline
+CANDIDATE_LABEL = "this PR"
+
+CONFIG = f"""\
+---
+config:
+  theme: base
+  xyChart:
+    width: {WIDTH}
+    height: {HEIGHT}
+    xAxis:
+      labelFontSize: {LABEL_FONT}
+    yAxis:
+      labelFontSize: {LABEL_FONT}
+  themeVariables:
+    xyChart:
+      backgroundColor: "transparent"
+      titleColor: "{GREY}"
+      xAxisLabelColor: "{GREY}"
+      xAxisTitleColor: "{GREY}"
+      xAxisLineColor: "{GREY}"
+      xAxisTickColor: "{GREY}"
+      yAxisLabelColor: "{GREY}"
+      yAxisTitleColor: "{GREY}"
+      yAxisLineColor: "{GREY}"
+      yAxisTickColor: "{GREY}"
+      plotColorPalette: "{CANDIDATE}, {BASE}, {FAIL_LINE}"
+---"""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """What the template shows: the sparkline summary line and the Mermaid source."""
+
+    count: int
+    spark: str
+    first: str
+    last: str
+    candidate: str | None
+    fail_below: str | None
+    mermaid: str
+
+
+def unique_labels(labels: list[str]) -> list[str]:
+    """Mermaid x-axis labels, numbered where repeated: Mermaid's band axis keeps one slot
+    per distinct label, so repeats of one commit would otherwise pile onto one x."""
+    clean = [mermaid_label(label) for label in labels]
+    seen: dict[str, int] = {}
+    out = []
+    for label in clean:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if clean.count(label) == 1 else f"{label} ({seen[label]})")
+    return out
+
+
+def y_range(values: list[float], centre: float, threshold: float) -> tuple[float, float]:
+    """The threshold band around `centre`, widened to hold every value with a margin."""
+    half = max(BAND * threshold * abs(centre), 0.005)
+    lo, hi = centre - half, centre + half
+    margin = 0.15 * (hi - lo)  # the lowest value still gets a visible bar
+    lo, hi = min(lo, min(values) - margin), max(hi, max(values) + margin)
+    # Rounded outwards to the 3 decimals the axis prints.
+    return max(math.floor(lo * 1000) / 1000, 0.0), math.ceil(hi * 1000) / 1000
+
+
+def trend(result: CheckResult) -> Trend | None:
+    """The chart of the base branch's last runs, with the candidate; None under 2 runs."""
+    if len(result.trend) < 2:
+        return None
+    values = [v for _, v in result.trend]
+    labels = [label for label, _ in result.trend]
+    base = result.baseline.pepr if result.baseline else None
+    cand = result.candidate.pepr
+    centre = base if base is not None else sorted(values)[len(values) // 2]
+    fail_below = None if base is None else base * (1 - result.threshold)
+    shown = values + [v for v in (cand, fail_below) if v is not None]
+    lo, hi = y_range(shown, centre, result.threshold)
+    series = []
+    if cand is not None:
+        labels.append(CANDIDATE_LABEL)
+        # Bars of 0, below the axis, are not drawn: the candidate's is the only bar.
+        series.append(("bar", [0.0] * len(values) + [cand]))
+        series.append(("line", [*values, centre]))
+    else:
+        series.append(("line", values))
+    if fail_below is not None:
+        series.append(("line", [fail_below] * len(labels)))
+    variant = mermaid_label(result.variant)
+    lines = [
+        CONFIG,
+        "xychart-beta",
+        f'    title "{variant} on the base branch"',
+        "    x-axis [" + ", ".join(f'"{label}"' for label in unique_labels(labels)) + "]",
+        f'    y-axis "{variant}" {lo:.3f} --> {hi:.3f}',
+        *(f"    {kind} [{', '.join(f'{v:.4f}' for v in points)}]" for kind, points in series),
+    ]
+    return Trend(
+        count=len(values),
+        spark=sparkline(values),
+        first=f"{values[0]:.3f}",
+        last=f"{values[-1]:.3f}",
+        candidate=None if cand is None else f"{cand:.3f}",
+        fail_below=None if fail_below is None else f"{fail_below:.3f}",
+        mermaid="\n".join(lines),
+    )
