@@ -83,6 +83,8 @@ def test_every_string_is_escaped_in_the_comment_and_its_mermaid_block(
     assert "<img" not in body and re.findall(r"<!--(?! pepr-gate:)", body) == []
     assert "](https://evil" not in body
     mermaid = body.split("```mermaid\n", 1)[1].split("\n```", 1)[0]
+    mermaid = mermaid.rsplit("---\n", 1)[-1]  # the chart after pepr-gate's own theme header
+    assert mermaid.startswith("xychart-beta")
     assert re.fullmatch(r'[A-Za-z0-9 ._:/+\-"\[\],>\n()]*', mermaid), mermaid
     assert mermaid.count('"') % 2 == 0 and "evil" in mermaid  # labels kept, quotes balanced
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from pepr_gate.publish.live import LiveLine, open_live
 from pepr_gate.records import GitInfo, Performance, Resources, RunRecord, Stage, utcnow
 from pepr_gate.score import resource_value, score_scaled
 from pepr_gate.services.preflight import runs_dir_for, withheld_note, writable_store
-from pepr_gate.services.stops import kept_after_interrupt, leftover_notes, stage_interrupted
+from pepr_gate.services.stops import kept_after_interrupt, report_leftovers, stage_interrupted
 from pepr_gate.store import Store
 
 
@@ -121,28 +120,7 @@ def execute(
             if withheld:
                 record.notes.append(withheld_note(withheld))
             path = _record_path(runs_dir, out, record, i)
-            try:
-                write_atomic(path, record.to_json())
-            except StoreError as exc:
-                # The disk is full (or the folder went away): the run is still stored.
-                if store is not None:
-                    _append(store, record, None)
-                stored = f"; the run is stored in {store.url}" if store is not None else ""
-                outcome.error = StoreError(f"{exc.message}{stored}", hint=exc.hint)
-                break
-            outcome.records.append(record)
-            outcome.record_paths.append(path)
-            outcome.meter_results.append(result)
-            if isinstance(error, Interrupted):  # kept as a file, never stored as a run
-                unstored.append(path)
-                outcome.error = kept_after_interrupt(error, unstored, store)
-                break
-            if store is not None:
-                unstored.append(path)
-                _append(store, record, path)
-                unstored.remove(path)
-            if error is not None:
-                outcome.error = error
+            if _keep(outcome, unstored, store, record, result, error, path):
                 break
     except KeyboardInterrupt as exc:  # SIGINT or SIGTERM between stages or while storing
         stop = Interrupted(f"interrupted by {signal.Signals(signal_of(exc)).name}",
@@ -152,6 +130,33 @@ def execute(
         if store is not None:
             store.close()
     return outcome
+
+
+def _keep(outcome: Outcome, unstored: list[Path], store: Store | None, record: RunRecord,
+          result: MeterResult, error: PeprError | None, path: Path) -> bool:
+    """Write the run's record file and store the run; True when no repeat may follow."""
+    try:
+        write_atomic(path, record.to_json())
+    except StoreError as exc:
+        # The disk is full (or the folder went away): the run is still stored.
+        if store is not None:
+            _append(store, record, None)
+        stored = f"; the run is stored in {store.url}" if store is not None else ""
+        outcome.error = StoreError(f"{exc.message}{stored}", hint=exc.hint)
+        return True
+    outcome.records.append(record)
+    outcome.record_paths.append(path)
+    outcome.meter_results.append(result)
+    if isinstance(error, Interrupted):  # kept as a file, never stored as a run
+        unstored.append(path)
+        outcome.error = kept_after_interrupt(error, unstored, store)
+        return True
+    if store is not None:
+        unstored.append(path)
+        _append(store, record, path)
+        unstored.remove(path)
+    outcome.error = error
+    return error is not None
 
 
 def _append(store: Store, record: RunRecord, path: Path | None) -> None:
@@ -216,9 +221,7 @@ def _one_run(
             user += res.cpu_user_s
             sys_ += res.cpu_sys_s
             max_rss = max(max_rss, res.max_rss_bytes)
-            for note in leftover_notes(spec.name, res.leftovers):
-                print(f"pepr-gate: {note}", file=sys.stderr)
-                stage_notes.append(note)
+            stage_notes += report_leftovers(spec.name, res.leftovers)
             if res.interrupted:
                 error = stage_interrupted(res)
                 break

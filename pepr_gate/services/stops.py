@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,10 +41,13 @@ def kept_after_interrupt(
         signum=exc.signum)
 
 
-def leftover_notes(stage: str, leftovers: Sequence[Leftover]) -> list[str]:
+def report_leftovers(stage: str, leftovers: Sequence[Leftover]) -> list[str]:
+    """Say on stderr what a stage left running (and was stopped); the notes for the record."""
     if not leftovers:
         return []
     shown = ", ".join(p.describe() for p in leftovers[:10])
     more = f" and {len(leftovers) - 10} more" if len(leftovers) > 10 else ""
-    return [f"stage '{stage}' left {len(leftovers)} process(es) running after it ended; "
-            f"stopped: {shown}{more}"]
+    note = (f"stage '{stage}' left {len(leftovers)} process(es) running after it ended; "
+            f"stopped: {shown}{more}")
+    print(f"pepr-gate: {note}", file=sys.stderr)
+    return [note]
