@@ -1,6 +1,6 @@
 # The two commands of the README's quick start. Each sets itself up on a fresh machine.
 #   make demo   runs the bundled example under the gate
-#   make test   runs the whole test suite (what .ci/run calls)
+#   make test   runs the linters, the docs build and the whole test suite (what .ci/run calls)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,6 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check pepr_gate tests benchmarks examples scripts
 	$(VENV)/bin/mypy
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
@@ -29,4 +30,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/check_speed.py
 
 clean:
-	rm -rf $(VENV) .pepr examples/digits/.pepr examples/digits/metrics.json
+	rm -rf $(VENV) site .pepr examples/digits/.pepr examples/digits/metrics.json

@@ -26,7 +26,10 @@ from typing import TextIO
 from pepr_gate import __version__
 from pepr_gate.errors import EXIT_INTERNAL, PeprError, SignalReceived, signal_of
 
-COMMANDS = ("run", "check", "ci", "score", "history", "report", "comment", "probe", "schema")
+COMMANDS = (
+    "init", "run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
+    "schema",
+)
 
 EPILOG = """\
 exit codes:
@@ -187,6 +190,9 @@ def _no_workflow_command(text: str) -> str:
 
 
 def _write_crash_log(argv: list[str]) -> Path:
+    # Imported here: only a crash needs them, and every command pays for top-level imports.
+    import os
+
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     text = f"pepr-gate {__version__}\nargv: {argv}\n\n{traceback.format_exc()}"
     for folder in (Path(".pepr") / "logs", Path(tempfile.gettempdir())):

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -69,8 +69,19 @@ class RunConfig(_Section):
     timeout_s: PositiveFloat | None = None
     workdir: str = "."
     env: dict[str, str] = Field(default_factory=dict)
-    repeats: int = Field(default=1, ge=1, le=100)
+    # "auto": `ci` runs one repeat at a time and stops once the verdict is decided.
+    repeats: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] = 1
+    max_repeats: int = Field(default=5, ge=1, le=100)
     progress_interval_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
+
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _repeats(cls, value: object) -> object:
+        # One plain message instead of one per member of the union.
+        ok = value == "auto" or (type(value) is int and 1 <= value <= 100)
+        if not ok:
+            raise ValueError('must be a whole number from 1 to 100, or "auto"')
+        return value
 
     @field_validator("stages")
     @classmethod
@@ -149,6 +160,9 @@ class GateConfig(_Section):
     strict: bool = False
     base_branch: str | None = None
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    # "paired": `ci` runs the PR's base commit and head alternately (ABBA) instead of
+    # comparing with stored history.
+    baseline: Literal["history", "paired"] = "history"
     accept_label: str = Field(default="pepr-gate: accept", min_length=1)
 
     @field_validator("max_pepr_drop", mode="before")
@@ -271,8 +285,8 @@ def load_config(path: str | Path | None = None, *, required: bool = True) -> Con
                 raise ConfigError(
                     f"no config found in {Path.cwd()}: looked for pepr.toml and "
                     "[tool.pepr-gate] in pyproject.toml",
-                    hint="create pepr.toml (see the README's example), pass --config PATH, "
-                    "or give the command after `--`",
+                    hint="`pepr-gate init --cmd 'python train.py'` writes a minimal pepr.toml; "
+                    "or pass --config PATH, or give the command after `--`",
                 )
             return Config()
         path = found
@@ -308,5 +322,5 @@ def parse_config(data: dict[str, Any], *, source: str, root: str, prefix: str = 
     except ValidationError as exc:
         raise ConfigError(
             describe(exc, data, source, prefix, Config),
-            hint="fix the field named above; the README's Configuration section lists every key",
+            hint="fix the field named above; docs/configuration.md lists every key",
         ) from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import signal
 
+from pepr_gate.redact import redact
+
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -24,9 +26,11 @@ class PeprError(Exception):
     exit_code = EXIT_BAD_INPUT
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Redacted here, once: every path to a message or a file starts from these fields.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else redact(hint)
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"

@@ -150,6 +150,16 @@ class Score(_Model):
     normalization: Normalization | None = None
 
 
+class Pairing(_Model):
+    """A run of a paired A/B session (`pepr-gate ab`): which side of which pair."""
+
+    session: str
+    side: Literal["base", "head"]
+    index: int = Field(ge=0, description="the pair, 0-based; pairs run in ABBA order")
+    base_sha: str | None = None
+    head_sha: str | None = None
+
+
 class RunRecord(_Model):
     schema_: Literal["pepr-gate/run/1"] = Field(default=RUN_SCHEMA, alias="schema")
     id: str
@@ -177,6 +187,8 @@ class RunRecord(_Model):
     repeat_index: int = 0
     notes: list[str] = Field(default_factory=list)
     pepr_gate_version: str | None = None
+    paired: Pairing | None = Field(
+        default=None, description="set on runs of a paired A/B session (`pepr-gate ab`)")
 
     @property
     def branch(self) -> str | None:

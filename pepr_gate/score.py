@@ -126,3 +126,11 @@ def method_signature(record: RunRecord) -> tuple[tuple[str, str, str], ...]:
 
 def describe_signature(signature: tuple[tuple[str, str, str], ...]) -> str:
     return ", ".join(f"{k} {m} ({s})" for k, m, s in signature) or "nothing"
+def suggest_scale(value: float) -> float | None:
+    """A `[score.scale]` value for a resource measured once: twice the amount, rounded up
+    to two significant figures, so that run sits at R = 0.5 (the rule CI uses without one)."""
+    if not math.isfinite(value) or value <= 0:
+        return None
+    doubled = 2.0 * value
+    step = 10.0 ** (math.floor(math.log10(doubled)) - 1)
+    return float(f"{math.ceil(doubled / step - 1e-9) * step:.2g}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,9 +128,28 @@ def test_workflows_pin_actions_and_keep_permissions_minimal(path: Path) -> None:
         for scope, level in (job.get("permissions") or {}).items():
             assert (scope, level) in {
                 ("contents", "read"),
+                ("contents", "write"),
                 ("pull-requests", "write"),
                 ("actions", "read"),
             }
+        if (job.get("permissions") or {}).get("contents") == "write":
+            # Only a job that runs pepr-gate (which pushes the data branch) may write.
+            assert any(s.get("uses", "").startswith(("OWNER/pepr-gate@", "./"))
+                       for s in job.get("steps", [])), f"{path.name}: contents: write unused"
+    # Every write permission says why, on its own line.
+    for line in path.read_text().splitlines():
+        if re.match(r"\s+(contents|pull-requests): write", line):
+            assert "#" in line, f"{path.name}: {line.strip()} without a reason"
+
+
+def test_examples_store_history_only_where_they_may_write() -> None:
+    same = load(ROOT / "action" / "examples" / "same-repo.yml")
+    assert same["jobs"]["pepr"]["permissions"]["contents"] == "write"
+    fork = load(ROOT / "action" / "examples" / "fork-measure.yml")
+    assert "!= github.repository" in fork["jobs"]["measure"]["if"]
+    for name in ("same-repo.yml", "container.yml", "fork-measure.yml"):
+        types = load(ROOT / "action" / "examples" / name)[True]["pull_request"]["types"]
+        assert {"labeled", "unlabeled", "synchronize"} <= set(types), name
 
 
 def test_fork_comment_workflow_never_touches_pr_code() -> None:
@@ -144,11 +164,17 @@ def test_fork_comment_workflow_never_touches_pr_code() -> None:
 def test_fork_measure_workflow_cannot_write() -> None:
     doc = load(ROOT / "action" / "examples" / "fork-measure.yml")
     assert doc["permissions"] == {"contents": "read"}
-    assert all("permissions" not in job for job in doc["jobs"].values())
-    gate = next(s for s in steps_of(doc) if s.get("uses", "").startswith("OWNER/pepr-gate"))
+    measure = doc["jobs"]["measure"]
+    assert "permissions" not in measure  # the fork's code runs with the read-only token
+    assert measure["if"].startswith("github.event_name == 'pull_request' && ")
+    # Only the push job, which runs main's own code, may write: the data branch.
+    baseline = doc["jobs"]["baseline"]
+    assert baseline["if"] == "github.event_name == 'push'"
+    assert baseline["permissions"] == {"contents": "write"}
+    gate = next(s for s in measure["steps"] if s.get("uses", "").startswith("OWNER/pepr-gate"))
     assert gate["with"]["comment"] == "never"
     upload = next(
-        s for s in steps_of(doc) if s.get("uses", "").startswith("actions/upload-artifact")
+        s for s in measure["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
     )
     assert upload["if"] == "always()" and upload["with"]["path"] == ".pepr/ci/"
 
@@ -174,12 +200,18 @@ def test_ci_workflow_runs_the_ci_script() -> None:
     assert any(s.get("run") == ".ci/run" for s in steps_of(doc))
 
 
-def _setup(tmp_path: Path, python: str) -> subprocess.CompletedProcess[str]:
+def _setup(
+    tmp_path: Path, python: str, job: str = "job1"
+) -> subprocess.CompletedProcess[str]:
+    """One job's setup step: RUNNER_TEMP is the job's own, RUNNER_TOOL_CACHE the runner's."""
+    temp = tmp_path / job / "temp"
+    temp.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "RUNNER_TEMP": str(tmp_path),
+        "RUNNER_TEMP": str(temp),
+        "RUNNER_TOOL_CACHE": str(tmp_path / "tool-cache"),
         "GITHUB_ACTION_PATH": str(ROOT),
-        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_OUTPUT": str(tmp_path / job / "out"),
         "PEPR_PYTHON": python,
     }
     return subprocess.run(
@@ -195,7 +227,7 @@ def test_setup_script_names_a_missing_interpreter(tmp_path: Path) -> None:
     proc = _setup(tmp_path, "python-does-not-exist")
     assert proc.returncode == 2
     assert "::error title=pepr-gate::input python" in proc.stdout
-    assert not (tmp_path / "pepr-gate").exists()
+    assert not (tmp_path / "tool-cache").exists()
 
 
 def test_setup_script_refuses_an_old_python(tmp_path: Path) -> None:
@@ -210,20 +242,30 @@ def test_setup_script_refuses_an_old_python(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_setup_script_installs_privately_then_reuses(tmp_path: Path) -> None:
-    first = _setup(tmp_path, sys.executable)
+def test_setup_script_installs_once_per_runner_then_reuses(tmp_path: Path) -> None:
+    first = _setup(tmp_path, sys.executable, job="job1")
     assert first.returncode == 0, first.stderr[-2000:]
-    out = (tmp_path / "out").read_text()
+    assert "pepr-gate: installed into" in first.stdout
+    out = (tmp_path / "job1" / "out").read_text()
     binary = Path(re.search(r"^bin=(.+)$", out, re.M).group(1))  # type: ignore[union-attr]
-    assert binary.is_file() and str(binary).startswith(str(tmp_path / "pepr-gate"))
-    second = _setup(tmp_path, sys.executable)
-    assert second.returncode == 0
-    assert "reusing" in second.stdout
+    # In the runner's tool cache, which outlives the job; not in the job's RUNNER_TEMP.
+    assert binary.is_file() and binary.is_relative_to(tmp_path / "tool-cache" / "pepr-gate")
+    # The runner empties RUNNER_TEMP after each job; the next job reuses the venv.
+    shutil.rmtree(tmp_path / "job1" / "temp")
+    second = _setup(tmp_path, sys.executable, job="job2")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"pepr-gate: reusing {binary.parent.parent}" in second.stdout
+    assert "installed into" not in second.stdout
     assert "pepr-gate 0.1.0" in second.stdout
+    assert (tmp_path / "job2" / "out").read_text() == out
     # `store: postgresql://...` needs the driver inside the private venv.
     found = subprocess.run([str(binary.parent / "python"), "-c", "import psycopg"],
                            capture_output=True, text=True)
     assert found.returncode == 0, found.stderr
+    # A venv whose interpreter is gone is rebuilt, not reused.
+    (binary.parent / "python").unlink()
+    third = _setup(tmp_path, sys.executable, job="job3")
+    assert third.returncode == 0 and "installed into" in third.stdout, third.stderr[-2000:]
 
 
 def test_setup_script_installs_the_postgres_driver() -> None:

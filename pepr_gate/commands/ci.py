@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pepr_gate.errors import InputError
 from pepr_gate.publish.github import COMMENT_MODES as MODES
@@ -45,7 +45,11 @@ def register(sub: Any) -> None:
         metavar="true|false",
         help="false: a failed gate is reported but exits 0 (PEPR_FAIL_ON_REGRESSION; default true)",
     )
-    p.add_argument("--repeats", help="runs per measurement (PEPR_REPEATS; default: the config's)")
+    p.add_argument(
+        "--repeats",
+        help="runs per measurement, or auto: one at a time until the verdict is decided, at "
+        "most [run] max_repeats (PEPR_REPEATS; default: the config's)",
+    )
     p.add_argument("--store", help="history store URL (PEPR_STORE; default: the config's)")
     p.add_argument(
         "--threshold",
@@ -111,11 +115,13 @@ def _bool(text: str) -> bool:
     raise _bad("fail_on_regression", text, "use true or false")
 
 
-def _repeats(text: str) -> int | None:
+def _repeats(text: str) -> int | Literal["auto"] | None:
     if not text:
         return None
+    if text.lower() == "auto":
+        return "auto"
     if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise _bad("repeats", text, "use a whole number from 1 to 100")
+        raise _bad("repeats", text, "use a whole number from 1 to 100, or auto")
     return int(text)
 
 

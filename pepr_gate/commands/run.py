@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 def register(sub: Any) -> None:
@@ -26,8 +26,10 @@ def register(sub: Any) -> None:
     p.add_argument("--no-store", action="store_true", help="do not append to the history store")
     p.add_argument("--meter", metavar="KIND",
                    help="auto | process | replay:TRACE.json (default: [meter] kind)")
-    p.add_argument("--repeats", type=int, metavar="N",
-                   help="run the stages N times, each stored (default: [run] repeats)")
+    p.add_argument("--repeats", metavar="N|auto",
+                   help="run the stages N times, each stored; auto: one at a time, checking "
+                   "against the base branch after each, until the verdict is decided or "
+                   "[run] max_repeats (default: [run] repeats)")
     p.add_argument("--branch", metavar="B", help="record the run under this branch name")
     p.add_argument("--quiet", action="store_true",
                    help="no live line while the stages run (neither on a terminal nor the "
@@ -55,23 +57,21 @@ def run(args: argparse.Namespace) -> int:
             f"unexpected argument {cmd[0]!r}",
             hint="put the command to measure after `--`, e.g. pepr-gate run -- python train.py",
         )
-    if args.repeats is not None and args.repeats < 1:
-        raise InputError(f"--repeats {args.repeats}: must be 1 or more")
+    repeats = _repeats(args.repeats)
     config = load_config(args.config, required=not cmd)
     if args.record_trace is not None and (args.meter or config.meter.kind) == "auto":
         _check_record_trace(args.record_trace, config)
-    outcome = execute(
-        config,
-        argv=cmd or None,
-        repeats=args.repeats,
-        meter=args.meter,
-        store_url=args.store,
-        no_store=args.no_store,
-        out=args.out,
-        branch=args.branch,
-        record_trace=args.record_trace,
-        quiet=args.quiet,
+    common: dict[str, Any] = dict(
+        argv=cmd or None, meter=args.meter, store_url=args.store, no_store=args.no_store,
+        out=args.out, branch=args.branch, record_trace=args.record_trace, quiet=args.quiet,
     )
+    if (repeats or config.run.repeats) == "auto":
+        measured = _adaptive(config, args, common)
+        outcome = measured.outcome
+    else:
+        assert repeats != "auto"
+        outcome = execute(config, repeats=repeats, **common)
+        measured = None
     for record, path in zip(outcome.records, outcome.record_paths, strict=True):
         print_run(record, verbose=args.verbose)
         print(f"record: {path}")
@@ -79,7 +79,37 @@ def run(args: argparse.Namespace) -> int:
         print_repeats(outcome.records)
     if outcome.error is not None:
         raise outcome.error
+    if measured is not None and measured.result is not None:
+        from pepr_gate.services.adaptive import describe_looks
+
+        print(describe_looks(measured, config.run.max_repeats) or "", f"Verdict so far: "
+              f"{measured.result.verdict} (`pepr-gate check` gives the reasons).")
     return 0
+
+
+def _repeats(text: str | None) -> int | Literal["auto"] | None:
+    from pepr_gate.errors import InputError
+
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    if not text.strip().isdigit() or not 1 <= int(text) <= 100:
+        raise InputError(f"--repeats {text!r}: must be a whole number from 1 to 100, or auto")
+    return int(text)
+
+
+def _adaptive(config: Any, args: argparse.Namespace, common: dict[str, Any]) -> Any:
+    """`--repeats auto`: one run at a time, checked against the base branch after each."""
+    from pepr_gate.records import CheckResult, RunRecord
+    from pepr_gate.services.adaptive import measure_and_check
+    from pepr_gate.services.check import run_check
+
+    def check(candidates: list[RunRecord], looks: int) -> CheckResult:
+        return run_check(config, candidates=candidates, head_branch=args.branch,
+                         store_url=args.store, max_looks=looks)
+
+    return measure_and_check(config, "auto", check, **common)
 
 
 def _check_record_trace(path: Path, config: Any) -> None:

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
                          hint="e.g. `pepr-gate score results.csv --resource energy`")
     if args.top < 1:
         raise InputError(f"--top {args.top}: must be at least 1")
+    if args.plot:
+        _require_matplotlib(args.plot)
     if not 0 < args.performance_scale < float("inf"):
         raise InputError(f"--performance-scale {args.performance_scale}: must be a positive "
                          "finite number", hint="e.g. --performance-scale 100 for percentages")
@@ -99,6 +101,18 @@ def run(args: argparse.Namespace) -> int:
         _prepare(args.plot)
         plot_profile(lb, args.plot, top=args.top)
     return 0
+
+
+def _require_matplotlib(plot: Path) -> None:
+    """matplotlib is the `plot` extra: say how to get it before any work is done."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError(
+            f"--plot {plot}: drawing the profile needs matplotlib, which is not installed",
+            hint="install it (pepr-gate's `plot` extra) into the environment that runs "
+            f"pepr-gate: {sys.executable} -m pip install 'matplotlib>=3.8'",
+        ) from None
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -30,7 +30,8 @@ from pepr_gate.records import VARIANTS, CheckResult, Normalization, Resource, Ru
 from pepr_gate.score import rescore, resource_value
 
 NOISE_HISTORY = 20  # comparable base runs the spread is measured from (the window's included)
-__all__ = ["NOISE_HISTORY", "Context", "Settings", "evaluate", "hardware_label"]
+__all__ = ["NOISE_HISTORY", "Context", "Settings", "evaluate", "evaluate_paired",
+           "hardware_label"]
 
 
 @dataclass(frozen=True)
@@ -265,3 +266,36 @@ def _result(f: rules.Facts, score: _Scorer, settings: Settings, ctx: Context, ve
         **_comparison_fields(f.comparison),
         **_no_baseline_fields(f, ctx),
     })
+
+
+def evaluate_paired(base: Sequence[RunRecord], head: Sequence[RunRecord],
+                    noise_runs: Sequence[RunRecord], settings: Settings,
+                    ctx: Context) -> CheckResult:
+    """Paired A/B: base[i] and head[i] ran back to back on one runner (ABBA order).
+
+    The same rules as `evaluate` (budgets, guardrail, telemetry, accept label), with the
+    PePR judgement made on the per-pair changes (`decide.paired`) instead of two samples;
+    `noise_runs` are older comparable base runs, pooled into the spread.
+    """
+    from pepr_gate.decide.paired import decide_paired
+
+    facts, score = prepare(head, base, noise_runs, settings)
+    pairs = [(b, h) for b, h in zip(score(base), score(head), strict=True)
+             if b is not None and h is not None and b > 0 and h > 0]
+    facts.comparison = None
+    if facts.base and facts.ok_cands and pairs:
+        ids = {b.id for b in facts.base}
+        older = _positive(score([r for r in facts.history if r.id not in ids]))
+        key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
+                                  facts.primary.meter.startswith("replay"))
+        done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
+                             settings.max_pepr_drop, history=older, prior_key=key,
+                             widen=bool(facts.flagged))
+        facts.comparison = rules.Comparison(done.change, done.judgement, done.noise)
+    found = [r for rule in rules.RULES for r in rule(facts, settings, ctx)]
+    found.sort(key=lambda r: rules.ORDER[r.level])
+    verdict = rules.verdict_of(found)
+    accepted = _accept(verdict, settings, ctx)
+    if accepted is not None:
+        verdict, found = "accepted", [accepted, *found]
+    return _result(facts, score, settings, ctx, verdict, found, accepted is not None)

@@ -52,11 +52,12 @@ def _spread(logs: Sequence[float], history: Sequence[float],
 def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
                   threshold: float, *, history: Sequence[float] = (),
                   prior_key: str = "estimated", max_looks: int = 1,
-                  alpha: float = ALPHA) -> PairedDecision:
+                  alpha: float = ALPHA, widen: bool = False) -> PairedDecision:
     """Decide on pairs (base_values[i], head_values[i]) of PePR values, run back to back.
 
     `history`: PePR values of older comparable base runs, pooled into the spread.
     `max_looks`: how often an adaptive loop may call this (Bonferroni, as `sequential`).
+    `widen`: runs were flagged low-confidence or shared the GPU; the spread is widened.
     """
     if len(base_values) != len(head_values) or not base_values:
         raise ValueError("paired decision needs as many base as head values, at least one")
@@ -66,6 +67,8 @@ def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
     n = len(logs)
     change = math.exp(statistics.fmean(logs)) - 1.0
     noise = _spread(logs, history, prior_key)
+    if widen:
+        noise = noise.widen()
     level = look_alpha(max_looks, alpha)
     sigma = noise.spread * math.sqrt(2 / n)
     mean, limit = -statistics.fmean(logs), log_drop(threshold)

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from pepr_gate import units
 from pepr_gate.records import UNITS, Component, RunRecord
+from pepr_gate.score import suggest_scale
 
 
 def _r_how(record: RunRecord) -> tuple[str, str]:
@@ -62,6 +63,20 @@ def _gpu_how(record: RunRecord) -> str:
     if any(c.detail == "replay" for c in gpus):
         return "replay of a recorded trace, not this machine"
     return "measured: NVML"
+
+
+def _no_scale_text(resource: str, variant: str, measured: float | None) -> str:
+    unit = UNITS[resource]
+    head = f"No scale for R is known for {resource}, so {variant} is not computed."
+    tail = ("or set a [gate.budgets] ceiling; `pepr-gate check` against a baseline uses "
+            "2 x the baseline's value.")
+    suggested = suggest_scale(measured) if measured is not None else None
+    if measured is None or suggested is None:
+        return (f"{head} Set one in pepr.toml, e.g.\n  [score.scale]\n  {resource} = <the "
+                f"{unit} that counts as R = 1>\n{tail}")
+    return (f"{head} This run used {units.plain(measured)} {unit}. Suggested, twice that "
+            f"(this run would score R = 0.5), in pepr.toml:\n  [score.scale]\n  {resource} = "
+            f"{suggested!r}\n{tail}")
 
 
 def run_table(record: RunRecord, *, verbose: bool = False) -> Table:
@@ -124,13 +139,7 @@ def print_run(record: RunRecord, console: Console | None = None, *,
     if record.status == "failed":
         console.print(f"run failed: {record.failure}", style="red")
     elif score is not None and score.pepr is None and record.performance.value is not None:
-        unit = UNITS[score.resource]
-        console.print(
-            f"No scale for R is known for {score.resource}, so {score.variant} is not computed. "
-            f"Set one in pepr.toml, e.g.\n  [score.scale]\n  {score.resource} = <the {unit} "
-            "that counts as R = 1>\nor a [gate.budgets] ceiling; `pepr-gate check` against a "
-            "baseline uses 2 x the baseline's value."
-        )
+        console.print(_no_scale_text(score.resource, score.variant, score.resource_value))
     # A note repeating a missing sensor's reason is in the "not measured" line (and, with
     # --verbose, under it).
     reasons = [c.reason for c in _unavailable(record) if c.reason]

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError
 from pepr_gate.publish.github import MAX_SUMMARY_BYTES
@@ -23,7 +23,7 @@ from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
-    from pepr_gate.records import CheckResult, RunRecord
+    from pepr_gate.records import CheckResult
 
 
 
@@ -32,7 +32,7 @@ class CiOptions:
     config: str
     comment: str = "always"
     fail_on_regression: bool = True
-    repeats: int | None = None
+    repeats: int | Literal["auto"] | None = None
     store: str | None = None
     threshold: float | None = None
     meter: str | None = None
@@ -83,35 +83,29 @@ def _measure_and_publish(
     env: Mapping[str, str],
     client: GitHubClient | None,
 ) -> int:
-    from pepr_gate.services.run import execute
+    from pepr_gate.services.ci_store import ci_store
 
     out = Published()
-    records: list[RunRecord] = []
     paths: list[Path] = []
+    store = ci_store(config, opts.store, env)
+    if store.warning:
+        publish.annotation("warning", store.warning)
+        out.notices.append(md_text(store.warning))
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
-        outcome = execute(
-            config,
-            repeats=opts.repeats,
-            meter=opts.meter,
-            store_url=opts.store,
-            branch=ctx.branch,
-            sha=ctx.sha,
-        )
-        records, paths = outcome.records, _copy_records(outcome.record_paths)
-        if outcome.error is not None:
-            raise outcome.error
-        from pepr_gate.services.check import exit_code_for, run_check
+        if ctx.fork:
+            out.notices.append("pull request from a fork: its runs are not stored in the "
+                               "history (only runs of this repository's branches are)")
+        from pepr_gate.services.ci_measure import measure
 
-        result = run_check(
-            config,
-            candidates=[r for r in records if r.status == "ok"],
-            baseline_branch=ctx.base_ref if ctx.kind == "pull_request" else ctx.branch,
-            head_branch=ctx.branch,
-            store_url=opts.store,
-            threshold=opts.threshold,
-        )
+        measured = measure(ctx, config, opts, store.url)
+        paths = _copy_records(measured.outcome.record_paths)
+        if measured.outcome.error is not None:
+            raise measured.outcome.error
+        assert measured.result is not None
+        result = measured.result
+        out.notices += measured.notices
     except BaseException as exc:
         publish_failure(ctx, exc, paths, env)
         raise
@@ -121,6 +115,8 @@ def _measure_and_publish(
         _write(CI_DIR / "pr-number", f"{ctx.pr_number}\n")
     if ctx.kind == "pull_request":
         _comment(ctx, result, opts, client, out)
+    from pepr_gate.services.check import exit_code_for
+
     code = exit_code_for(result)
     gated = code == EXIT_GATE_FAILED and not opts.fail_on_regression
     if gated:

@@ -13,9 +13,10 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pepr_gate import __version__
 from pepr_gate.atomic import write_atomic
@@ -79,7 +80,15 @@ def execute(
     sha: str | None = None,
     record_trace: Path | None = None,
     quiet: bool = False,
+    repeat_group: str | None = None,
+    first_index: int = 0,
+    label: Mapping[str, Any] | None = None,
 ) -> Outcome:
+    """Run `repeats` times (an int; "auto" is `services.adaptive`'s loop).
+
+    `repeat_group`/`first_index` continue a repeat group that earlier calls started;
+    `label` sets more record fields (`paired` for `pepr-gate ab`).
+    """
     stages = _stages(config, argv)
     workdir = config.workdir
     if not workdir.is_dir():
@@ -106,17 +115,20 @@ def execute(
     runs_dir = runs_dir_for(config, out)
     store = None if no_store else writable_store(store_url or config.store.url, config)
     git = git_info(Path(config.root), branch=branch, sha=sha)
-    n = repeats or config.run.repeats
-    group = secrets.token_hex(4) if n > 1 else None
+    configured = config.run.repeats if isinstance(config.run.repeats, int) else 1
+    n = repeats or configured
+    group = repeat_group or (secrets.token_hex(4) if n > 1 else None)
     outcome = Outcome()
     unstored: list[Path] = []  # record files written but not (yet) in the store
     try:
-        for i in range(n):
-            repeat = f", repeat {i + 1}/{n}" if n > 1 else ""
+        for i in range(first_index, first_index + n):
+            total = first_index + n
+            repeat = f", repeat {i + 1}/{total}" if total > 1 else ""
             record, result, error = _one_run(
                 config, stages, env, meter, intensity, git, record_trace, live, repeat
             )
-            record = record.model_copy(update={"repeat_group": group, "repeat_index": i})
+            record = record.model_copy(
+                update={"repeat_group": group, "repeat_index": i, **(label or {})})
             if withheld:
                 record.notes.append(withheld_note(withheld))
             path = _record_path(runs_dir, out, record, i)

@@ -9,6 +9,12 @@ All git work happens in a private bare repository under `.pepr/git-store/`, buil
 plumbing (hash-object, update-index on a private index, commit-tree), so the user's
 working tree, index and HEAD are never touched. A write fetches, commits on top and
 pushes; a rejected push (another job won the race) is retried on the new tip.
+
+Credentials never touch the disk: the origin URL, the checkout's own `http.*`,
+`credential.*` and `url.*` settings (actions/checkout's token when it persists one) and,
+inside GitHub Actions, an Authorization header made from `GITHUB_TOKEN` reach the git
+commands through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` in their
+environment only, so `persist-credentials: false` works and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,16 +32,21 @@ from pathlib import Path
 
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
+from pepr_gate.redact import redact_url
 from pepr_gate.store import Store
 from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
+from pepr_gate.store.gitcmd import (
+    STALE_KEYS,
+    ConfigPairs,
+    git,
+    last_line,
+    push_reason,
+    remote_auth,
+)
 
 MARKER = "pepr-store.json"
 TRIES = 6
 BACKOFF_S = 0.25
-_SCRUBBED = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-             "GIT_COMMON_DIR", "GIT_NAMESPACE")
-
-
 class _Unreachable(StoreError):
     """Fetching failed; a write retries, a read reports it."""
 
@@ -60,52 +70,6 @@ def run_path(record: RunRecord) -> str:
     return f"runs/{safe_name(record.branch)}/{stamp}-{safe_name(record.id)}.json"
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    # Commits must work on a runner with no git identity; C locale keeps messages parseable;
-    # no prompt may hang a CI job waiting for a password.
-    env.setdefault("GIT_AUTHOR_NAME", "pepr-gate")
-    env.setdefault("GIT_AUTHOR_EMAIL", "pepr-gate@localhost")
-    env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
-    env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
-    env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0")
-    return env
-
-
-def _git(*args: str, cwd: Path, stdin: bytes | None = None, check: bool = True,
-         index: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = _env()
-    if index is not None:
-        env["GIT_INDEX_FILE"] = str(index)
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True,
-                              env=env, check=False)
-    except FileNotFoundError:
-        raise StoreError("the git store needs the `git` program, not found on PATH",
-                         hint="install git, or use a sqlite:/// or postgresql:// store") from None
-    if check and proc.returncode != 0:
-        raise StoreError(f"git {args[0]} failed in {cwd}: {_last_line(proc.stderr)}")
-    return proc
-
-
-def _last_line(raw: bytes) -> str:
-    lines = [ln.strip() for ln in raw.decode(errors="replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no message)"
-
-
-def _push_reason(raw: bytes) -> str:
-    """Why a push was refused: the remote's own words and the rejected ref, when given.
-
-    git's last line ("failed to push some refs") never says why; a protected branch or a
-    hook says so in `remote:` lines and a `! [remote rejected] ... (reason)` line.
-    """
-    lines = [ln.strip() for ln in raw.decode(errors="replace").splitlines() if ln.strip()]
-    said = [ln for ln in lines if ln.startswith("remote:") and ln != "remote:"]
-    refused = [ln for ln in lines if ln.startswith("! [")]
-    picked = said[:3] + refused[:1]
-    return "; ".join(picked) if picked else _last_line(raw)
-
-
 class GitStore(Store):
     def __init__(self, branch: str, *, root: Path, tries: int = TRIES,
                  backoff_s: float = BACKOFF_S) -> None:
@@ -114,24 +78,27 @@ class GitStore(Store):
         self._root = Path(root)
         self._tries = tries
         self._backoff = backoff_s
-        ok = _git("check-ref-format", "--branch", branch, cwd=self._root, check=False)
+        ok = git("check-ref-format", "--branch", branch, cwd=self._root, check=False)
         if not branch or ok.returncode != 0:
             raise StoreError(f"store URL {self.url!r}: {branch!r} is not a valid branch name",
                              hint="write git:BRANCH, for example git:pepr-data")
-        top = _git("rev-parse", "--show-toplevel", cwd=self._root, check=False)
+        top = git("rev-parse", "--show-toplevel", cwd=self._root, check=False)
         if top.returncode != 0:
             raise StoreError(f"store {self.url}: {self._root} is not inside a git repository",
                              hint="run pepr-gate inside your repository's checkout, "
                              "or use a sqlite:/// store")
         self._top = Path(top.stdout.decode().strip())
-        origin = _git("config", "--get", "remote.origin.url", cwd=self._top, check=False)
+        origin = git("config", "--get", "remote.origin.url", cwd=self._top, check=False)
         if origin.returncode != 0:
             raise StoreError(f"store {self.url}: the repository {self._top} has no remote "
                              "'origin' to keep the history on",
                              hint="add one with `git remote add origin URL`, or use a "
                              "sqlite:/// or postgresql:// store")
         self.origin = self._resolve(origin.stdout.decode().strip())
+        self.shown_origin = redact_url(self.origin)  # the only form messages may carry
         self._cache = self._top / ".pepr" / "git-store" / f"{safe_name(branch)}.git"
+        self._remote: ConfigPairs = (("remote.origin.url", self.origin),
+                                     *remote_auth(self._top, self.origin))
 
     def _resolve(self, url: str) -> str:
         # A relative local remote (`../origin.git`) means relative to the user's checkout.
@@ -158,42 +125,39 @@ class GitStore(Store):
             except ImportError:  # Windows: concurrent jobs rely on push retries alone
                 pass
             if not (self._cache / "HEAD").exists():
-                _git("init", "-q", "--bare", str(self._cache), cwd=folder)
-                self._copy_auth()
-            _git("config", "remote.origin.url", self.origin, cwd=self._cache)
+                git("init", "-q", "--bare", str(self._cache), cwd=folder)
+            self._scrub_config()
             yield
 
-    def _copy_auth(self) -> None:
-        # actions/checkout keeps its token as http.<url>.extraheader in the checkout's
-        # config; the private repository needs the same to fetch and push.
-        found = _git("config", "--local", "--get-regexp", r"^(http|credential|url)\.",
-                     cwd=self._top, check=False)
-        for line in found.stdout.decode().splitlines():
-            key, _, value = line.partition(" ")
-            _git("config", "--add", key, value, cwd=self._cache)
+    def _scrub_config(self) -> None:
+        # Versions before 0.2 copied the checkout's credentials and origin URL here.
+        found = git("config", "--local", "--name-only", "--get-regexp", STALE_KEYS,
+                     cwd=self._cache, check=False)
+        for key in sorted(set(found.stdout.decode().split())):
+            git("config", "--local", "--unset-all", key, cwd=self._cache, check=False)
 
     def _fetch(self) -> str | None:
         """The data branch's tip on origin, or None when it does not exist yet."""
         ref = f"refs/remotes/origin/{self.branch}"
-        got = _git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}",
-                   cwd=self._cache, check=False)
+        got = git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{self.branch}:{ref}",
+                   cwd=self._cache, check=False, config=self._remote)
         if got.returncode != 0:
             if b"couldn't find remote ref" in got.stderr:
                 return None
             raise _Unreachable(
-                f"cannot fetch branch {self.branch!r} of {self.origin}: "
-                f"{_last_line(got.stderr)}",
+                f"cannot fetch branch {self.branch!r} of {self.shown_origin}: "
+                f"{last_line(got.stderr)}",
                 hint="check that origin is reachable and this runner may read it")
-        tip = _git("rev-parse", "--verify", ref, cwd=self._cache)
+        tip = git("rev-parse", "--verify", ref, cwd=self._cache)
         tip_sha = tip.stdout.decode().strip()
         self._check_marker(tip_sha)
         return tip_sha
 
     def _check_marker(self, tip: str) -> None:
-        shown = _git("cat-file", "-p", f"{tip}:{MARKER}", cwd=self._cache, check=False)
+        shown = git("cat-file", "-p", f"{tip}:{MARKER}", cwd=self._cache, check=False)
         if shown.returncode != 0:
             raise StoreError(
-                f"branch {self.branch!r} of {self.origin} exists but is not a pepr-gate "
+                f"branch {self.branch!r} of {self.shown_origin} exists but is not a pepr-gate "
                 f"store (no {MARKER}); refusing to read or write it",
                 hint="pick another branch for the store, e.g. --store git:pepr-data")
         try:
@@ -201,7 +165,7 @@ class GitStore(Store):
         except (ValueError, KeyError, TypeError):
             raise StoreError(f"branch {self.branch!r}: {MARKER} is unreadable",
                              hint="restore it from the branch's history") from None
-        check_version(version, f"git store {self.branch!r} on {self.origin}")
+        check_version(version, f"git store {self.branch!r} on {self.shown_origin}")
 
     def check_writable(self) -> None:
         """Before a job: origin answers, and the branch is a data branch (or a new one)."""
@@ -209,9 +173,9 @@ class GitStore(Store):
             if self._fetch() is not None:
                 return  # exists on origin with the store's marker (_fetch checks it)
         for ref in (f"refs/heads/{self.branch}", f"refs/remotes/origin/{self.branch}"):
-            known = _git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=self._top,
+            known = git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=self._top,
                          check=False)
-            marked = _git("cat-file", "-e", f"{ref}:{MARKER}", cwd=self._top, check=False)
+            marked = git("cat-file", "-e", f"{ref}:{MARKER}", cwd=self._top, check=False)
             if known.returncode == 0 and marked.returncode != 0:
                 raise StoreError(
                     f"branch {self.branch!r} holds this repository's code, not a pepr-gate "
@@ -239,44 +203,44 @@ class GitStore(Store):
                         "pepr-gate never overwrites a stored run",
                         hint="each run needs a new id; re-run `pepr-gate run`")
                 commit = self._commit(parent, path, data, record)
-                pushed = _git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
-                              cwd=self._cache, check=False)
+                pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
+                              cwd=self._cache, check=False, config=self._remote)
                 if pushed.returncode == 0:
                     return
-                last = _push_reason(pushed.stderr)
+                last = push_reason(pushed.stderr)
         kept = self._keep_locally(record)
         raise StoreError(
-            f"could not store run {record.id!r} on branch {self.branch!r} of {self.origin} "
+            f"could not store run {record.id!r} on branch {self.branch!r} of {self.shown_origin} "
             f"after {self._tries} tries: {last}",
             hint=f"nothing is lost: the record is in {kept}; once origin accepts pushes, "
             f"store it with `pepr-gate history --store {self.url} --import {kept}`")
 
     def _has_id(self, tip: str, run_id: str) -> bool:
-        listed = _git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
+        listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
         suffix = f"-{safe_name(run_id)}.json"
         return any(name.endswith(suffix) for name in listed.stdout.decode().splitlines())
 
     def _commit(self, parent: str | None, path: str, data: bytes, record: RunRecord) -> str:
         index = self._cache / f"pepr-index-{os.getpid()}"
         try:
-            blob = _git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
+            blob = git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
             if parent is None:
                 marker = json.dumps({"schema_version": SCHEMA_VERSION}).encode() + b"\n"
-                marker_blob = _git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=marker)
-                _git("read-tree", "--empty", cwd=self._cache, index=index)
-                _git("update-index", "--add", "--cacheinfo",
+                marker_blob = git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=marker)
+                git("read-tree", "--empty", cwd=self._cache, index=index)
+                git("update-index", "--add", "--cacheinfo",
                      f"100644,{marker_blob.stdout.decode().strip()},{MARKER}",
                      cwd=self._cache, index=index)
             else:
-                _git("read-tree", parent, cwd=self._cache, index=index)
-            _git("update-index", "--add", "--cacheinfo",
+                git("read-tree", parent, cwd=self._cache, index=index)
+            git("update-index", "--add", "--cacheinfo",
                  f"100644,{blob.stdout.decode().strip()},{path}", cwd=self._cache, index=index)
-            tree = _git("write-tree", cwd=self._cache, index=index).stdout.decode().strip()
+            tree = git("write-tree", cwd=self._cache, index=index).stdout.decode().strip()
         finally:
             index.unlink(missing_ok=True)
         parents = ["-p", parent] if parent else []
         message = f"pepr-gate: run {record.id} on {record.branch or '(no branch)'}"
-        made = _git("commit-tree", tree, *parents, "-m", message, cwd=self._cache)
+        made = git("commit-tree", tree, *parents, "-m", message, cwd=self._cache)
         return made.stdout.decode().strip()
 
     def _keep_locally(self, record: RunRecord) -> Path:
@@ -302,7 +266,7 @@ class GitStore(Store):
             if tip is None:
                 return []
             prefix = "runs/" if branch is None else f"runs/{safe_name(branch)}/"
-            listed = _git("ls-tree", "-r", "--name-only", tip, prefix, cwd=self._cache)
+            listed = git("ls-tree", "-r", "--name-only", tip, prefix, cwd=self._cache)
             names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
             names.sort(key=lambda n: n.rsplit("/", 1)[-1], reverse=True)
             out: list[RunRecord] = []
@@ -321,7 +285,7 @@ class GitStore(Store):
     def _read(self, tip: str, names: list[str]) -> list[tuple[str, bytes]]:
         """Many blobs in one `git cat-file --batch` call."""
         request = "".join(f"{tip}:{name}\n" for name in names).encode()
-        raw = _git("cat-file", "--batch", cwd=self._cache, stdin=request).stdout
+        raw = git("cat-file", "--batch", cwd=self._cache, stdin=request).stdout
         found: list[tuple[str, bytes]] = []
         pos = 0
         for name in names:

@@ -47,6 +47,7 @@ class EventContext:
     run_attempt: str | None = None
     # A dispatch names a PR by number only; its refs come from the API later.
     needs_pr_lookup: bool = False
+    labels: tuple[str, ...] = ()  # the pull request's labels (an accept label, say)
 
     @property
     def run_url(self) -> str | None:
@@ -79,7 +80,12 @@ def _pull_fields(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
             hint="the event payload (GITHUB_EVENT_PATH, field pull_request.number) is not a "
             "pull_request webhook payload; run on `pull_request` events",
         )
+    labels = tuple(
+        str(label["name"]) for label in (pr.get("labels") or [])
+        if isinstance(label, dict) and isinstance(label.get("name"), str)
+    )
     return {
+        "labels": labels,
         "pr_number": number,
         "base_ref": base.get("ref"),
         "base_sha": base.get("sha"),

@@ -1,0 +1,238 @@
+"""Paired A/B: the base commit and the head, run alternately on this runner (ABBA).
+
+`run_ab` checks the base commit out into a temporary `git worktree`, runs the stages
+for base and head in ABBA order (A B B A A B ...: a linear drift in the runner's load
+cancels over each quad), stores every run labelled `paired`, and decides on the
+per-pair changes (`decide.paired`). The worktree is removed afterwards whatever happens:
+a failed stage, a store error, Ctrl-C or SIGTERM.
+
+The base side runs with the head's measurement settings (metric, score, carbon, meter,
+gate: one config hash for both) and the base commit's own `[run]` section when the base
+has the config file (its stages may differ, e.g. a PR that changes the training command).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pepr_gate.config import Config, load_config
+from pepr_gate.errors import ConfigError, InputError, Interrupted, PeprError, StoreError
+from pepr_gate.records import CheckResult, Pairing, RunRecord
+from pepr_gate.services.run import Outcome, execute
+from pepr_gate.store import Store, open_store
+from pepr_gate.store.gitcmd import git, remote_auth
+
+DEFAULT_PAIRS = 4  # the fewest whose spread is measured from the pairs alone (3 dof)
+SIDES = ("base", "head")
+
+
+@dataclass(frozen=True)
+class AbRequest:
+    base_ref: str
+    pairs: int | None = None
+    meter: str | None = None
+    store_url: str | None = None
+    no_store: bool = False
+    base_branch: str | None = None  # the records' branch names
+    head_branch: str | None = None
+    head_sha: str | None = None
+    threshold: float | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass
+class AbOutcome:
+    outcome: Outcome = field(default_factory=Outcome)
+    base: list[RunRecord] = field(default_factory=list)
+    head: list[RunRecord] = field(default_factory=list)
+    result: CheckResult | None = None
+    base_sha: str = ""
+    pairs: int = 0
+
+
+def pair_count(config: Config, pairs: int | None) -> int:
+    n = pairs if pairs is not None else DEFAULT_PAIRS
+    if not 1 <= n <= 50:
+        raise InputError(f"--pairs {n}: must be from 1 to 50",
+                         hint=f"each pair is two runs; {DEFAULT_PAIRS} pairs is the default")
+    return n
+
+
+def abba(pairs: int) -> list[tuple[int, str]]:
+    """(pair, side) in run order: base, head, head, base, base, head, ..."""
+    order: list[tuple[int, str]] = []
+    for i in range(pairs):
+        order += [(i, s) for s in (SIDES if i % 2 == 0 else SIDES[::-1])]
+    return order
+
+
+def cost_line(req: AbRequest, pairs: int, base_sha: str) -> str:
+    return (f"paired A/B: {pairs} pair(s) = {2 * pairs} runs of the stages "
+            f"(base {req.base_ref} at {base_sha[:12]}, then the head), in ABBA order")
+
+
+def run_ab(config: Config, req: AbRequest, announce: Callable[[str], None] = print) -> AbOutcome:
+    """Run the session; raises the first failure (after cleaning up), returns the result."""
+    pairs = pair_count(config, req.pairs)
+    top = repo_top(Path(config.root))
+    base_sha = resolve_commit(top, req.base_ref)
+    announce(cost_line(req, pairs, base_sha))
+    done = AbOutcome(base_sha=base_sha, pairs=pairs)
+    store = None if req.no_store else open_store(req.store_url or config.store.url,
+                                                 root=Path(config.root))
+    try:
+        with _sigterm_interrupts(), base_worktree(top, base_sha) as base_top:
+            sides = {"base": side_config(config, top, base_top), "head": config}
+            session = secrets.token_hex(4)
+            runs_dir = Path(config.root) / ".pepr" / "runs"
+            for index, side in abba(pairs):
+                record = _one(sides[side], req, session, side, index, base_sha, runs_dir,
+                              done.outcome)
+                if record is None:
+                    break
+                (done.base if side == "base" else done.head).append(record)
+                if store is not None:
+                    _store(store, record, done.outcome.record_paths[-1])
+    finally:
+        if store is not None:
+            store.close()
+    if done.outcome.error is None:
+        from pepr_gate.services.ab_result import paired_result
+
+        done.result = paired_result(config, done.base, done.head, req, _history(config, req,
+                                                                                done.base))
+    return done
+
+
+def _one(config: Config, req: AbRequest, session: str, side: str, index: int, base_sha: str,
+         runs_dir: Path, total: Outcome) -> RunRecord | None:
+    pairing = Pairing(session=session, side="base" if side == "base" else "head", index=index,
+                      base_sha=base_sha, head_sha=req.head_sha)
+    step = execute(
+        config, repeats=1, meter=req.meter, no_store=True,
+        out=runs_dir / f"ab-{session}-{side}.json",
+        branch=req.base_branch if side == "base" else req.head_branch,
+        sha=base_sha if side == "base" else req.head_sha,
+        repeat_group=f"{session}-{side}", first_index=index,
+        label={"paired": pairing},
+    )
+    total.records += step.records
+    total.record_paths += step.record_paths
+    total.meter_results += step.meter_results
+    if step.error is not None:
+        total.error = step.error
+        return None
+    return step.records[-1]
+
+
+def _store(store: Store, record: RunRecord, path: Path) -> None:
+    try:
+        store.append(record)
+    except StoreError as exc:
+        raise StoreError(f"{exc.message} (the run record is kept in {path})",
+                         hint=exc.hint) from None
+
+
+def _history(config: Config, req: AbRequest, base: list[RunRecord]) -> list[RunRecord]:
+    """Older comparable runs of the base branch (not of this session), for the spread."""
+    if not base or req.base_branch is None:
+        return []
+    try:
+        with open_store(req.store_url or config.store.url, root=Path(config.root),
+                        must_exist=True) as store:
+            found = store.runs(req.base_branch, status="ok", limit=40,
+                               fingerprint=base[0].hardware.fingerprint,
+                               config_hash=base[0].config_hash)
+    except PeprError:
+        return []  # no store yet: the pairs alone give the spread
+    session = base[0].paired.session if base[0].paired else None
+    return [r for r in found if not (r.paired and r.paired.session == session)][:20]
+
+
+def repo_top(root: Path) -> Path:
+    top = git("rev-parse", "--show-toplevel", cwd=root, check=False)
+    if top.returncode != 0:
+        raise InputError(f"paired A/B needs a git repository: {root} is not inside one",
+                         hint="run `pepr-gate ab` in your repository's checkout")
+    return Path(top.stdout.decode().strip())
+
+
+def resolve_commit(top: Path, ref: str) -> str:
+    """The commit `ref` names; fetched from origin when a shallow checkout lacks it."""
+    if ref.startswith("-"):
+        raise InputError(f"--base {ref!r}: not a git revision", hint="e.g. --base main")
+
+    def rev_parse(name: str) -> str | None:
+        got = git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", cwd=top, check=False)
+        return got.stdout.decode().strip() if got.returncode == 0 else None
+
+    sha = rev_parse(ref)
+    if sha is None:
+        origin = git("config", "--get", "remote.origin.url", cwd=top, check=False)
+        if origin.returncode == 0:
+            url = origin.stdout.decode().strip()
+            git("fetch", "-q", "--no-tags", "--depth=1", "origin", ref, cwd=top, check=False,
+                config=remote_auth(top, url))
+            sha = rev_parse("FETCH_HEAD")
+    if sha is None:
+        raise InputError(
+            f"--base {ref!r}: no such commit in {top}, and origin did not have it either",
+            hint="name a branch, tag or SHA; in Actions, check out with `fetch-depth: 0`")
+    return sha
+
+
+@contextmanager
+def base_worktree(top: Path, sha: str) -> Iterator[Path]:
+    """`sha` checked out (detached) in a temporary worktree, removed on any exit."""
+    folder = Path(tempfile.mkdtemp(prefix="pepr-gate-ab-"))
+    path = folder / "base"
+    try:
+        git("worktree", "add", "--detach", "--quiet", str(path), sha, cwd=top)
+        yield path
+    finally:
+        git("worktree", "remove", "--force", "--force", str(path), cwd=top, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        git("worktree", "prune", cwd=top, check=False)
+
+
+def side_config(config: Config, top: Path, base_top: Path) -> Config:
+    """The config for the base side: the head's settings, rooted in the base worktree."""
+    try:
+        rel = Path(config.root).resolve().relative_to(top.resolve())
+    except ValueError:
+        raise InputError(f"the config's folder {config.root} is outside the repository {top}",
+                         hint="keep pepr.toml inside the repository for paired A/B") from None
+    root = base_top / rel
+    update: dict[str, Any] = {"root": str(root)}
+    name = Path(config.source).name if config.source else None
+    if name and (root / name).is_file():
+        # An older config the head's pepr-gate cannot read: the head's [run] stands in.
+        with contextlib.suppress(ConfigError):
+            update["run"] = load_config(root / name).run
+    return config.model_copy(update=update)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C, so the worktree is removed."""
+    def _raise(signum: int, _frame: object) -> None:
+        raise Interrupted("paired A/B stopped by SIGTERM; the temporary worktree is removed")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,80 @@
+"""Measure, then check: a fixed number of repeats, or `repeats = "auto"`.
+
+With "auto" the candidate runs one repeat at a time; after each, the gate is asked
+whether the verdict is decided (`decide.sequential.stop`) and the loop ends as soon as it
+is, or at `[run] max_repeats`. The gate tests each look at a level split over the
+maximum number of looks, so stopping early never raises the false-alarm rate; that is
+why `check` is told `max_looks`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pepr_gate.config import Config
+from pepr_gate.records import CheckResult, RunRecord
+from pepr_gate.services.run import Outcome, execute
+
+Repeats = int | Literal["auto"] | None
+# check(ok candidate runs, max_looks) -> the gate's result
+Check = Callable[[list[RunRecord], int], CheckResult]
+
+
+@dataclass
+class Measured:
+    outcome: Outcome
+    result: CheckResult | None  # None when the job failed before a check could be made
+    adaptive: bool
+    looks: int
+
+
+def resolve_repeats(config: Config, given: Repeats) -> int | Literal["auto"]:
+    return given if given is not None else config.run.repeats
+
+
+def measure_and_check(config: Config, repeats: Repeats, check: Check,
+                      **execute_args: Any) -> Measured:
+    """Run the stages (`execute_args` go to `services.run.execute`) and check the runs."""
+    wanted = resolve_repeats(config, repeats)
+    if wanted != "auto":
+        outcome = execute(config, repeats=wanted, **execute_args)
+        if outcome.error is not None:
+            return Measured(outcome, None, False, 0)
+        return Measured(outcome, check(_ok(outcome), 1), False, 1)
+    from pepr_gate.decide.sequential import stop
+
+    most = config.run.max_repeats
+    group = secrets.token_hex(4) if most > 1 else None
+    total = Outcome()
+    result: CheckResult | None = None
+    for i in range(most):
+        step = execute(config, repeats=1, repeat_group=group, first_index=i, **execute_args)
+        total.records += step.records
+        total.record_paths += step.record_paths
+        total.meter_results += step.meter_results
+        if step.error is not None:
+            total.error = step.error
+            return Measured(total, None, True, i)
+        result = check(_ok(total), most)
+        if stop(result, i + 1, most):
+            return Measured(total, result, True, i + 1)
+    return Measured(total, result, True, most)
+
+
+def _ok(outcome: Outcome) -> list[RunRecord]:
+    return [r for r in outcome.records if r.status == "ok"]
+
+
+def describe_looks(measured: Measured, most: int) -> str | None:
+    """A sentence for the report: how many repeats the adaptive loop ran, and why it stopped."""
+    if not measured.adaptive or measured.result is None:
+        return None
+    n = measured.looks
+    runs = f"{n} candidate repeat{'s' if n != 1 else ''}"
+    if measured.result.verdict != "inconclusive" or measured.result.repeats_needed is None:
+        return f"Adaptive repeats: stopped after {runs}, the verdict was decided."
+    return (f"Adaptive repeats: stopped at the maximum of {runs} ([run] max_repeats = {most}) "
+            "without a decision.")

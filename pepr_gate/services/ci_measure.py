@@ -1,0 +1,89 @@
+"""The measuring half of `pepr-gate ci`: history mode (fixed or adaptive repeats) or paired A/B.
+
+`[gate] baseline = "history"` (default): the head's runs are compared with the base
+branch's stored history. `"paired"` on a pull request: the PR's base commit and its head
+run alternately on this runner (`services.ab`); a push has no base commit to pair with
+and is compared with its branch's history, said in a notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pepr_gate.config import Config
+from pepr_gate.errors import InputError
+from pepr_gate.records import CheckResult, RunRecord
+from pepr_gate.services.run import Outcome
+
+if TYPE_CHECKING:
+    from pepr_gate.publish.github.context import EventContext
+    from pepr_gate.services.ci import CiOptions
+
+
+@dataclass
+class CiMeasured:
+    outcome: Outcome
+    result: CheckResult | None
+    notices: list[str] = field(default_factory=list)
+
+
+def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) -> CiMeasured:
+    if config.gate.baseline == "paired" and ctx.kind == "pull_request":
+        return _paired(ctx, config, opts, store_url)
+    notices = []
+    if config.gate.baseline == "paired":
+        notices.append("[gate] baseline = \"paired\" needs a pull request's base commit; this "
+                       "push is compared with the branch's stored history")
+    from pepr_gate.services.adaptive import describe_looks, measure_and_check
+    from pepr_gate.services.check import run_check
+
+    def check(candidates: list[RunRecord], looks: int) -> CheckResult:
+        return run_check(
+            config,
+            candidates=candidates,
+            baseline_branch=ctx.base_ref if ctx.kind == "pull_request" else ctx.branch,
+            head_branch=ctx.branch,
+            store_url=store_url,
+            threshold=opts.threshold,
+            labels=list(ctx.labels),
+            max_looks=looks,
+        )
+
+    measured = measure_and_check(
+        config, opts.repeats, check, meter=opts.meter, store_url=store_url,
+        no_store=ctx.fork, branch=ctx.branch, sha=ctx.sha,
+    )
+    looks = describe_looks(measured, config.run.max_repeats)
+    if looks:
+        notices.append(looks)
+    return CiMeasured(measured.outcome, measured.result, notices)
+
+
+def _paired(ctx: EventContext, config: Config, opts: CiOptions, store_url: str) -> CiMeasured:
+    from pepr_gate.services.ab import AbRequest, run_ab
+
+    if not ctx.base_sha:
+        raise InputError(
+            "[gate] baseline = \"paired\": the event names no base commit for this pull request",
+            hint="run on pull_request events, or set [gate] baseline = \"history\"")
+    notices: list[str] = []
+    req = AbRequest(
+        base_ref=ctx.base_sha,
+        pairs=opts.repeats if isinstance(opts.repeats, int) else None,
+        meter=opts.meter,
+        store_url=store_url,
+        no_store=ctx.fork,
+        base_branch=ctx.base_ref,
+        head_branch=ctx.branch,
+        head_sha=ctx.sha,
+        threshold=opts.threshold,
+        labels=ctx.labels,
+    )
+
+    def announce(line: str) -> None:  # the cost, up front in the log and in the summary
+        print(f"pepr-gate: {line}", flush=True)
+        notices.append(line[0].upper() + line[1:])
+
+    done = run_ab(config, req, announce=announce)
+    return CiMeasured(done.outcome, done.result, notices)
