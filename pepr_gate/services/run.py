@@ -90,25 +90,8 @@ def execute(
     `label` sets more record fields (`paired` for `pepr-gate ab`).
     """
     stages = _stages(config, argv)
-    workdir = config.workdir
-    if not workdir.is_dir():
-        raise ConfigError(
-            f"{config.source or 'config'}: field 'run.workdir': {workdir} is not a folder",
-            hint="set [run] workdir relative to the config file's folder",
-        )
+    intensity = _checked_settings(config, meter, record_trace)
     env, withheld = job_environment(os.environ, config.run.env)
-    spec = meter or config.meter.kind
-    if record_trace is not None and spec != "auto":
-        raise InputError(
-            f"--record-trace needs the real meter (auto), not {spec!r}",
-            hint="drop --meter, or record on a GPU machine with --meter auto",
-        )
-    try:
-        intensity = carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
-    except ConfigError as exc:
-        if config.source is None:
-            raise
-        raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
     live = open_live(quiet=quiet, interval_s=config.run.progress_interval_s,
                      budgets=config.gate.budgets, g_per_kwh=intensity.g_per_kwh,
                      pue=config.carbon.pue, env=os.environ)
@@ -142,6 +125,28 @@ def execute(
         if store is not None:
             store.close()
     return outcome
+
+
+def _checked_settings(config: Config, meter: str | None, record_trace: Path | None) -> Intensity:
+    """The settings checked before anything runs; returns the carbon intensity to use."""
+    workdir = config.workdir
+    if not workdir.is_dir():
+        raise ConfigError(
+            f"{config.source or 'config'}: field 'run.workdir': {workdir} is not a folder",
+            hint="set [run] workdir relative to the config file's folder",
+        )
+    spec = meter or config.meter.kind
+    if record_trace is not None and spec != "auto":
+        raise InputError(
+            f"--record-trace needs the real meter (auto), not {spec!r}",
+            hint="drop --meter, or record on a GPU machine with --meter auto",
+        )
+    try:
+        return carbon_intensity(config.carbon.country, config.carbon.intensity_g_per_kwh)
+    except ConfigError as exc:
+        if config.source is None:
+            raise
+        raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
 
 
 def _keep(outcome: Outcome, unstored: list[Path], store: Store | None, record: RunRecord,
