@@ -140,10 +140,55 @@ class StoreConfig(_Section):
     url: str = DEFAULT_STORE
 
 
+class PrometheusConfig(_Section):
+    """`[meter.prometheus]`: read a multi-node job's energy from the cluster's Prometheus."""
+
+    url: str
+    nodes: list[str] | str
+    node_label: str = "Hostname"
+    gpu_energy: str = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"
+    cpu_energy: str | None = None
+    match: str | None = None
+    timeout_s: PositiveFloat = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("give the server's base URL, like http://prometheus:9090")
+        return url
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, nodes: list[str] | str) -> list[str] | str:
+        if isinstance(nodes, str) and not nodes.startswith("env:"):
+            raise ValueError("a string must name a variable holding a Slurm hostlist, like "
+                             "\"env:SLURM_JOB_NODELIST\"; or give a list like [\"gpu-a1\"]")
+        if not nodes or not all(n.strip() for n in nodes):
+            raise ValueError("empty; list the job's nodes or name an env: variable")
+        return nodes
+
+    @field_validator("node_label", "gpu_energy", "cpu_energy")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", value):
+            raise ValueError("not a Prometheus metric or label name")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\{.*\}", value.strip()):
+            raise ValueError("write label matchers in braces, like '{namespace=\"ml\"}'")
+        return value
+
+
 class MeterConfig(_Section):
-    kind: str = Field(default="auto", description="auto | process | replay:TRACE.json")
+    kind: str = Field(default="auto",
+                      description="auto | process | prometheus | replay:TRACE.json")
     gpu: bool = True
     rapl: bool = True
+    prometheus: PrometheusConfig | None = None
 
 
 class BudgetConfig(_Section):
@@ -201,9 +246,18 @@ class Config(_Section):
         because changing the model or its training command is exactly what a pull request
         does and must still be compared with the base branch.
         """
-        relevant = self.model_dump(include=HASHED_SECTIONS)
+        relevant = self._hashed()
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def _hashed(self) -> dict[str, Any]:
+        relevant = self.model_dump(include=HASHED_SECTIONS)
+        # Without [meter.prometheus] the hash stays what it was before that table existed
+        # (stored baselines keep matching); its timeout changes no figure.
+        prom = relevant["meter"].pop("prometheus")
+        if prom is not None:
+            relevant["meter"]["prometheus"] = {k: v for k, v in prom.items() if k != "timeout_s"}
+        return relevant
 
     def config_keys(self) -> dict[str, str]:
         """A short digest per setting behind `config_hash` ("score.scale.energy" -> hash),
@@ -218,7 +272,7 @@ class Config(_Section):
             blob = json.dumps(value, sort_keys=True, default=str).encode()
             out[prefix] = hashlib.sha256(blob).hexdigest()[:8]
 
-        for section, value in self.model_dump(include=HASHED_SECTIONS).items():
+        for section, value in self._hashed().items():
             walk(section, value)
         return out
 

@@ -187,3 +187,22 @@ def test_ci_with_a_paired_baseline_runs_ab_against_the_prs_base_sha(
     assert sides == ["base"] * 4 + ["head"] * 4
     assert {r["git"]["sha"] for r in records if r["paired"]["side"] == "base"} == {base_sha}
     assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_a_cancelled_job_sigterm_removes_the_worktree(repo: Path, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    started = tmp_path / "started"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pepr_gate", "ab", "--base", "main", "--no-store"], cwd=repo,
+        env={**os.environ, "TMPDIR": str(tmp), "AB_STARTED": str(started), "AB_SLEEP": "60"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert started.exists(), proc.communicate()[1]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 143), err
+    assert worktrees(repo) == [f"worktree {repo}"]
+    assert list(tmp.iterdir()) == []

@@ -138,3 +138,15 @@ def test_a_bad_repeats_input_names_the_action_input(project: Project) -> None:
     assert res.code == 2
     assert "input `repeats` (PEPR_REPEATS) = 'sometimes'" in res.stderr
     assert "or auto" in res.stderr
+
+
+def test_run_with_auto_repeats_stops_once_decided(project: Project) -> None:
+    base_runs(project, 5)
+    env = {**os.environ, "SELFTEST_ACCURACY": "0.90"}
+    done = subprocess.run([sys.executable, "-m", "pepr_gate", "run", "--branch", "feature",
+                           "--store", project.store, "--repeats", "auto"],
+                          cwd=project.root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("record: ") == 1
+    assert "stopped after 1 candidate repeat, the verdict was decided" in done.stdout
+    assert "Verdict so far: pass" in done.stdout

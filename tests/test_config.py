@@ -290,3 +290,30 @@ def test_config_hash_follows_what_makes_runs_comparable(tmp_path: Path) -> None:
         assert load_config(write(tmp_path, STAGE + base + extra)).config_hash() != h0
     other_key = '[performance]\nfile = "m.json"\nkey = "f1"\n'
     assert load_config(write(tmp_path, STAGE + other_key)).config_hash() != h0
+
+
+def test_the_prometheus_table_leaves_other_configs_hashes_alone(tmp_path: Path) -> None:
+    # the hash every config without [meter.prometheus] had before the table existed:
+    # stored baselines must keep matching after an upgrade
+    assert load_config(write(tmp_path, STAGE)).config_hash() == "96bf4bb9996824aa"
+    prom = '[meter.prometheus]\nurl = "http://p:9090"\nnodes = ["gpu-a1"]\n'
+    h1 = load_config(write(tmp_path, STAGE + prom)).config_hash()
+    assert load_config(write(tmp_path, STAGE + prom + "timeout_s = 3\n")).config_hash() == h1
+    other = prom.replace("gpu-a1", "gpu-a2")
+    assert load_config(write(tmp_path, STAGE + other)).config_hash() != h1
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ('url = "prometheus:9090"', "field 'meter.prometheus.url': give the server's base URL"),
+    ('nodes = "gpu-a[1-2]"', "field 'meter.prometheus.nodes': a string must name a variable"),
+    ("nodes = []", "field 'meter.prometheus.nodes': empty"),
+    ("match = 'namespace=\"ml\"'", "field 'meter.prometheus.match': write label matchers"),
+    ('gpu_energy = "DCGM energy"', "field 'meter.prometheus.gpu_energy': not a Prometheus"),
+])
+def test_prometheus_table_errors_name_the_field(tmp_path: Path, line: str, needle: str) -> None:
+    keys = {"url": 'url = "http://p:9090"', "nodes": 'nodes = ["gpu-a1"]'}
+    keys[line.split(" ")[0]] = line
+    body = STAGE + "[meter.prometheus]\n" + "\n".join(keys.values()) + "\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, body))
+    assert needle in err.value.message

@@ -55,7 +55,8 @@ def register(sub: Any) -> None:
         "--threshold",
         help="largest allowed PePR drop, 0.05 or 5%% (PEPR_THRESHOLD; default: the config's)",
     )
-    p.add_argument("--meter", help="auto | process | replay:TRACE.json (PEPR_METER)")
+    p.add_argument("--meter",
+                   help="auto | process | prometheus | replay:TRACE.json (PEPR_METER)")
     p.set_defaults(func=run)
 
 

@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
     p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
     p.add_argument("--no-store", action="store_true", help="do not append to the history store")
     p.add_argument("--meter", metavar="KIND",
-                   help="auto | process | replay:TRACE.json (default: [meter] kind)")
+                   help="auto | process | prometheus | replay:TRACE.json "
+                   "(default: [meter] kind)")
     p.add_argument("--repeats", metavar="N|auto",
                    help="run the stages N times, each stored; auto: one at a time, checking "
                    "against the base branch after each, until the verdict is decided or "

@@ -24,9 +24,10 @@ def _check(lib: Any, name: str, *args: Any) -> tuple[Any, dict[str, Any]]:
 def probe_gpus(env: dict[str, str]) -> dict[str, Any]:
     from pepr_gate.errors import InputError
     from pepr_gate.measure.meter.devices import VisibleSpec, parse_visible
-    from pepr_gate.measure.meter.nvml_device import AVERAGED_NOTE, FEATURE_ENABLED, averaged_power
+    from pepr_gate.measure.meter.nvml_device import FEATURE_ENABLED
     from pepr_gate.measure.meter.nvml_discover import discover
     from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure, check_binding
+    from pepr_gate.measure.meter.nvml_power import AVERAGED_NOTE, averaged_power
 
     out: dict[str, Any] = {"available": False, "gpus": [], "deprecated_pynvml": check_binding(),
                            "cuda_visible_devices": {"value": env.get("CUDA_VISIBLE_DEVICES")}}

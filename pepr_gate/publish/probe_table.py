@@ -50,3 +50,28 @@ def print_probe(findings: dict[str, Any]) -> None:
                       "pynvml && pip install --force-reinstall nvidia-ml-py")
     s = findings["summary"]
     console.print(f"GPU energy: {s['gpu_energy']}; CPU energy: {s['cpu_energy']}")
+
+
+def print_prometheus_probe(found: dict[str, Any]) -> None:
+    """`probe --prometheus`: per node, each energy series and how long ago it was scraped."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"Prometheus {escape(found['url'])}: energy series per node")
+    for col in ("node", "series", "last scrape"):
+        table.add_column(col, overflow="fold")
+    for n in found["nodes"]:
+        if not n["series"]:
+            table.add_row(escape(n["node"]), "[red]none[/red]", "")
+        for s in n["series"]:
+            what = f"{s['metric']} {s['device']}" + (f" ({s['model']})" if s["model"] else "")
+            table.add_row(escape(n["node"]), escape(what), f"{s['age_s']:g} s ago")
+    if found["reachable"]:
+        console.print(table)
+    for key in ("reason", "nodes_note", "hint"):
+        if found.get(key):
+            console.print(f"{'hint' if key == 'hint' else 'note'}: {escape(found[key])}")
+    if found["other_nodes"]:
+        console.print("other nodes with these metrics: " + escape(", ".join(found["other_nodes"])))

@@ -90,7 +90,7 @@ def execute(
     `label` sets more record fields (`paired` for `pepr-gate ab`).
     """
     stages = _stages(config, argv)
-    intensity = _checked_settings(config, meter, record_trace)
+    intensity = _check_inputs(config, meter, record_trace)
     env, withheld = job_environment(os.environ, config.run.env)
     live = open_live(quiet=quiet, interval_s=config.run.progress_interval_s,
                      budgets=config.gate.budgets, g_per_kwh=intensity.g_per_kwh,
@@ -105,8 +105,7 @@ def execute(
     unstored: list[Path] = []  # record files written but not (yet) in the store
     try:
         for i in range(first_index, first_index + n):
-            total = first_index + n
-            repeat = f", repeat {i + 1}/{total}" if total > 1 else ""
+            repeat = _repeat_label(i, n)
             record, result, error = _one_run(
                 config, stages, env, meter, intensity, git, record_trace, live, repeat
             )
@@ -127,8 +126,8 @@ def execute(
     return outcome
 
 
-def _checked_settings(config: Config, meter: str | None, record_trace: Path | None) -> Intensity:
-    """The settings checked before anything runs; returns the carbon intensity to use."""
+def _check_inputs(config: Config, meter: str | None, record_trace: Path | None) -> Intensity:
+    """What can be refused before any job starts; returns the carbon intensity to use."""
     workdir = config.workdir
     if not workdir.is_dir():
         raise ConfigError(
@@ -147,6 +146,13 @@ def _checked_settings(config: Config, meter: str | None, record_trace: Path | No
         if config.source is None:
             raise
         raise ConfigError(f"{config.source}: {exc.message}", hint=exc.hint) from None
+
+
+def _repeat_label(i: int, n: int) -> str:
+    """`, repeat 2/3` for the live line; an adaptive loop (n = 1 per call) has no total."""
+    if n > 1:
+        return f", repeat {i + 1}/{n}"
+    return f", repeat {i + 1}" if i else ""
 
 
 def _keep(outcome: Outcome, unstored: list[Path], store: Store | None, record: RunRecord,

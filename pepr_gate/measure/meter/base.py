@@ -18,6 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from pepr_gate.measure.meter import totals as tot
 from pepr_gate.records import Component, EnergyMethod, GpuInfo
 
 
@@ -208,46 +209,36 @@ class MeterSession:
 
 def combine(results: list[SourceResult], window: Window, session: MeterSession) -> MeterResult:
     comps = [c for r in results for c in r.components]
-    measured_kinds = {
-        c.kind for c in comps if c.method == "measured" and c.energy_kwh is not None
-    }
-    # A measured reading replaces the estimate of the same part: RAPL package -> CPU
-    # estimate, RAPL DRAM -> RAM estimate. The estimate stays in the record, not counted.
-    replaces = {"cpu": "cpu", "ram": "dram"}
-    final: list[Component] = []
-    for c in comps:
-        if c.method == "estimated" and replaces.get(c.kind) in measured_kinds:
-            c = c.model_copy(
-                update={"counts_toward_total": False,
-                        "notes": [*c.notes, "not counted: a measured reading replaces it"]}
-            )
-        final.append(c)
-    counted = [c for c in final if c.counts_toward_total and c.energy_kwh is not None]
-    # A replayed reading is a recorded measurement (of another run): it sums with the
-    # measured ones, and the run's method says "replayed" so it is never taken for this one.
-    measured = [c.energy_kwh or 0.0 for c in counted if c.method in ("measured", "replayed")]
-    estimated = [c.energy_kwh or 0.0 for c in counted if c.method == "estimated"]
-    m_total = sum(measured) if measured else None
-    e_total = sum(estimated) if estimated else None
-    method: EnergyMethod
-    if any(c.method == "replayed" for c in counted):
-        method = "replayed"
-    elif measured and estimated:
-        method = "mixed"
-    elif measured:
-        method = "measured"
-    elif estimated:
-        method = "estimated"
-    else:
-        method = "unavailable"
-    total = None if m_total is None and e_total is None else (m_total or 0.0) + (e_total or 0.0)
-
-    def peak(values: list[int | None]) -> int | None:
-        vals = [v for v in values if v is not None]
-        return max(vals) if vals else None
-
-    exclusive_vals = [r.exclusive for r in results if r.exclusive is not None]
+    measured_kinds = tot.measured_kinds(comps)
+    final = tot.replace_estimates(comps, measured_kinds)
+    m_total, e_total, method = tot.energy_totals(final)
+    total = tot.add(m_total, e_total)
     notes = [n for r in results for n in r.notes]
+    low = _confidence(results, tot.partial_kinds(comps, measured_kinds), window, session, notes)
+    exclusive_vals = [r.exclusive for r in results if r.exclusive is not None]
+    return MeterResult(
+        components=final,
+        energy_kwh=total,
+        energy_method=method,
+        energy_measured_kwh=m_total,
+        energy_estimated_kwh=e_total,
+        peak_rss_bytes=tot.peak([r.peak_rss_bytes for r in results]),
+        peak_rss_single_bytes=tot.peak([r.peak_rss_single_bytes for r in results]),
+        gpu_peak_memory_bytes=tot.peak([r.gpu_peak_memory_bytes for r in results]),
+        gpus=[g for r in results for g in r.gpus],
+        driver_version=tot.first([r.driver_version for r in results]),
+        cuda_version=tot.first([r.cuda_version for r in results]),
+        exclusive=all(exclusive_vals) if exclusive_vals else None,
+        low_confidence=low,
+        telemetry_ok=total is not None,
+        notes=notes,
+        sampler_cpu_s=session.sampler_cpu_s,
+    )
+
+
+def _confidence(results: list[SourceResult], partial: set[str], window: Window,
+                session: MeterSession, notes: list[str]) -> bool:
+    """Whether the run's figures are low-confidence; appends the reasons to `notes`."""
     low = any(r.low_confidence for r in results)
     if window.duration_s < 1.0:
         low = True
@@ -255,10 +246,6 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
             f"the run took {window.duration_s:.2f} s, shorter than the energy counters' "
             "update periods; its figures are low-confidence"
         )
-    partial = {
-        c.kind for c in comps if c.method == "unavailable" and c.kind in measured_kinds
-        and c.counts_toward_total
-    }
     if partial:
         low = True
         notes.append(
@@ -270,21 +257,4 @@ def combine(results: list[SourceResult], window: Window, session: MeterSession) 
         notes.append(
             f"sampling fell behind {session.sampling_gaps} time(s); figures may miss peaks"
         )
-    return MeterResult(
-        components=final,
-        energy_kwh=total,
-        energy_method=method,
-        energy_measured_kwh=m_total,
-        energy_estimated_kwh=e_total,
-        peak_rss_bytes=peak([r.peak_rss_bytes for r in results]),
-        peak_rss_single_bytes=peak([r.peak_rss_single_bytes for r in results]),
-        gpu_peak_memory_bytes=peak([r.gpu_peak_memory_bytes for r in results]),
-        gpus=[g for r in results for g in r.gpus],
-        driver_version=next((r.driver_version for r in results if r.driver_version), None),
-        cuda_version=next((r.cuda_version for r in results if r.cuda_version), None),
-        exclusive=all(exclusive_vals) if exclusive_vals else None,
-        low_confidence=low,
-        telemetry_ok=total is not None,
-        notes=notes,
-        sampler_cpu_s=session.sampler_cpu_s,
-    )
+    return low

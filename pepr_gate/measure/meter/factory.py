@@ -3,6 +3,10 @@
     auto            process tree + CPU/RAM estimate + NVML GPUs + RAPL (each only if enabled
                     in [meter]; what cannot be read is recorded as unavailable, with why)
     process         process tree + CPU/RAM estimate only
+    prometheus      process tree + the job's nodes' GPU (and CPU) energy counters from the
+                    cluster's Prometheus ([meter.prometheus]); NVML on this node, when
+                    readable, only as a cross-check; no local estimate (it would see only
+                    the launcher, not the nodes)
     replay:TRACE    process tree + CPU/RAM estimate + GPUs played from a recorded trace
 """
 
@@ -21,7 +25,7 @@ from pepr_gate.measure.meter.base import MeterSession, Source
 from pepr_gate.measure.meter.estimate import EstimateSource
 from pepr_gate.measure.meter.process import ProcessSource
 
-KINDS = ("auto", "process", "replay:TRACE.json")
+KINDS = ("auto", "process", "prometheus", "replay:TRACE.json")
 
 
 def build_session(spec: str, *, config: Config, job_env: Mapping[str, str]) -> MeterSession:
@@ -32,6 +36,8 @@ def build_session(spec: str, *, config: Config, job_env: Mapping[str, str]) -> M
         sockets=sockets, vm=vm,
     )
     sources: list[Source] = [process, estimate]
+    if spec == "prometheus":
+        return MeterSession([process, _prometheus(config, job_env)], name=spec)
     if spec == "auto":
         if config.meter.gpu:
             from pepr_gate.measure.meter.nvml import NvmlSource
@@ -54,3 +60,23 @@ def build_session(spec: str, *, config: Config, job_env: Mapping[str, str]) -> M
             hint=f"use one of: {', '.join(KINDS)} (--meter or [meter] kind)",
         )
     return MeterSession(sources, name=spec.split(":", 1)[0])
+
+
+def _prometheus(config: Config, job_env: Mapping[str, str]) -> Source:
+    from pepr_gate.measure.meter.prometheus import PrometheusSource
+    from pepr_gate.measure.meter.promql import resolve_nodes
+
+    cfg = config.meter.prometheus
+    if cfg is None:
+        raise ConfigError(
+            f"{config.source or 'the config'}: the prometheus meter needs a [meter.prometheus] "
+            "table (url and nodes at least)",
+            hint='add [meter.prometheus] with url = "http://prometheus:9090" and nodes = '
+                 '"env:SLURM_JOB_NODELIST"; docs/prometheus.md shows every key',
+        )
+    nvml: Source | None = None
+    if config.meter.gpu:
+        from pepr_gate.measure.meter.nvml import NvmlSource
+
+        nvml = NvmlSource(job_env)
+    return PrometheusSource(cfg, resolve_nodes(cfg.nodes, job_env), nvml=nvml)

@@ -15,9 +15,11 @@ from typing import Any
 
 from pepr_gate.measure.meter.base import LiveReading, Source, SourceResult, Window
 from pepr_gate.measure.meter.devices import PhysicalGpu, Resolution, parse_visible
-from pepr_gate.measure.meter.nvml_device import FAST_S, SLOW_S, Device
+from pepr_gate.measure.meter.nvml_device import Device
 from pepr_gate.measure.meter.nvml_discover import discover, job_tree
 from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
+from pepr_gate.measure.meter.nvml_memory import memory_and_exclusivity
+from pepr_gate.measure.meter.nvml_power import FAST_S, SLOW_S
 from pepr_gate.records import Component, GpuInfo
 
 
@@ -216,52 +218,8 @@ class NvmlSource(Source):
             res.low_confidence = res.low_confidence or low
             res.gpus.append(GpuInfo(index=dev.gpu.index, name=dev.gpu.name, uuid=dev.gpu.uuid,
                                     memory_total_bytes=dev.memory_total, visible=dev.visible))
-        self._memory_and_exclusivity(res)
+        memory_and_exclusivity(res, self._devices, self._peak_job_mem, self._peak_used_mem)
         return res
-
-    def _memory_and_exclusivity(self, res: SourceResult) -> None:
-        visible = [d for d in self._devices if d.visible]
-        lists_ok = any(d.lists_ok for d in visible)
-        matched = any(d.job_seen for d in visible)
-        foreign = sorted({p for d in visible for p in d.foreign})
-        accounted = sum(d.accounting_peak for d in visible)
-        partial = any(d.lists_partial for d in visible)
-        if matched and any(d.memory_unknown for d in visible) and not accounted:
-            res.gpu_peak_memory_bytes = None
-            res.exclusive = False if foreign else None
-            res.notes.append(
-                "GPU peak memory unavailable: NVML lists the job's processes without their "
-                "memory (NVML_VALUE_NOT_AVAILABLE; vGPUs and some containers); exclusivity "
-                + ("no: other processes used the GPU" if foreign else "unknown"))
-            return
-        if lists_ok and matched:
-            res.gpu_peak_memory_bytes = max(self._peak_job_mem, accounted)
-            res.exclusive = False if foreign else (None if partial else True)
-            if partial and not foreign:
-                res.notes.append("another MIG slice's process list was not readable: "
-                                 "exclusivity unknown")
-            if foreign:
-                res.notes.append(
-                    f"other processes used the job's GPU(s) during the run (PIDs "
-                    f"{', '.join(map(str, foreign[:5]))}): the run is not exclusive and "
-                    "its GPU energy includes their work")
-        elif lists_ok and not foreign:
-            res.gpu_peak_memory_bytes = accounted
-            res.exclusive = None if partial else True
-            if visible:
-                res.notes.append("no process of the job appeared in NVML's process lists "
-                                 "(sampled every 1 s): the job used no GPU memory")
-        else:
-            res.gpu_peak_memory_bytes = self._peak_used_mem if visible else None
-            res.exclusive = None
-            why = ("NVML's process lists show PIDs outside the job's process tree (a "
-                   "container's PID namespace?)" if lists_ok else
-                   "NVML's process lists are not readable")
-            if visible:
-                res.notes.append(f"{why}: GPU peak memory is the device's used-memory peak, "
-                                 "which includes any other process; exclusivity unknown")
-        if accounted:
-            res.notes.append("GPU peak memory includes accounting mode's maxMemoryUsage")
 
     # -- recording --------------------------------------------------------------------
     def trace(self) -> dict[str, Any]:

@@ -8,26 +8,14 @@ from typing import Any, Literal
 from pepr_gate.measure.meter import power as pw
 from pepr_gate.measure.meter.devices import PhysicalGpu
 from pepr_gate.measure.meter.nvml_errors import PERMANENT, Nvml, NvmlFailure
+from pepr_gate.measure.meter.nvml_power import window_energy
 from pepr_gate.records import Component
 
 MJ_PER_KWH = 3.6e9
 FEATURE_ENABLED = 1
 FI_POWER_INSTANT = 186  # NVML_FI_DEV_POWER_INSTANT (nvml.h), driver R530 and newer
 COUNTER_TRIES = 3
-SLOW_S = 1.0  # memory, utilisation, process lists; and the power backup curve
-FAST_S = 0.1  # power, where it must be integrated
-AVERAGED_NOTE = (
-    "nvmlDeviceGetPowerUsage is a 1 s average on Ampere GPUs other than the A100 (GA100) "
-    "and on newer ones: short spikes are smoothed; the integral over a run of many seconds "
-    "is still close"
-)
 Mode = Literal["counter", "power-integration", "unavailable"]
-
-
-def averaged_power(gpu: PhysicalGpu) -> bool:
-    """NVML documents nvmlDeviceGetPowerUsage as a 1 s average from Ampere on, except on
-    GA100 (compute capability 8.0), which like older GPUs reports instantaneous power."""
-    return (gpu.compute_capability or (0, 0)) > (8, 0)
 
 
 def try_call(lib: Nvml, name: str, *args: Any) -> Any:
@@ -145,6 +133,19 @@ class Device:
         mem = self._reading("memory", "nvmlDeviceGetMemoryInfo", self.handle)
         used = int(mem.used) if mem is not None else 0
         row["memory_used_bytes"] = used
+        procs = self._processes(job)
+        job_procs = [p for p in procs if p["job"]]
+        self.memory_unknown = self.memory_unknown or any(
+            p["used_memory_bytes"] is None for p in job_procs)
+        job_mem = sum(p["used_memory_bytes"] or 0 for p in job_procs)
+        self.job_seen = self.job_seen or bool(job_procs)
+        self.foreign.update(p["pid"] for p in procs if not p["job"])
+        row["processes"] = procs
+        self.slow.append(row)
+        return job_mem, used
+
+    def _processes(self, job: set[int]) -> list[dict[str, Any]]:
+        """Every process NVML lists on the metered GPU or slices, marked as the job's or not."""
         procs: list[dict[str, Any]] = []
         for uuid, h in self.proc_handles:
             own = not self.mig_visible or uuid in self.mig_visible
@@ -156,20 +157,8 @@ class Device:
                     continue
                 # CUDA jobs show up in the compute list; the graphics list alone proves little.
                 self.lists_ok = self.lists_ok or ("Compute" in fn and own)
-                for p in listed:
-                    # None: NVML_VALUE_NOT_AVAILABLE (vGPU, some containers): unknown, not 0
-                    memory = None if p.usedGpuMemory is None else int(p.usedGpuMemory)
-                    procs.append({"pid": int(p.pid), "used_memory_bytes": memory,
-                                  "job": int(p.pid) in job})
-        job_procs = [p for p in procs if p["job"]]
-        self.memory_unknown = self.memory_unknown or any(
-            p["used_memory_bytes"] is None for p in job_procs)
-        job_mem = sum(p["used_memory_bytes"] or 0 for p in job_procs)
-        self.job_seen = self.job_seen or bool(job_procs)
-        self.foreign.update(p["pid"] for p in procs if not p["job"])
-        row["processes"] = procs
-        self.slow.append(row)
-        return job_mem, used
+                procs.extend(_process_row(p, job) for p in listed)
+        return procs
 
     def _reading(self, key: str, fn: str, *args: Any) -> Any:
         if key in self.skipped:
@@ -199,59 +188,43 @@ class Device:
     def integral_mj(self) -> float:
         return pw.integral_j(self.power) * 1000
 
-    def _energy(self, t0: float, t1: float, notes: list[str]) -> tuple[float | None, str, float,
-                                                                       bool]:
-        """(energy kWh or None, how, coverage, low-confidence) for the window."""
-        period = FAST_S if self.mode == "power-integration" else SLOW_S
-        cov = pw.coverage(self.power, t0, t1, period)
-        if self.mode == "counter" and self.e0_mj is not None and self.e1_mj is not None:
-            delta_j = (self.e1_mj - self.e0_mj) / 1000
-            if delta_j < 0:
-                notes.append("energy counter went backwards (driver reloaded?): power "
-                             "integrated instead")
-            elif (len(self.power) >= pw.COUNTER_CHECK_MIN_SAMPLES and cov.fraction >= 0.9
-                  and pw.counter_disagrees(delta_j, pw.integral_j(self.power))):
-                notes.append(
-                    f"energy counter ({delta_j:.0f} J) and the power sampled every second "
-                    f"({pw.integral_j(self.power):.0f} J) differ by more than "
-                    f"{pw.COUNTER_TOLERANCE:.0%}: a stuck or misreading counter; the "
-                    "integrated power is used")
-                return pw.integral_j(self.power) / 3.6e6, "power-integration", cov.fraction, True
-            else:
-                low = t1 - t0 < 1.0
-                if low:
-                    notes.append("run shorter than 1 s: the energy counter may not have updated")
-                return delta_j / 3.6e6, "counter", 1.0, low
-        if len(self.power) < 2:
-            return None, "power-integration", cov.fraction, False
-        low = cov.fraction < pw.FULL_COVERAGE or self.mode == "counter" or len(self.power) < 10
-        if len(self.power) < 10:
-            notes.append(f"only {len(self.power)} power samples: low confidence")
-        if self.mode == "counter":
-            notes.append(f"energy counter incomplete: {len(self.power)} power samples taken "
-                         "every second were integrated instead")
-        if cov.fraction < pw.FULL_COVERAGE:
-            notes.append(cov.describe())
-        if self.power_misses:
-            notes.append(f"{self.power_misses} power reading(s) failed and were skipped "
-                         f"({self.power_miss_reason})")
-        if not self.instant and averaged_power(self.gpu):
-            notes.append(AVERAGED_NOTE)
-        return pw.integral_j(self.power) / 3.6e6, "power-integration", cov.fraction, low
-
     def component(self, t0: float, t1: float) -> tuple[Component, bool]:
         """The reading for the record, and whether it is low-confidence."""
         g = self.gpu
         notes = list(self.notes)
-        energy: float | None = None
-        low = False
-        detail: str | None = None
-        cov: float | None = None
-        reason, hint = self.reason, self.hint
+        energy, detail, cov, low = self._window_energy(t0, t1, notes)
+        reason, hint = self._why_unavailable(energy, notes)
+        method = "measured" if energy is not None else "unavailable"
+        if self.shared and self.visible:
+            low = True
+            named = "a MIG slice" if self.mig_visible else "a whole GPU that has MIG enabled"
+            notes.append(f"named as {named}: the energy is the whole GPU's, shared with the "
+                         "other slices' work (low confidence)")
+        for key, why in self.skipped.items():
+            notes.append(f"{key.split(':')[0]} not read: {why}")
+        comp = Component(kind="gpu", name=f"GPU {g.index} {g.name}", method=method,
+                         detail=detail if energy is not None else None, energy_kwh=energy,
+                         counts_toward_total=self.visible, scope="whole-device",
+                         coverage=None if energy is None else round(cov or 0.0, 4),
+                         reason=None if method == "measured" else reason,
+                         hint=None if method == "measured" else hint, notes=notes,
+                         extra=self._extra())
+        return comp, low and self.visible
+
+    def _window_energy(self, t0: float, t1: float, notes: list[str]
+                       ) -> tuple[float | None, str | None, float | None, bool]:
+        """(energy kWh or None, how, coverage, low-confidence): sampled GPUs from their
+        counter or power; a GPU the job cannot see from its counter alone."""
         if self.visible and self.mode != "unavailable":
-            energy, detail, cov, low = self._energy(t0, t1, notes)
-        elif self.mode == "counter" and self.e0_mj is not None and self.e1_mj is not None:
-            energy, detail = max(0, self.e1_mj - self.e0_mj) / MJ_PER_KWH, "counter"
+            return window_energy(self, t0, t1, notes)
+        if self.mode == "counter" and self.e0_mj is not None and self.e1_mj is not None:
+            return max(0, self.e1_mj - self.e0_mj) / MJ_PER_KWH, "counter", None, False
+        return None, None, None, False
+
+    def _why_unavailable(self, energy: float | None, notes: list[str]
+                         ) -> tuple[str | None, str | None]:
+        """(reason, hint) for a reading without energy; the note on an unsampled GPU."""
+        reason, hint = self.reason, self.hint
         if energy is None and self.visible and self.mode == "power-integration":
             reason = reason or "too few power samples to integrate"
             hint = hint or "the run was too short or power is unreadable"
@@ -260,17 +233,13 @@ class Device:
             reason = reason or ("no energy counter, and its power is not sampled because "
                                 "the job cannot see this GPU (not counted)")
             hint = hint or "nothing to do: only the GPUs the job can see are metered"
-        method = "measured" if energy is not None else "unavailable"
         if energy is None:
             reason = reason or self.skipped.get("power", "no energy reading")
             hint = hint or "run `pepr-gate probe` on this runner to see what NVML supports"
-        if self.shared and self.visible:
-            low = True
-            named = "a MIG slice" if self.mig_visible else "a whole GPU that has MIG enabled"
-            notes.append(f"named as {named}: the energy is the whole GPU's, shared with the "
-                         "other slices' work (low confidence)")
-        for key, why in self.skipped.items():
-            notes.append(f"{key.split(':')[0]} not read: {why}")
+        return reason, hint
+
+    def _extra(self) -> dict[str, Any]:
+        g = self.gpu
         extra = {
             "uuid": g.uuid, "index": g.index, "visible": self.visible,
             "scope": "whole-gpu-shared" if self.shared else "whole-gpu",
@@ -282,13 +251,7 @@ class Device:
         }
         if self.power_misses:
             extra["power_misses"] = self.power_misses
-        comp = Component(kind="gpu", name=f"GPU {g.index} {g.name}", method=method,
-                         detail=detail if energy is not None else None, energy_kwh=energy,
-                         counts_toward_total=self.visible, scope="whole-device",
-                         coverage=None if energy is None else round(cov or 0.0, 4),
-                         reason=None if method == "measured" else reason,
-                         hint=None if method == "measured" else hint, notes=notes, extra=extra)
-        return comp, low and self.visible
+        return extra
 
     def trace(self, t0: float) -> dict[str, Any]:
         delta = None
@@ -307,3 +270,9 @@ class Device:
             "scope": "whole-gpu-shared" if self.shared else "whole-gpu",
             "samples": [{"t": t, **rows[t]} for t in sorted(rows)],
         }
+
+
+def _process_row(p: Any, job: set[int]) -> dict[str, Any]:
+    # None: NVML_VALUE_NOT_AVAILABLE (vGPU, some containers): unknown, not 0
+    memory = None if p.usedGpuMemory is None else int(p.usedGpuMemory)
+    return {"pid": int(p.pid), "used_memory_bytes": memory, "job": int(p.pid) in job}

@@ -169,29 +169,13 @@ class ReplaySource(Source):
         foreign = unknown = False
         for dev, curve in zip(tr.devices, self.curves, strict=True):
             played = [s for s in dev.samples if s.t <= d] or dev.samples[:1]
-            util = [s.utilization for s in played if s.utilization is not None]
             # A looped run has seen the whole recording; a shorter one only its start.
             seen = dev.samples if d >= curve.period else played
-            for s in seen:
-                if s.processes is not None:
-                    foreign = foreign or any(not p.job for p in s.processes)
-            unknown = unknown or any(p.job and p.used_memory_bytes is None
-                                     for s in seen for p in s.processes or [])
-            job_mem = [sum(p.used_memory_bytes or 0 for p in s.processes if p.job)
-                       for s in seen if s.processes]
-            peak += max(job_mem, default=0)
-            loops = d / curve.period if curve.period > 0 else 0.0
-            res.components.append(Component(
-                kind="gpu", name=f"GPU {dev.index if dev.index is not None else 0} {dev.name}",
-                method="replayed", detail="replay", scope="whole-device", coverage=1.0,
-                energy_kwh=curve.energy_j(d) / J_PER_KWH,
-                notes=[f"replay of {self.path}: the recorded power curve played over this "
-                       f"run's {d:.2f} s window ({loops:.2f} times the {curve.period:.1f} s "
-                       "recording); not a measurement of this machine"],
-                extra={"uuid": dev.uuid, "visible": True, "scope": dev.scope,
-                       "mean_utilization": round(sum(util) / len(util), 2) if util else None,
-                       "power_limit_w": dev.power_limit_w, "recorded_method": dev.method,
-                       "trace": str(self.path)}))
+            dev_foreign, dev_unknown, dev_peak = _processes(seen)
+            foreign = foreign or dev_foreign
+            unknown = unknown or dev_unknown
+            peak += dev_peak
+            res.components.append(self._component(dev, curve, d, played))
             res.gpus.append(GpuInfo(index=dev.index, name=dev.name, uuid=dev.uuid,
                                     memory_total_bytes=dev.memory_total_bytes, visible=True))
         res.gpu_peak_memory_bytes = None if unknown else peak  # as NvmlSource: not 0
@@ -203,3 +187,31 @@ class ReplaySource(Source):
                              "so short a window is low confidence")
         res.notes.append(f"GPU readings are a replay of {self.path}, not measured on this machine")
         return res
+
+    def _component(self, dev: TraceDevice, curve: PowerCurve, d: float,
+                   played: list[TraceSample]) -> Component:
+        """One recorded GPU's curve played over a window of `d` seconds."""
+        util = [s.utilization for s in played if s.utilization is not None]
+        loops = d / curve.period if curve.period > 0 else 0.0
+        return Component(
+            kind="gpu", name=f"GPU {dev.index if dev.index is not None else 0} {dev.name}",
+            method="replayed", detail="replay", scope="whole-device", coverage=1.0,
+            energy_kwh=curve.energy_j(d) / J_PER_KWH,
+            notes=[f"replay of {self.path}: the recorded power curve played over this "
+                   f"run's {d:.2f} s window ({loops:.2f} times the {curve.period:.1f} s "
+                   "recording); not a measurement of this machine"],
+            extra={"uuid": dev.uuid, "visible": True, "scope": dev.scope,
+                   "mean_utilization": round(sum(util) / len(util), 2) if util else None,
+                   "power_limit_w": dev.power_limit_w, "recorded_method": dev.method,
+                   "trace": str(self.path)})
+
+
+def _processes(seen: list[TraceSample]) -> tuple[bool, bool, int]:
+    """(another process was listed, a job process without its memory, the job's peak memory)
+    over the samples the run has seen."""
+    listed = [p for s in seen for p in s.processes or []]
+    foreign = any(not p.job for p in listed)
+    unknown = any(p.job and p.used_memory_bytes is None for p in listed)
+    job_mem = [sum(p.used_memory_bytes or 0 for p in s.processes if p.job)
+               for s in seen if s.processes]
+    return foreign, unknown, max(job_mem, default=0)

@@ -1,0 +1,303 @@
+"""Energy of a multi-node job from the cluster's Prometheus (DCGM exporter, node_exporter).
+
+Before the job: one query checks the server, the selector and which nodes have series,
+and estimates the scrape interval (a rejected query stops the run before it starts;
+anything else is a warning). After the job: wait, bounded and printed, until every series
+has a scrape later than the job's end; read every raw sample from a little before the
+start to that scrape; take each series' counter increase over exactly the window
+(`counters.py`); sum over series, one component per GPU (and CPU package) and node.
+
+A listed node without series, a series not covering both ends of the window or a scrape
+gap over two intervals makes the run low-confidence (named); an unreachable server or no
+series makes the energy unavailable, never 0. NVML on this node is a cross-check only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from pepr_gate import units
+from pepr_gate.config import PrometheusConfig
+from pepr_gate.errors import ConfigError
+from pepr_gate.measure.meter.base import Source, SourceResult, Window
+from pepr_gate.measure.meter.counters import CounterWindow
+from pepr_gate.measure.meter.promql import Labels, PromClient, PromFailure, node_of, selector
+from pepr_gate.records import Component, GpuInfo
+
+UNITS = {"gpu": 3.6e9, "cpu": 3.6e6}  # counter unit per kWh: DCGM in mJ, node_exporter in J
+FALLBACK_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when none was seen
+PROBE_RANGE_S = 150.0
+
+
+def _stderr(line: str) -> None:
+    print(f"pepr-gate: {line}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Metric:
+    kind: str  # "gpu" or "cpu"
+    name: str
+    sel: str
+
+
+@dataclass
+class Series:
+    metric: Metric
+    labels: Labels
+    node: str
+    acc: CounterWindow
+
+    def label(self, key: str, default: str = "") -> str:
+        return dict(self.labels).get(key, default)
+
+    @property
+    def device(self) -> str:
+        if self.metric.kind == "gpu":
+            return self.label("UUID") or self.label("gpu") or self.label("device") or "?"
+        return self.label("index") or self.label("path") or self.label("package") or "?"
+
+    @property
+    def title(self) -> str:
+        if self.metric.kind == "gpu":
+            return f"{self.node} GPU {self.label('gpu', '?')} {self.label('modelName')}".strip()
+        return f"{self.node} cpu package {self.device}"
+
+
+@dataclass
+class Readings:
+    series: list[Series] = field(default_factory=list)
+    waited_s: float = 0.0
+    wait_bound_s: float = 0.0
+
+
+class PrometheusSource(Source):
+    name = "prometheus"
+
+    def __init__(self, cfg: PrometheusConfig, nodes: list[str], *, nvml: Source | None = None,
+                 say: Callable[[str], None] = _stderr) -> None:
+        self.cfg, self.nodes, self.nvml, self.say = cfg, nodes, nvml, say
+        self.client = PromClient(cfg.url, cfg.timeout_s)
+        self.metrics = [Metric("gpu", cfg.gpu_energy,
+                               selector(cfg.gpu_energy, cfg.node_label, nodes, cfg.match))]
+        if cfg.cpu_energy:
+            self.metrics.append(Metric("cpu", cfg.cpu_energy,
+                                       selector(cfg.cpu_energy, cfg.node_label, nodes, cfg.match)))
+        self.interval_s = nvml.interval_s if nvml is not None else None
+        self.scrape_interval_s: float | None = None
+        self._offset = time.time() - time.monotonic()
+        self._preflight()
+
+    def _preflight(self) -> None:
+        """Check the server and the selector before the job; only a rejected query stops it."""
+        try:
+            seen = {m.kind: list(self.client.samples(m.sel, time.time() - PROBE_RANGE_S,
+                                                     time.time(), 1.0)) for m in self.metrics}
+        except PromFailure as f:
+            if f.rejected:
+                raise ConfigError(f.reason, hint=f.hint) from None
+            self.say(f"warning: {f.reason}; the job runs, but its energy will be unavailable "
+                     f"unless the server answers when it ends (hint: {f.hint})")
+            return
+        spacings = sorted(b[0] - a[0] for _, vals in seen["gpu"] for a, b in pairwise(vals))
+        if spacings:
+            self.scrape_interval_s = spacings[len(spacings) // 2]
+        for m in self.metrics:
+            have = {node_of(dict(lab).get(self.cfg.node_label, ""), self.nodes)
+                    for lab, _ in seen[m.kind]}
+            missing = [n for n in self.nodes if n not in have]
+            if missing:
+                self.say(f"warning: Prometheus has no {m.name} series for node(s) "
+                         f"{', '.join(missing)} yet; run `pepr-gate probe --prometheus`")
+
+    def start(self, t: float) -> None:
+        self._offset = time.time() - time.monotonic()
+        if self.nvml is not None:
+            self.nvml.start(t)
+
+    def sample(self, t: float, pids: frozenset[int]) -> None:
+        if self.nvml is not None:
+            self.nvml.sample(t, pids)
+
+    def stop(self, t: float) -> None:
+        if self.nvml is not None:
+            self.nvml.stop(t)
+
+    def result(self, window: Window) -> SourceResult:
+        start, end = window.start + self._offset, window.end + self._offset
+        try:
+            readings = self._read(start, end)
+        except PromFailure as f:
+            res = unavailable(f.reason, f.hint)
+        else:
+            res = self._components(readings, start, end)
+        finally:
+            self.client.close()
+        if self.nvml is not None:
+            cross_check(res, self.nvml.result(window))
+        return res
+
+    def _wait(self, start: float, end: float) -> tuple[float, float]:
+        """Wait until every series has a scrape after `end`; (seconds waited, bound).
+
+        A run shorter than two scrape intervals has no whole interval inside it to tell
+        its power at the end, so it waits for a second scrape: the interval after the run
+        then tells the power outside it (counters.py).
+        """
+        interval = self.scrape_interval_s or FALLBACK_INTERVAL_S
+        scrapes = 2 if end - start < 2 * interval else 1
+        target = end + (scrapes - 1) * interval
+        bound = (scrapes + 1) * interval + 5.0
+        t0 = time.time()
+
+        def done() -> bool:
+            latest = [v for m in self.metrics for v in self.client.latest(m.sel).values()]
+            return bool(latest) and min(latest) > target
+
+        if done():
+            return 0.0, bound
+        self.say(f"waiting up to {bound:.0f} s for Prometheus to scrape the nodes "
+                 f"{'twice ' if scrapes == 2 else ''}after the job ended (scrape interval "
+                 f"{interval:g} s)")
+        while time.time() - t0 < bound:
+            time.sleep(min(0.25, interval / 4))
+            if done():
+                break
+        waited = time.time() - t0
+        self.say(f"waited {waited:.1f} s for Prometheus's scrape after the job")
+        return waited, bound
+
+    def _read(self, start: float, end: float) -> Readings:
+        waited, bound = self._wait(start, end)
+        out = Readings(waited_s=waited, wait_bound_s=bound)
+        interval = self.scrape_interval_s or FALLBACK_INTERVAL_S
+        lo, hi = start - max(10.0, 3 * interval), time.time()
+        for m in self.metrics:
+            by_labels: dict[Labels, Series] = {}
+            for labels, values in self.client.samples(m.sel, lo, hi, interval):
+                s = by_labels.get(labels)
+                if s is None:
+                    node = node_of(dict(labels).get(self.cfg.node_label, ""), self.nodes)
+                    s = by_labels[labels] = Series(m, labels, node, CounterWindow(start, end))
+                for t, v in values:
+                    s.acc.add(t, v)
+            out.series.extend(by_labels.values())
+        if not any(s.metric.kind == "gpu" for s in out.series):
+            raise PromFailure(
+                f"Prometheus at {self.cfg.url} has no {self.cfg.gpu_energy} series for "
+                f"{', '.join(self.nodes)} ({self.cfg.node_label} label"
+                f"{', match ' + self.cfg.match if self.cfg.match else ''}) during the run",
+                "run `pepr-gate probe --prometheus` to see which series exist; check nodes, "
+                "node_label and match in [meter.prometheus]")
+        return out
+
+    def _components(self, readings: Readings, start: float, end: float) -> SourceResult:
+        res = SourceResult()
+        seen: dict[tuple[str, str, str], str] = {}
+        for s in readings.series:
+            key = (s.metric.kind, s.node, s.device)
+            if key in seen:  # the same device scraped twice (two jobs or pods): count it once
+                res.notes.append(f"{s.title}: two series for the same device ({seen[key]} and "
+                                 f"{dict(s.labels)}); counted once")
+                continue
+            seen[key] = str(dict(s.labels))
+            res.components.append(self._component(s, res, start))
+            if s.metric.kind == "gpu":
+                res.gpus.append(GpuInfo(name=s.label("modelName") or "GPU", uuid=s.label("UUID")
+                                        or None, index=_int(s.label("gpu"))))
+                res.driver_version = res.driver_version or s.label("DCGM_FI_DRIVER_VERSION") or None
+        self._missing_nodes(readings, res)
+        per_node: dict[str, float] = {}
+        for c in res.components:
+            if c.energy_kwh is not None:
+                node = str(c.extra["node"])
+                per_node[node] = per_node.get(node, 0.0) + c.energy_kwh
+        res.notes.append(f"energy from Prometheus {self.cfg.url}: {self.metrics[0].name}"
+                         f"{' + ' + self.metrics[1].name if len(self.metrics) > 1 else ''} "
+                         f"on {', '.join(sorted(per_node))} ({len(seen)} series; "
+                         + ", ".join(f"{n} {units.energy(e)}" for n, e in sorted(per_node.items()))
+                         + f"); waited {readings.waited_s:.1f} s (bound "
+                         f"{readings.wait_bound_s:.0f} s) for the scrape after the job")
+        return res
+
+    def _missing_nodes(self, readings: Readings, res: SourceResult) -> None:
+        for m in self.metrics:
+            have = {s.node for s in readings.series if s.metric is m}
+            for node in (n for n in self.nodes if n not in have):
+                res.low_confidence = True
+                why = f"node {node}: no {m.name} series in Prometheus during the run"
+                res.notes.append(f"{why}; its {m.kind.upper()}s are not in the total")
+                res.components.append(Component(
+                    kind="gpu" if m.kind == "gpu" else "cpu", name=f"{node} ({m.kind})",
+                    method="unavailable", detail="prometheus", reason=why, coverage=0.0,
+                    scope="whole-device" if m.kind == "gpu" else "whole-socket",
+                    hint="check that the node runs the exporter and that its series carry "
+                         f"{self.cfg.node_label}=\"{node}\" (`pepr-gate probe --prometheus`)",
+                    extra={"node": node, "metric": m.name}))
+
+    def _component(self, s: Series, res: SourceResult, start: float) -> Component:
+        inc = s.acc.result()
+        notes: list[str] = []
+        if inc.resets:
+            notes.append(f"counter reset {inc.resets} time(s) (exporter or driver restart); "
+                         "counted from each restart")
+        for gap in inc.gaps:
+            res.low_confidence = True
+            notes.append(f"no scrape for {gap.length_s:.1f} s from +{gap.start - start:.1f} s "
+                         f"(scrape interval {inc.interval_s:g} s); a reset inside it would go "
+                         "unseen")
+        for edge, missing in (("start", inc.head_missing_s), ("end", inc.tail_missing_s)):
+            if missing > 0:
+                res.low_confidence = True
+                notes.append(f"no sample at or {'before' if edge == 'start' else 'after'} the "
+                             f"run's {edge}: {missing:.1f} s of the run are not counted")
+        for note in notes:
+            if note.startswith(("no scrape", "no sample")):
+                res.notes.append(f"{s.title}: {note}")
+        window = s.acc.end - s.acc.start
+        covered = window - inc.head_missing_s - inc.tail_missing_s
+        return Component(
+            kind="gpu" if s.metric.kind == "gpu" else "cpu", name=s.title, method="measured",
+            detail="prometheus", energy_kwh=inc.increase / UNITS[s.metric.kind], notes=notes,
+            scope="whole-device" if s.metric.kind == "gpu" else "whole-socket",
+            coverage=round(max(0.0, covered) / window, 4) if window > 0 else None,
+            extra={"node": s.node, "device": s.device, "metric": s.metric.name,
+                   "server": self.cfg.url, "samples": inc.samples,
+                   "scrape_interval_s": inc.interval_s, "resets": inc.resets,
+                   "gaps_s": [round(g.length_s, 3) for g in inc.gaps],
+                   "uuid": s.label("UUID") or None})
+
+
+def unavailable(reason: str, hint: str) -> SourceResult:
+    return SourceResult(
+        components=[Component(kind="gpu", name="gpus (prometheus)", method="unavailable",
+                              detail="prometheus", scope="whole-device", coverage=0.0,
+                              reason=reason, hint=hint)],
+        notes=[f"energy not measured: {reason}"])
+
+
+def cross_check(res: SourceResult, local: SourceResult) -> None:
+    """Add the launching node's NVML readings, not counted, compared by GPU UUID."""
+    ours = {c.extra.get("uuid"): c for c in res.components
+            if c.kind == "gpu" and c.method == "measured" and c.extra.get("uuid")}
+    for c in local.components:
+        if c.kind != "gpu" or c.method != "measured" or c.energy_kwh is None:
+            continue  # NVML unreadable here (a login node): nothing to compare
+        other = ours.get(c.extra.get("uuid"))
+        note = "cross-check only: Prometheus's reading of this GPU counts"
+        if other is not None and other.energy_kwh:
+            diff = c.energy_kwh / other.energy_kwh - 1
+            note += (f" (NVML {c.energy_kwh * 3.6e6:.3f} kJ, Prometheus "
+                     f"{other.energy_kwh * 3.6e6:.3f} kJ, {diff:+.1%})")
+        elif other is None:
+            note += "; Prometheus has no series for it (is this node in nodes?)"
+        res.components.append(c.model_copy(update={
+            "name": f"{c.name} (NVML cross-check)", "counts_toward_total": False,
+            "notes": [*c.notes, note]}))
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None

@@ -1,0 +1,73 @@
+"""`pepr-gate probe --prometheus`: per node, which energy series exist and their last scrape.
+
+Reads `[meter.prometheus]` like the meter does. When the node list cannot be resolved
+here (`env:SLURM_JOB_NODELIST` outside an allocation), it shows every node that has the
+metric instead, so the probe also works from a login node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pepr_gate.config import PrometheusConfig
+from pepr_gate.errors import ConfigError
+from pepr_gate.measure.meter.promql import PromClient, PromFailure, node_of, resolve_nodes, selector
+
+
+def probe_prometheus(cfg: PrometheusConfig, env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": cfg.url, "node_label": cfg.node_label, "match": cfg.match,
+                           "reachable": False, "nodes": [], "other_nodes": []}
+    nodes: list[str] | None
+    try:
+        nodes = resolve_nodes(cfg.nodes, env)
+    except ConfigError as exc:
+        nodes = None
+        out["nodes_note"] = f"{exc.message}; showing every node that has the metrics"
+    client = PromClient(cfg.url, cfg.timeout_s)
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for metric in [cfg.gpu_energy, *([cfg.cpu_energy] if cfg.cpu_energy else [])]:
+            _series(client, cfg, nodes, metric, found)
+            if nodes:
+                out["other_nodes"] = sorted({*out["other_nodes"],
+                                             *_others(client, cfg.node_label, nodes, metric)})
+    except PromFailure as f:
+        out.update(reason=f.reason, hint=f.hint)
+        return out
+    finally:
+        client.close()
+    out["reachable"] = True
+    out["other_nodes"] = out["other_nodes"][:20]
+    for node in nodes or sorted(found):
+        series = sorted(found.get(node, []), key=lambda s: (s["metric"], s["device"]))
+        out["nodes"].append({"node": node, "ok": bool(series), "series": series})
+    missing = [n["node"] for n in out["nodes"] if not n["ok"]]
+    if missing:
+        out["hint"] = (f"no series for {', '.join(missing)}: check that the exporter runs there "
+                       f"and that its series carry {cfg.node_label}=\"<node>\"")
+    return out
+
+
+def _series(client: PromClient, cfg: PrometheusConfig, nodes: list[str] | None, metric: str,
+            found: dict[str, list[dict[str, Any]]]) -> None:
+    """Add each series of `metric` with its last scrape to `found`, by node."""
+    now = time.time()
+    sel = (selector(metric, cfg.node_label, nodes, cfg.match) if nodes
+           else f"{metric}{(cfg.match or '{}').strip()}")
+    for labels, last in client.latest(sel, at=now).items():
+        lab = dict(labels)
+        node = lab.get(cfg.node_label, "")
+        found.setdefault(node_of(node, nodes) if nodes else node, []).append({
+            "metric": metric,
+            "device": lab.get("UUID") or lab.get("gpu") or lab.get("index") or "",
+            "gpu": lab.get("gpu"), "model": lab.get("modelName"),
+            "last_scrape": last, "age_s": round(now - last, 1)})
+
+
+def _others(client: PromClient, label: str, nodes: list[str], metric: str) -> set[str]:
+    """Nodes that have `metric` but are not in the list (a naming mismatch shows here)."""
+    answer = client.query(f"count by ({label}) ({metric})")
+    names = {s.get("metric", {}).get(label, "") for s in answer}
+    return {n for n in names if n and node_of(n, nodes) not in nodes}
