@@ -8,13 +8,23 @@ functions, so `pepr-gate --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import os
+import re
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from pepr_gate import __version__
-from pepr_gate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, PeprError
+from pepr_gate.errors import EXIT_INTERNAL, PeprError, SignalReceived, signal_of
 
 COMMANDS = (
     "init", "run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
@@ -28,7 +38,8 @@ exit codes:
   2  bad input: usage, config, metrics file, history
   3  the measured command failed: non-zero exit, signal or timeout
   4  internal error: a bug; the traceback is in the log file named
-  130 interrupted
+  130 interrupted (Ctrl-C)
+  143 terminated (SIGTERM: the CI job was cancelled)
 """
 
 
@@ -55,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    with _pipe_safe_stdout(), _signals_raise():
+        return _main(args_list)
+
+
+def _main(args_list: list[str]) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
@@ -66,11 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeprError as exc:
         _print_error(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("pepr-gate: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
+    except KeyboardInterrupt as exc:
+        signum = signal_of(exc)
+        print(f"pepr-gate: interrupted by {signal.Signals(signum).name}; nothing more was "
+              "written", file=sys.stderr)
+        return 128 + signum
     except Exception:  # the one place that turns a bug into exit code 4
         log = _write_crash_log(args_list)
         print(
@@ -81,18 +97,101 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+class _PipeSafe(io.TextIOBase):
+    """stdout that outlives its reader: after `| head` closes the pipe, the rest of the
+    output is dropped and the command still finishes and returns its real exit code."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                self._inner.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._inner.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self._gone = True
+        # Python flushes stdout once more at exit; pointing the descriptor at /dev/null
+        # keeps that flush from failing (it would change the exit code to 120).
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._inner.fileno())
+            os.close(devnull)
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._inner.encoding
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise SignalReceived(signum)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) and SIGINT raise `SignalReceived` wherever they land, so
+    every command stops through the one error handler: exit 143 or 130 with a message,
+    and whatever was written so far is named (the stage runner forwards them instead)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _pipe_safe_stdout() -> Iterator[None]:
+    original = sys.stdout
+    if isinstance(original, _PipeSafe):
+        yield
+        return
+    sys.stdout = _PipeSafe(original)
+    try:
+        yield
+        sys.stdout.flush()
+    finally:
+        sys.stdout = original
+
+
 def _print_error(exc: PeprError) -> None:
-    print(f"pepr-gate: error: {exc.message}", file=sys.stderr)
+    print(_no_workflow_command(f"pepr-gate: error: {exc.message}"), file=sys.stderr)
     if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(_no_workflow_command(f"  hint: {exc.hint}"), file=sys.stderr)
+
+
+def _no_workflow_command(text: str) -> str:
+    """GitHub runs any output line starting with `::` as a workflow command; a message that
+    quotes a file or a server must never start one (the line is indented instead)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return "\n".join("  " + ln if ln.lstrip("\x00\x0b\x0c").startswith("::") else ln
+                     for ln in lines)
 
 
 def _write_crash_log(argv: list[str]) -> Path:
     # Imported here: only a crash needs them, and every command pays for top-level imports.
     import os
-    import tempfile
-    import traceback
-    from datetime import datetime, timezone
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     text = f"pepr-gate {__version__}\nargv: {argv}\n\n{traceback.format_exc()}"

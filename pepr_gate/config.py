@@ -308,12 +308,33 @@ def find_config(start: Path | None = None) -> Path | None:
     pyproject = here / "pyproject.toml"
     if pyproject.is_file():
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return None
+            text = pyproject.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
+        data = _parse_toml(text, pyproject)
         if "pepr-gate" in data.get("tool", {}):
             return pyproject
     return None
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """Parse TOML; an error names the line and column (a broken pyproject.toml is an error,
+    never mistaken for "no config")."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", reason)
+        if found:
+            line, col = int(found.group(1)), int(found.group(2))
+        else:  # "at end of document"
+            lines = text.split("\n")
+            line, col = len(lines), len(lines[-1]) + 1
+        reason = re.sub(r"\s*\(at [^)]*\)$", "", reason)
+        raise ConfigError(
+            f"{path}: TOML syntax error at line {line}, column {col}: {reason}",
+            hint="fix the TOML at that line and column",
+        ) from None
 
 
 def load_config(path: str | Path | None = None, *, required: bool = True) -> Config:
@@ -346,10 +367,7 @@ def load_config(path: str | Path | None = None, *, required: bool = True) -> Con
         raise ConfigError(f"{p}: config file not found", hint="check --config") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config: {exc}") from None
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: TOML syntax error: {exc}", hint="fix the line named") from None
+    data = _parse_toml(text, p)
     section = "" if p.name != "pyproject.toml" else "tool.pepr-gate."
     if p.name == "pyproject.toml":
         tool = data.get("tool", {})

@@ -7,6 +7,8 @@ Anything else is a bug: `cli.main` writes the traceback to a log file and return
 
 from __future__ import annotations
 
+import signal
+
 from pepr_gate.redact import redact
 
 EXIT_OK = 0
@@ -14,7 +16,8 @@ EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_COMMAND_FAILED = 3
 EXIT_INTERNAL = 4
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM: the runner cancelled the job
 
 
 class PeprError(Exception):
@@ -56,6 +59,36 @@ class CommandFailed(PeprError):
 
 
 class Interrupted(PeprError):
-    """The user pressed Ctrl-C (or the runner was told to stop)."""
+    """The user pressed Ctrl-C (130), or the runner cancelled the job with SIGTERM (143)."""
 
     exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 signum: int = signal.SIGINT) -> None:
+        super().__init__(message, hint=hint)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+
+class SignalReceived(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived outside a stage: raised by `cli`'s signal handler.
+
+    A KeyboardInterrupt (not an Exception), so that no `except Exception` on the way can
+    swallow a cancelled job; `cli.main` turns it into exit 130 or 143 with a message.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+def signal_of(exc: BaseException) -> int:
+    """The signal behind an interrupt: SIGTERM or SIGINT (a plain Ctrl-C)."""
+    return int(getattr(exc, "signum", signal.SIGINT))

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pepr_gate.errors import InputError
 
@@ -25,6 +25,7 @@ EnergyMethod = Literal["measured", "replayed", "mixed", "estimated", "unavailabl
 Scope = Literal["job-share", "whole-device", "whole-socket"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
 VerdictName = Literal["pass", "warn", "fail", "inconclusive", "accepted"]
+VariantName = Literal["PePR-E", "PePR-C", "PePR-T", "PePR-M", "PePR-P"]
 
 VARIANTS: dict[str, str] = {
     "energy": "PePR-E",
@@ -215,13 +216,24 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
             hint=hint,
         )
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        from pepr_gate.record_ranges import printable
+
+        where = printable(".".join(str(p) for p in first["loc"]))
         raise InputError(
             f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
         ) from None
+    if isinstance(parsed, RunRecord):
+        from pepr_gate.record_ranges import range_problem
+
+        problem = range_problem(parsed)
+        if problem is not None:
+            raise InputError(
+                f"{source}: invalid {what} at field '{problem[0]}': {problem[1]}", hint=hint
+            )
+    return parsed
 
 
 def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) -> _M:
@@ -258,7 +270,13 @@ def load_check_result(path: str | Path) -> CheckResult:
     return _load(path, CheckResult, CHECK_SCHEMA, "check result", _CHECK_HINT)
 
 
-class Side(_Model):
+class _Finite(_Model):
+    # A check result may come from an untrusted artifact (the fork comment job): every
+    # number in it must be a real number before it is rendered.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+class Side(_Finite):
     """One side of a comparison: the median over its runs."""
 
     run_ids: list[str]
@@ -278,14 +296,14 @@ class Side(_Model):
     sha: str | None = None
 
 
-class CheckResult(_Model):
+class CheckResult(_Finite):
     """The verdict of `pepr-gate check`, re-renderable by `pepr-gate report`."""
 
     schema_: Literal["pepr-gate/check/1"] = Field(default=CHECK_SCHEMA, alias="schema")
     created_at: datetime
     verdict: VerdictName
     reasons: list[str]
-    variant: str
+    variant: VariantName
     resource: Resource
     performance_name: str
     candidate: Side
@@ -318,6 +336,12 @@ class CheckResult(_Model):
     labels: list[str] = Field(default_factory=list, description="the pull request's labels")
     accepted_by: str | None = Field(
         default=None, description="the label that turned a fail into accepted")
+
+    @model_validator(mode="after")
+    def _variant_matches_resource(self) -> CheckResult:
+        if VARIANTS[self.resource] != self.variant:
+            raise ValueError(f"variant {self.variant} does not score resource {self.resource}")
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

@@ -4,7 +4,7 @@ Endpoints (under a configurable prefix, `/api/v3` by default, as on GitHub Enter
 Server): list/create issue comments (with `per_page`/`page` and `Link` headers), update a
 comment, get a pull request, compare two commits. Switches reproduce GitHub's failure
 modes: a read-only token (403 on writes), a body over 65,536 characters (422), a 5xx
-once, a secondary rate limit once (403 + Retry-After).
+once, a secondary rate limit once (403 + Retry-After), or one fixed answer to everything.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class FakeGitHub:
     read_only: bool = False
     fail_once: set[str] = field(default_factory=set)  # "GET" / "POST" / "PATCH": one 502 each
     rate_limit_once: set[str] = field(default_factory=set)  # one secondary rate limit each
+    # (status, JSON body, headers) for every request: an outage, a proxy, a redirect.
+    answer_always: tuple[int, Any, dict[str, str]] | None = None
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)  # commit shas, oldest first
@@ -136,6 +138,8 @@ class FakeGitHub:
     ) -> tuple[int, Any, dict[str, str]]:
         if h.headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"message": "Bad credentials"}, {}
+        if self.answer_always is not None:
+            return self.answer_always
         if method in self.fail_once:
             self.fail_once.discard(method)
             return 502, {"message": "Server Error"}, {}

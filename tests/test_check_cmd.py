@@ -208,6 +208,7 @@ def test_threshold_in_the_config_takes_percent(tmp_path: Path, make_record: Make
 
 def test_an_empty_store_says_so_and_how_to_fix_it(tmp_path: Path, make_record: Make) -> None:
     cand = write(tmp_path / "c.json", make_record(branch="feat/y"))
+    (tmp_path / "empty.db").touch()  # a missing file is exit 2 instead (issue 11)
     res = cli("check", "--store", "sqlite:///empty.db", "--candidate", cand, "--json", "r.json",
               cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -216,6 +217,7 @@ def test_an_empty_store_says_so_and_how_to_fix_it(tmp_path: Path, make_record: M
     assert data["reasons"][0] == ("No baseline: the history store holds no run yet. To fix: "
                                   "run `pepr-gate run` (or the workflow) on main to store a "
                                   "baseline.")
+    assert (tmp_path / "empty.db").stat().st_size == 0  # a reader wrote nothing into it
 
 
 def test_run_check_carries_the_pull_request_labels(store_dir: Path, make_record: Make) -> None:

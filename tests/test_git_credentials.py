@@ -143,7 +143,7 @@ def test_a_persisted_checkout_header_is_used_but_never_copied(
 def test_credentials_in_the_origin_url_never_reach_a_message_or_a_file(
     tmp_path: Path, server: GitHttpServer, git_env: dict[str, str]
 ) -> None:
-    """Issue 11: `origin` with a token in it, a failing push, and `pepr-gate ci` publishing."""
+    """Issue 11: `origin` with a wrong token in it, refused, and `pepr-gate ci` publishing."""
     secret = "WrongS3cretInTheUrl"
     work = checkout(server, tmp_path / "work")
     host = server.url.removeprefix("http://")
@@ -170,7 +170,9 @@ def test_credentials_in_the_origin_url_never_reach_a_message_or_a_file(
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 2, proc.stderr
     shown = proc.stdout + proc.stderr
-    assert "could not store run" in shown and "http://***@" in shown
+    # The wrong token is found before the job runs (issue 11, item 12), redacted.
+    assert "cannot fetch branch 'pepr-data'" in shown and "nothing was run" in shown
+    assert "http://***@" in shown
     error = json.loads((work / ".pepr" / "ci" / "error.json").read_text())
     assert "http://***@" in error["message"]
     for text in (shown, summary.read_text(), output.read_text(),

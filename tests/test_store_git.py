@@ -67,7 +67,7 @@ def test_append_and_read_back_without_touching_the_checkout(
     assert git("branch", "--list", cwd=work) == "* main"
     files = git("ls-tree", "-r", "--name-only", "pepr-data", cwd=origin).splitlines()
     assert "pepr-store.json" in files
-    assert f"runs/main/20250301T{main_run.created_at:%H%M%S}.000000Z-{main_run.id}.json" in files
+    assert f"runs/main/{main_run.created_at:%Y%m%dT%H%M%S}.000000Z-{main_run.id}.json" in files
     assert any(f.startswith(f"runs/{safe_name('feature/fast-loader')}/") for f in files)
     # The data branch is an orphan: no history shared with the code.
     unrelated = subprocess.run(["git", "merge-base", "main", "pepr-data"], cwd=origin,

@@ -69,10 +69,16 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pepr_gate.services.ci import run_ci
+    from pepr_gate.errors import PeprError
+    from pepr_gate.services.ci import publish_failure, run_ci
 
     env = dict(os.environ)
-    return run_ci(options(args, env), env)
+    try:
+        opts = options(args, env)
+    except PeprError as exc:  # a bad input is published like any other failure
+        publish_failure(None, exc, [], env)
+        raise
+    return run_ci(opts, env)
 
 
 def options(args: argparse.Namespace, env: Mapping[str, str]) -> Any:

@@ -125,10 +125,12 @@ def _print_csv(records: list[RunRecord]) -> None:
     import csv
     import sys
 
+    from pepr_gate.publish.cells import csv_cell
+
     writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({k: "" if v is None else v for k, v in _row(record).items()})
+        writer.writerow({k: "" if v is None else csv_cell(v) for k, v in _row(record).items()})
 
 
 def _print_table(records: list[RunRecord], branch: str | None, url: str,

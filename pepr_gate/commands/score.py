@@ -167,11 +167,12 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     import csv
     import io
 
+    from pepr_gate.publish.cells import csv_cell
+
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()}
-                     for r in rows)
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([csv_cell(k) for k in rows[0]])
+    writer.writerows([csv_cell(v) for v in r.values()] for r in rows)
     return buf.getvalue()
 
 

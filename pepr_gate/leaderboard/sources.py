@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pepr_gate.errors import InputError
+from pepr_gate.errors import InputError, PeprError
 
 if TYPE_CHECKING:
     from pepr_gate.leaderboard.table import Table
@@ -44,6 +44,7 @@ def load_table(inputs: Sequence[str], *, store: str | None = None, branch: str |
     from pepr_gate.records import load_run_record
 
     paths: list[Path] = []
+    from_folder: set[Path] = set()
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
@@ -52,6 +53,7 @@ def load_table(inputs: Sequence[str], *, store: str | None = None, branch: str |
                 raise InputError(f"{p}: a folder with no run records (*.json) in it",
                                  hint="pass a CSV file, run-record files, or .pepr/runs/")
             paths.extend(found)
+            from_folder.update(found)
         else:
             paths.append(p)
     record_paths = [p for p in paths if p.suffix.lower() == ".json"]
@@ -59,7 +61,18 @@ def load_table(inputs: Sequence[str], *, store: str | None = None, branch: str |
         if len(record_paths) != len(paths):
             raise InputError("mixed inputs: CSV tables and run records cannot be scored together",
                              hint="score the CSV files and the run records in separate calls")
-        records = [(str(p), load_run_record(p)) for p in record_paths]
+        records = []
+        for p in record_paths:
+            try:
+                records.append((str(p), load_run_record(p)))
+            except PeprError as exc:
+                if p not in from_folder:
+                    raise  # a file named on the command line must be right
+                # One damaged file (a disk that filled up) must not hide the folder's others.
+                print(f"pepr-gate: warning: skipping {exc.message}", file=sys.stderr)
+        if not records and not store:
+            raise InputError("no readable run record in the folder(s) given",
+                             hint="see the warnings above")
         if store:
             records += _store_records(store, branch)
         return records_table(records, resources, group, performance_scale)

@@ -37,12 +37,26 @@ def _number(value: Any, what: str, path: Path) -> float:
             f"{path}: {what} is {value!r}, not a number",
             hint="make the job write a plain JSON number there",
         )
+    if isinstance(value, int) and not _fits_float(value):
+        digits = len(str(abs(value)))
+        raise MetricsError(
+            f"{path}: {what} is an integer of {digits} digits, too large for a number",
+            hint="make the job write the metric itself, e.g. 0.93",
+        )
     if not math.isfinite(value):
         raise MetricsError(
             f"{path}: {what} is {value!r}; it must be a finite number",
             hint="the job's evaluation produced NaN or infinity; check its output",
         )
     return float(value)
+
+
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, int | None]:
@@ -64,6 +78,9 @@ def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, 
             f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             hint="the job must write a JSON object such as {\"accuracy\": 0.93}",
         ) from None
+    except ValueError as exc:  # an integer longer than Python's digit limit
+        raise MetricsError(f"{path}: unreadable number: {exc}",
+                           hint="make the job write plain numbers such as 0.93") from None
     raw = _number(_dig(data, perf.key, path), f"'{perf.key}'", path)
     value = raw / perf.scale
     if not 0.0 <= value <= 1.0:

@@ -15,10 +15,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pepr_gate.errors import CommandFailed, Interrupted
+from pepr_gate.measure.leftovers import Leftover, Subreaper, own_descendants, sweep
 from pepr_gate.records import Stage
 
 KILL_GRACE_S = 5.0
@@ -39,6 +40,8 @@ class StageOutcome:
     cpu_sys_s: float
     max_rss_bytes: int
     interrupted: bool = False
+    interrupt_signal: int | None = None  # SIGINT or SIGTERM, when interrupted
+    leftovers: list[Leftover] = field(default_factory=list)  # stopped after the stage
 
 
 class _GroupKiller:
@@ -79,6 +82,7 @@ def run_stage(
     timed_out = threading.Event()
     interrupted = threading.Event()
     pending: list[int] = []  # a signal that arrived before the job existed
+    received: list[int] = []
     killer: _GroupKiller | None = None
 
     def _forward(signum: int, _frame: object) -> None:
@@ -88,12 +92,15 @@ def run_stage(
             _signal_group(killer.pgid, signal.SIGKILL)  # a second Ctrl-C: stop now
         else:
             interrupted.set()
+            received.append(signum)
             killer.terminate(signum)
 
     # Handlers go in before Popen, so a Ctrl-C at any moment reaches the job's group.
     previous = _install_handlers(_forward)
     timer: threading.Timer | None = None
     t0 = time.monotonic()
+    reaper = Subreaper()
+    before = own_descendants()
     try:
         proc = _start(spec, argv, cwd, env)
         killer = _GroupKiller(proc.pid, grace_s)
@@ -101,6 +108,7 @@ def run_stage(
             on_start(proc.pid)
         if pending:
             interrupted.set()
+            received.append(pending[0])
             killer.terminate(pending[0])
         if spec.timeout_s is not None:
             group_killer = killer
@@ -113,17 +121,18 @@ def run_stage(
             timer.daemon = True
             timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        duration = time.monotonic() - t0
+        # Whatever the job left running (in its group, or escaped with setsid) is stopped
+        # now, after a normal exit too, so that nothing outlives the stage unmetered.
+        leftovers = sweep(proc.pid, before, grace_s)
     finally:
         _restore_handlers(previous)
+        reaper.close()
         if timer is not None:
             timer.cancel()
         if killer is not None:
             killer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    # Reap any grandchildren left in the group so that none outlives the stage.
-    if timed_out.is_set() or interrupted.is_set():
-        _signal_group(proc.pid, signal.SIGKILL)
-    duration = time.monotonic() - t0
 
     code = proc.returncode
     stage = Stage(
@@ -141,6 +150,8 @@ def run_stage(
         cpu_sys_s=usage.ru_stime,
         max_rss_bytes=usage.ru_maxrss * 1024,  # Linux reports KiB
         interrupted=interrupted.is_set(),
+        interrupt_signal=received[0] if received else None,
+        leftovers=leftovers,
     )
     return outcome
 

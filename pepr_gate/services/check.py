@@ -119,7 +119,9 @@ def run_check(
     else:
         from pepr_gate.store import open_store
 
-        with open_store(store_url or config.store.url, root=Path(config.root)) as store:
+        # A reader: a mistyped store path is an error, never a new empty store.
+        with open_store(store_url or config.store.url, root=Path(config.root),
+                        must_exist=True) as store:
             chosen, why = _load(store, config, given, head_branch, base_branch,
                                 settings.window)
         group = chosen.candidates

@@ -7,7 +7,6 @@ written first; only then is the exit code decided.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from collections.abc import Mapping
@@ -19,15 +18,14 @@ from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
 from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
-from pepr_gate.publish.text import code_block
 from pepr_gate.publish.text import escape_md as md_text
+from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
     from pepr_gate.records import CheckResult, RunRecord
 
-CI_DIR = Path(".pepr") / "ci"
 
 
 @dataclass(frozen=True)
@@ -47,22 +45,30 @@ class CiOptions:
 class Published:
     notices: list[str] = field(default_factory=list)
     comment_url: str | None = None
+    error: PeprError | None = None  # raised once the result is published (exit 2)
 
 
 def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
-    ctx = load_event(env)
-    if ctx.kind in ("tag", "other"):
-        return _nothing_to_do(ctx, env)
-    from pepr_gate.config import load_config
-
-    config = load_config(opts.config)
-    token = env.get("GITHUB_TOKEN", "")
-    client = _client(ctx, token)
+    ctx: EventContext | None = None
     try:
-        return _measure_and_publish(ctx, config, opts, env, client)
-    finally:
-        if client is not None:
-            client.close()
+        ctx = load_event(env)
+        if ctx.kind in ("tag", "other"):
+            return _nothing_to_do(ctx, env)
+        from pepr_gate.config import load_config
+
+        config = load_config(opts.config)
+        token = env.get("GITHUB_TOKEN", "")
+        client = _client(ctx, token)
+        try:
+            return _measure_and_publish(ctx, config, opts, env, client)
+        finally:
+            if client is not None:
+                client.close()
+    except BaseException as exc:
+        # Every failure (a bad event payload, a config error, a cancelled job, a bug)
+        # leaves the summary, outputs, error.json and report.md behind.
+        publish_failure(ctx, exc, [], env)  # once: a published failure is marked
+        raise
 
 
 def _client(ctx: EventContext, token: str) -> GitHubClient | None:
@@ -110,10 +116,13 @@ def _measure_and_publish(
         out.notices += measured.notices
         if opts.dashboard and not ctx.fork:
             out.notices.append(_dashboard(records, result, config, opts, store.url, env))
-    except PeprError as exc:
-        if site_later and records and not isinstance(exc, StoreError):
+    except BaseException as exc:
+        # A failed job's runs still join the history (the git store held them back for the
+        # one-commit dashboard); an interrupt or a store failure stores nothing more.
+        if (site_later and records and isinstance(exc, PeprError)
+                and not isinstance(exc, StoreError)):
             _store_anyway(records, config, opts, store.url, env)
-        _publish_error(ctx, exc, paths, env)
+        publish_failure(ctx, exc, paths, env)
         raise
     return _publish_result(ctx, result, config, opts, env, client, out, paths)
 
@@ -141,6 +150,10 @@ def _publish_result(ctx: EventContext, result: CheckResult, config: Config, opts
     publish.annotation(publish.level_for(result.verdict), _headline(result))
     for notice in out.notices:
         print(f"pepr-gate: {notice}")
+    if out.error is not None:  # GitHub's API is misconfigured: the result stands, exit 2
+        publish.annotation("error", f"pepr-gate: {out.error.message}")
+        setattr(out.error, PUBLISHED, True)
+        raise out.error
     return 0 if gated else code
 
 
@@ -220,7 +233,7 @@ def _comment(
     if client is None:
         out.notices.append("no GitHub token (input `github-token`): no comment was posted")
         return
-    from pepr_gate.publish.github.api import GitHubAccessError, GitHubError
+    from pepr_gate.publish.github.api import GitHubAccessError, GitHubError, GitHubReplyError
     from pepr_gate.publish.markdown import comment_marker, render_markdown
 
     marker = comment_marker(result.config_path or opts.config)
@@ -250,6 +263,8 @@ def _comment(
         return
     except GitHubError as exc:
         out.notices.append(f"no comment: {md_text(exc.message)}; the check result stands")
+        if isinstance(exc, GitHubReplyError):
+            out.error = exc
         return
     out.comment_url = done.url
     if done.action == "skipped":
@@ -320,28 +335,6 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _publish_error(
-    ctx: EventContext, exc: PeprError, paths: list[Path], env: Mapping[str, str]
-) -> None:
-    title = "the measured command failed" if exc.exit_code == 3 else "could not check this run"
-    report = f"## pepr-gate: {title}\n\n{code_block(str(exc))}\n"
-    if ctx.run_url:
-        report += f"\n[Workflow run]({ctx.run_url})\n"
-    report_path = _write(CI_DIR / "report.md", report)
-    _write(CI_DIR / "error.json", json.dumps({"exit_code": exc.exit_code, "message": exc.message}))
-    publish.write_summary(report, env)
-    publish.set_outputs(
-        {
-            "verdict": "error",
-            "report-path": str(report_path),
-            "record-path": "\n".join(str(p) for p in paths),
-            "comment-url": "",
-        },
-        env,
-    )
-    publish.annotation("error", f"pepr-gate: {title}: {exc.message}")
 
 
 def _nothing_to_do(ctx: EventContext, env: Mapping[str, str]) -> int:

@@ -3,13 +3,15 @@
 Everything that can be checked before the job starts is checked first (stages, workdir,
 store, the `.pepr/runs` folder, carbon settings), so a long training job is never run
 only to fail at the end on a typo. Failed runs are written and stored with
-`status: failed`; an interrupted run stores nothing.
+`status: failed`; an interrupted run (Ctrl-C, or SIGTERM from a cancelled CI job) keeps
+its record file, marked failed, and is not stored: the error says how to import it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,26 +19,32 @@ from pathlib import Path
 from typing import Any
 
 from pepr_gate import __version__
+from pepr_gate.atomic import write_atomic
 from pepr_gate.config import Config
 from pepr_gate.errors import (
     CommandFailed,
     ConfigError,
     InputError,
+    Interrupted,
     MetricsError,
     PeprError,
     StoreError,
+    signal_of,
 )
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.hardware import describe
+from pepr_gate.measure.jobenv import job_environment
 from pepr_gate.measure.meter.base import MeterResult, Window
 from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.meter.factory import build_session
 from pepr_gate.measure.metrics import read_metrics
-from pepr_gate.measure.stages import StageSpec, describe_failure, raise_for_interrupt, run_stage
+from pepr_gate.measure.stages import StageSpec, describe_failure, run_stage
 from pepr_gate.publish.live import LiveLine, open_live
 from pepr_gate.records import GitInfo, Performance, Resources, RunRecord, Stage, utcnow
 from pepr_gate.score import resource_value, score_scaled
-from pepr_gate.store import Store, open_store
+from pepr_gate.services.preflight import runs_dir_for, withheld_note, writable_store
+from pepr_gate.services.stops import kept_after_interrupt, report_leftovers, stage_interrupted
+from pepr_gate.store import Store
 
 
 @dataclass
@@ -57,21 +65,6 @@ def _stages(config: Config, argv: list[str] | None) -> list[StageSpec]:
             hint="add a [[run.stages]] table with name and cmd, or give the command after `--`",
         )
     return [StageSpec(s.name, s.argv, s.shell, s.timeout_s) for s in config.run.stages]
-
-
-def _runs_dir(config: Config, out: Path | None) -> Path:
-    folder = out.parent if out else Path(config.root) / ".pepr" / "runs"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_text("", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise StoreError(
-            f"cannot write run records to {folder}: {exc.strerror or exc}",
-            hint="make the folder writable, or pass --out to a writable place",
-        ) from None
-    return folder
 
 
 def execute(
@@ -98,17 +91,18 @@ def execute(
     """
     stages = _stages(config, argv)
     intensity = _check_inputs(config, meter, record_trace)
-    env = {**os.environ, **config.run.env}
+    env, withheld = job_environment(os.environ, config.run.env)
     live = open_live(quiet=quiet, interval_s=config.run.progress_interval_s,
                      budgets=config.gate.budgets, g_per_kwh=intensity.g_per_kwh,
                      pue=config.carbon.pue, env=os.environ)
-    runs_dir = _runs_dir(config, out)
-    store = None if no_store else open_store(store_url or config.store.url, root=Path(config.root))
+    runs_dir = runs_dir_for(config, out)
+    store = None if no_store else writable_store(store_url or config.store.url, config)
     git = git_info(Path(config.root), branch=branch, sha=sha)
     configured = config.run.repeats if isinstance(config.run.repeats, int) else 1
     n = repeats or configured
     group = repeat_group or (secrets.token_hex(4) if n > 1 else None)
     outcome = Outcome()
+    unstored: list[Path] = []  # record files written but not (yet) in the store
     try:
         for i in range(first_index, first_index + n):
             repeat = _repeat_label(i, n)
@@ -117,16 +111,15 @@ def execute(
             )
             record = record.model_copy(
                 update={"repeat_group": group, "repeat_index": i, **(label or {})})
+            if withheld:
+                record.notes.append(withheld_note(withheld))
             path = _record_path(runs_dir, out, record, i)
-            path.write_text(record.to_json(), encoding="utf-8")
-            outcome.records.append(record)
-            outcome.record_paths.append(path)
-            outcome.meter_results.append(result)
-            if store is not None:
-                _append(store, record, path)
-            if error is not None:
-                outcome.error = error
+            if _keep(outcome, unstored, store, record, result, error, path):
                 break
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM between stages or while storing
+        stop = Interrupted(f"interrupted by {signal.Signals(signal_of(exc)).name}",
+                           signum=signal_of(exc))
+        raise kept_after_interrupt(stop, unstored, store) from None
     finally:
         if store is not None:
             store.close()
@@ -162,10 +155,40 @@ def _repeat_label(i: int, n: int) -> str:
     return f", repeat {i + 1}" if i else ""
 
 
-def _append(store: Store, record: RunRecord, path: Path) -> None:
+def _keep(outcome: Outcome, unstored: list[Path], store: Store | None, record: RunRecord,
+          result: MeterResult, error: PeprError | None, path: Path) -> bool:
+    """Write the run's record file and store the run; True when no repeat may follow."""
+    try:
+        write_atomic(path, record.to_json())
+    except StoreError as exc:
+        # The disk is full (or the folder went away): the run is still stored.
+        if store is not None:
+            _append(store, record, None)
+        stored = f"; the run is stored in {store.url}" if store is not None else ""
+        outcome.error = StoreError(f"{exc.message}{stored}", hint=exc.hint)
+        return True
+    outcome.records.append(record)
+    outcome.record_paths.append(path)
+    outcome.meter_results.append(result)
+    if isinstance(error, Interrupted):  # kept as a file, never stored as a run
+        unstored.append(path)
+        outcome.error = kept_after_interrupt(error, unstored, store)
+        return True
+    if store is not None:
+        unstored.append(path)
+        _append(store, record, path)
+        unstored.remove(path)
+    outcome.error = error
+    return error is not None
+
+
+def _append(store: Store, record: RunRecord, path: Path | None) -> None:
     try:
         store.append(record)
     except StoreError as exc:
+        if path is None:
+            raise StoreError(f"{exc.message} (and the run record file could not be written)",
+                             hint=exc.hint) from None
         raise StoreError(
             f"{exc.message} (the run record is kept in {path})",
             hint=exc.hint or f"store it later with the record file {path}",
@@ -194,6 +217,7 @@ def _one_run(
     wall_start = time.time()
     metrics_before = _metrics_stat(config)
     done: list[Stage] = []
+    stage_notes: list[str] = []
     user = sys_ = 0.0
     max_rss = 0
     error: PeprError | None = None
@@ -220,9 +244,10 @@ def _one_run(
             user += res.cpu_user_s
             sys_ += res.cpu_sys_s
             max_rss = max(max_rss, res.max_rss_bytes)
+            stage_notes += report_leftovers(spec.name, res.leftovers)
             if res.interrupted:
-                session.close(Window(t0, time.monotonic()))
-                raise_for_interrupt(res)
+                error = stage_interrupted(res)
+                break
             why = describe_failure(res.stage, limit)
             if why:
                 error = CommandFailed(why, hint="see the job's output above; fix it and re-run")
@@ -272,7 +297,7 @@ def _one_run(
     resource = config.score.resource
     scale, source = config.scale_for(resource)
     score = score_scaled(perf.value, resource_value(resources, resource), resource, scale, source)
-    notes = list(result.notes)
+    notes = list(result.notes) + stage_notes
     if config.performance is None:
         notes.append("no [performance] configured: P was not read, so PePR is not computed")
     record = RunRecord(

@@ -35,6 +35,9 @@ class Store(ABC):
     ) -> list[RunRecord]:
         """Runs matching the filters, newest first (by created_at)."""
 
+    def check_writable(self) -> None:  # noqa: B027 - most stores find problems at open
+        """Raise StoreError now if a record could not be stored later (run before a job)."""
+
     def latest(self, branch: str | None = None) -> RunRecord | None:
         found = self.runs(branch, limit=1)
         return found[0] if found else None

@@ -173,6 +173,21 @@ class GitStore(Store):
                              hint="restore it from the branch's history") from None
         check_version(version, f"git store {self.branch!r} on {self.shown_origin}")
 
+    def check_writable(self) -> None:
+        """Before a job: origin answers, and the branch is a data branch (or a new one)."""
+        with self._session():
+            if self._fetch() is not None:
+                return  # exists on origin with the store's marker (_fetch checks it)
+        for ref in (f"refs/heads/{self.branch}", f"refs/remotes/origin/{self.branch}"):
+            known = git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", cwd=self._top,
+                         check=False)
+            marked = git("cat-file", "-e", f"{ref}:{MARKER}", cwd=self._top, check=False)
+            if known.returncode == 0 and marked.returncode != 0:
+                raise StoreError(
+                    f"branch {self.branch!r} holds this repository's code, not a pepr-gate "
+                    "store; refusing to write run records onto it",
+                    hint="pick a branch of its own for the store, e.g. --store git:pepr-data")
+
     def append(self, record: RunRecord) -> None:
         path = run_path(record)
         data = (record.to_json() + "\n").encode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,12 @@ BUSY_TIMEOUT_S = 30
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path, *, url: str) -> None:
+    def __init__(self, path: Path, *, url: str, read_only: bool = False) -> None:
         self.path = path
+        # A reader (check, history, score) never writes: an empty file stays empty, and
+        # the tables are made only when a run is first appended.
+        self._read_only = read_only
+        self._no_tables = False
         hint = (f"check that {path} is a pepr-gate history file and its folder is writable, "
                 "or point --store / [store] url elsewhere")
         super().__init__(self._new_engine, url=url, where=f"SQLite store {path}", hint=hint)
@@ -69,21 +73,51 @@ class SqliteStore(SqlStore):
             raise self._failed(action, str(exc).strip().splitlines()[0]) from None
 
     def _open(self) -> None:
-        """Tables at the current schema version: nothing to do, and SQLAlchemy not needed."""
-        if self.path.exists():
+        """Tables at the current schema version: nothing to do, and SQLAlchemy not needed.
+
+        A file holding another application's tables is refused before anything in it is
+        changed (no table added, no journal mode set)."""
+        if self.path.exists() and self.path.stat().st_size > 0:
             with self._reading("open") as conn:
-                has_meta = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                    (META_TABLE,)).fetchone()
+                tables = sorted(name for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"))
                 value = conn.execute(
                     f"SELECT value FROM {META_TABLE} WHERE key = ?", (VERSION_KEY,)
-                ).fetchone() if has_meta else None
+                ).fetchone() if META_TABLE in tables else None
+            if META_TABLE not in tables and tables:
+                shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+                raise StoreError(
+                    f"{self.path} holds another application's tables ({shown}), not a "
+                    "pepr-gate history; pepr-gate left it untouched",
+                    hint="point --store / [store] url at another file, "
+                    "e.g. sqlite:///.pepr/history.db")
             found = parse_version(value[0] if value else None, self._where)
             if found is not None:
                 check_version(found, self._where)
                 if found == SCHEMA_VERSION:
                     return
+        if self._read_only:
+            self._no_tables = True  # an empty store: reads find no run, nothing is written
+            return
         super()._open()  # a new (or empty) store: SQLAlchemy creates the tables
+
+    def append_many(self, records: Iterable[RunRecord]) -> int:
+        if self._no_tables:
+            super()._open()
+            self._no_tables = False
+        return super().append_many(records)
+
+    def check_writable(self) -> None:
+        """Take the write lock once and let it go: a read-only file, folder or mount fails
+        here, before the job, instead of after it."""
+        uri = f"{self.path.absolute().as_uri()}?mode=rw"
+        try:
+            with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
+                                         isolation_level=None)) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise self._failed("write to", str(exc).strip().splitlines()[0]) from None
 
     def runs(
         self,
@@ -95,6 +129,8 @@ class SqliteStore(SqlStore):
         config_hash: str | None = None,
     ) -> list[RunRecord]:
         filters = (branch, status, fingerprint, config_hash)
+        if self._no_tables:
+            return []
         with self._reading("read") as conn:
 
             def fetch(offset: int, want: int | None) -> Sequence[tuple[str, Any]]:
@@ -120,7 +156,7 @@ def open_sqlite(url: str, base: Path, *, must_exist: bool = False) -> SqliteStor
             hint="check --store or [store] url; `pepr-gate run` creates the store",
         )
     _check_sqlite_path(path)
-    return SqliteStore(path, url=url)
+    return SqliteStore(path, url=url, read_only=must_exist)
 
 
 def _check_sqlite_path(path: Path) -> None:

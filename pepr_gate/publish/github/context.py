@@ -73,13 +73,20 @@ def _pull_fields(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
     # Runs of a fork's branch are stored under its `owner:branch` label, so a fork's
     # `main` never lands in this repository's `main` history (the baseline of every PR).
     branch = (head.get("label") or f"{head_repo}:{head_ref}") if fork else head_ref
+    number = pr.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+        raise InputError(
+            f"the pull request in the event has no numeric 'number' (found {str(number)[:40]!r})",
+            hint="the event payload (GITHUB_EVENT_PATH, field pull_request.number) is not a "
+            "pull_request webhook payload; run on `pull_request` events",
+        )
     labels = tuple(
         str(label["name"]) for label in (pr.get("labels") or [])
         if isinstance(label, dict) and isinstance(label.get("name"), str)
     )
     return {
         "labels": labels,
-        "pr_number": int(pr["number"]),
+        "pr_number": number,
         "base_ref": base.get("ref"),
         "base_sha": base.get("sha"),
         "head_ref": head_ref,

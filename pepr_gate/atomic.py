@@ -1,0 +1,63 @@
+"""Writing a file so that it is either whole or absent: temp file, fsync, rename.
+
+A run record half-written when the disk filled up (a 0-byte `.json`) would later read as
+a corrupted run; with the rename it never exists at all, and the error says where it
+should have gone and how much room the disk had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pepr_gate.errors import StoreError
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically; raises StoreError (exit 2) naming path and space."""
+    data = text.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _sync_folder(path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
+                         hint="free some space (or make the folder writable), or pass --out "
+                         "to another place") from None
+
+
+def _why(exc: OSError, folder: Path, size: int) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            free = shutil.disk_usage(folder).free
+            reason += f" ({free:,} bytes free on that disk, {size:,} needed)"
+        except OSError:
+            pass
+    return reason
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename itself reaches the disk only when the folder is synced (POSIX).
+    with contextlib.suppress(OSError):
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
