@@ -200,6 +200,12 @@ def evaluate(
     comparable base runs (the window included) that the spread is measured from.
     """
     facts, score = prepare(candidates, baselines, noise_runs, settings)
+    return _decide(facts, score, settings, ctx)
+
+
+def _decide(facts: rules.Facts, score: _Scorer, settings: Settings,
+            ctx: Context) -> CheckResult:
+    """Every rule over the facts, the accept label, and the result."""
     found = [r for rule in rules.RULES for r in rule(facts, settings, ctx)]
     found.sort(key=lambda r: rules.ORDER[r.level])
     verdict = rules.verdict_of(found)
@@ -277,25 +283,25 @@ def evaluate_paired(base: Sequence[RunRecord], head: Sequence[RunRecord],
     PePR judgement made on the per-pair changes (`decide.paired`) instead of two samples;
     `noise_runs` are older comparable base runs, pooled into the spread.
     """
+    facts, score = prepare(head, base, noise_runs, settings)
+    facts.comparison = _paired_comparison(facts, score, base, head, settings)
+    return _decide(facts, score, settings, ctx)
+
+
+def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRecord],
+                       head: Sequence[RunRecord], settings: Settings) -> rules.Comparison | None:
+    """The PePR judgement on the per-pair changes; None when no pair can be scored."""
     from pepr_gate.decide.paired import decide_paired
 
-    facts, score = prepare(head, base, noise_runs, settings)
     pairs = [(b, h) for b, h in zip(score(base), score(head), strict=True)
              if b is not None and h is not None and b > 0 and h > 0]
-    facts.comparison = None
-    if facts.base and facts.ok_cands and pairs:
-        ids = {b.id for b in facts.base}
-        older = _positive(score([r for r in facts.history if r.id not in ids]))
-        key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
-                                  facts.primary.meter.startswith("replay"))
-        done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
-                             settings.max_pepr_drop, history=older, prior_key=key,
-                             widen=bool(facts.flagged))
-        facts.comparison = rules.Comparison(done.change, done.judgement, done.noise)
-    found = [r for rule in rules.RULES for r in rule(facts, settings, ctx)]
-    found.sort(key=lambda r: rules.ORDER[r.level])
-    verdict = rules.verdict_of(found)
-    accepted = _accept(verdict, settings, ctx)
-    if accepted is not None:
-        verdict, found = "accepted", [accepted, *found]
-    return _result(facts, score, settings, ctx, verdict, found, accepted is not None)
+    if not (facts.base and facts.ok_cands and pairs):
+        return None
+    ids = {b.id for b in facts.base}
+    older = _positive(score([r for r in facts.history if r.id not in ids]))
+    key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
+                              facts.primary.meter.startswith("replay"))
+    done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
+                         settings.max_pepr_drop, history=older, prior_key=key,
+                         widen=bool(facts.flagged))
+    return rules.Comparison(done.change, done.judgement, done.noise)
