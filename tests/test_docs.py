@@ -63,3 +63,18 @@ def test_exit_codes_are_listed_in_one_place() -> None:
     found = [p.name for p in [README, *(ROOT / "docs").glob("*.md")]
              if re.search(r"^\| 4 \| internal error", p.read_text(encoding="utf-8"), re.M)]
     assert found == ["commands.md"]
+
+
+def test_the_complete_example_config_loads_and_names_every_section(tmp_path: Path) -> None:
+    """docs/configuration.md calls its example complete: it must load, and every section
+    of the config model must appear in it."""
+    from pepr_gate.config import Config, load_config
+
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", page, re.S)
+    assert block is not None
+    (tmp_path / "pepr.toml").write_text(block.group(1), encoding="utf-8")
+    load_config(str(tmp_path / "pepr.toml"))
+    for section in Config.model_fields:
+        if section not in ("root", "source"):
+            assert f"[{section}" in block.group(1), section
