@@ -167,9 +167,13 @@ def test_measured_cpu_replaces_the_estimate_and_budgets_are_shares() -> None:
     assert fig.carbon_kg == pytest.approx(1.1 * 1.5 * 0.4)
     assert dict(fig.budgets) == pytest.approx({"energy": 0.55, "time": 1.5, "GPU memory": 0.8})
     line = plain_line("train 1/2", fig)
-    assert line.startswith("pepr-gate train 1/2 0:01:30 · GPU 250 W measured + CPU 40 W measured")
-    assert "1.1 kWh (measured)" in line and "GPU mem peak 4.00 GB" in line
-    assert "time budget 150%" in line
+    assert line.startswith("pepr-gate train 1/2 0:01:30 · energy budget 55% · time budget 150%"
+                           " · GPU memory budget 80% · GPU 250 W measured + CPU 40 W measured")
+    # the power figures already say "measured": the energy does not repeat it
+    assert "· 1.1 kWh ·" in line and "GPU mem peak 4.00 GB" in line
+    only_energy = summarise([LiveReading("gpu", "replayed", None, 3.6e6)], 1.0, g_per_kwh=0,
+                            pue=1, budgets=BudgetConfig())
+    assert "1 kWh (replayed)" in plain_line("train 1/1", only_energy)
 
 
 def test_budget_colours_on_the_terminal() -> None:

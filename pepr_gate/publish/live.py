@@ -97,23 +97,25 @@ def clock(seconds: float) -> str:
 
 
 def parts(stage: str, fig: Figures) -> list[tuple[str, str]]:
-    """The line as (text, rich style) pieces, most important first (a narrow terminal
-    cuts the tail)."""
+    """The line as (text, rich style) pieces, most important first: a narrow terminal cuts
+    the tail, so budgets (the figure a person acts on) come right after the clock, and the
+    energy's methods are named only where the power figures do not name them already."""
     out: list[tuple[str, str]] = [(f"pepr-gate {stage} ", "bold"), (clock(fig.elapsed_s), "")]
-    if fig.power:
-        watts = " + ".join(f"{part} {units.plain(w)} W {method}" for part, w, method in fig.power)
-        out.append((f" · {watts}", ""))
-    if fig.energy_kwh is not None:
-        how = "/".join(fig.energy_methods)
-        out.append((f" · {units.energy(fig.energy_kwh)} ({how})", ""))
-    if fig.carbon_kg is not None:
-        out.append((f" · {units.carbon(fig.carbon_kg)}", ""))
-    if fig.gpu_memory_bytes:
-        out.append((f" · GPU mem peak {fig.gpu_memory_bytes / 1e9:.2f} GB", ""))
     for name, share in fig.budgets:
         style = "bold red" if share > 1 else "yellow" if share >= WARN_SHARE else "green"
         out.append((" · ", ""))
         out.append((f"{name} budget {share:.0%}", style))
+    if fig.power:
+        watts = " + ".join(f"{part} {units.plain(w)} W {method}" for part, w, method in fig.power)
+        out.append((f" · {watts}", ""))
+    if fig.energy_kwh is not None:
+        named = {method for _, _, method in fig.power}
+        how = "" if set(fig.energy_methods) <= named else f" ({'/'.join(fig.energy_methods)})"
+        out.append((f" · {units.energy(fig.energy_kwh)}{how}", ""))
+    if fig.carbon_kg is not None:
+        out.append((f" · {units.carbon(fig.carbon_kg)}", ""))
+    if fig.gpu_memory_bytes:
+        out.append((f" · GPU mem peak {fig.gpu_memory_bytes / 1e9:.2f} GB", ""))
     return out
 
 
