@@ -163,11 +163,12 @@ def test_tooltip_shows_the_runs_values_and_methods(browser: Any, tmp_path: Path,
     assert "branch: main" in text and f"commit: {run.git.sha[:12]}" in text  # type: ignore[union-attr]
     assert run.created_at.strftime("%Y-%m-%d %H:%M") in text
     energy = run.resources.energy_kwh
-    assert f"energy: {float(f'{energy:.4g}')} kWh (estimated)" in text
+    assert energy is not None and 0.001 <= energy < 1  # shown in Wh, as a person writes it
+    assert f"energy: {float(f'{energy * 1000:.4g}')} Wh (estimated)" in text
     assert "duration: 42.5 s (measured)" in text
     assert "click to open the commit" in text
     measured = history[3]
-    assert "kWh (measured)" in page.hover("energy", measured.id)
+    assert "Wh (measured)" in page.hover("energy", measured.id)
     assert page.errors() == []
 
 

@@ -38,11 +38,22 @@
   function css(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
+  // Units a person writes: a CPU job's energy in mWh, not 7.8e-6 kWh.
+  var STEPS = {
+    "kWh": [[1, "kWh"], [1e3, "Wh"], [1e6, "mWh"], [1e9, "\u00B5Wh"]],
+    "kg CO2eq": [[1, "kg CO2eq"], [1e3, "g CO2eq"], [1e6, "mg CO2eq"], [1e9, "\u00B5g CO2eq"]]
+  };
+  function step(a, unit) {  // [factor, unit name]: the largest unit in which a >= 1
+    var steps = STEPS[unit];
+    if (!steps) return [1, unit];
+    for (var k = 0; k < steps.length; k++) if (a * steps[k][0] >= 1) return steps[k];
+    return steps[steps.length - 1];
+  }
   function fmt(v, unit) {
     if (v === null || v === undefined) return "\u2014";
-    var a = Math.abs(v);
-    var s = a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(+v.toPrecision(4));
-    return unit ? s + " " + unit : s;
+    var f = step(Math.abs(v), unit), x = v * f[0], a = Math.abs(x);
+    var s = a !== 0 && (a < 1e-3 || a >= 1e6) ? x.toExponential(3) : String(+x.toPrecision(4));
+    return f[1] ? s + " " + f[1] : s;
   }
   function date(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 16); }
   function color(b) { return PALETTE[b % PALETTE.length]; }
@@ -92,14 +103,14 @@
   function xOf(b, pos, i) { return state.xaxis === "time" ? R.t[i] : pos + 1; }
 
   function datasets(panel) {
-    var out = [], marks = {}, xmin = Infinity, xmax = -Infinity;
+    var out = [], marks = {}, xmin = Infinity, xmax = -Infinity, ymax = 0;
     state.selected.forEach(function (b) {
       var pg = pageOf(b), groups = {}, line = [];
       pg.runs.forEach(function (i, k) {
         var y = R[panel.col][i];
         if (!R.ok[i] || y === null || (panel.keep && !panel.keep(i))) return;
         var pt = { x: xOf(b, pg.start + k, i), y: y, i: i };
-        xmin = Math.min(xmin, pt.x); xmax = Math.max(xmax, pt.x);
+        xmin = Math.min(xmin, pt.x); xmax = Math.max(xmax, pt.x); ymax = Math.max(ymax, Math.abs(y));
         var m = methodOf(panel, i);
         (groups[m] = groups[m] || []).push(pt);
         line.push(pt);
@@ -128,7 +139,7 @@
                  { x: xmax, y: panel.budget }], borderColor: bc, borderDash: [6, 4],
                  borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0, showLine: true });
     }
-    out.xmin = xmin; out.xmax = xmax;
+    out.xmin = xmin; out.xmax = xmax; out.ymax = Math.max(ymax, panel.budget || 0);
     return out;
   }
 
@@ -170,6 +181,7 @@
   function chartOptions(panel, sets) {
     var time = state.xaxis === "time";
     var pad = sets.xmax > sets.xmin ? (sets.xmax - sets.xmin) * 0.02 : (time ? 36e5 : 1);
+    var yUnit = step(sets.ymax, panel.unit);  // one unit per panel, from its largest value
     return {
       animation: false, parsing: false, responsive: true, maintainAspectRatio: false,
       interaction: { mode: "nearest", intersect: false, axis: "xy" },
@@ -184,10 +196,12 @@
                       callback: function (v) {
                         if (!time) return v;
                         var iso = new Date(v).toISOString(), span = this.max - this.min;
+                        if (span < 36e5) return iso.slice(11, 19);  // within an hour: seconds
                         return span < 2 * 864e5 ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10);
                       } },
              title: { display: true, text: time ? "date (UTC)" : "run number on its branch" } },
-        y: { title: { display: !!panel.unit, text: panel.unit } }
+        y: { title: { display: !!panel.unit, text: yUnit[1] },
+             ticks: { callback: function (v) { return String(+(v * yUnit[0]).toPrecision(3)); } } }
       },
       onClick: function (evt, elements, chart) {
         var hit = elements.filter(function (e) { return chart.data.datasets[e.datasetIndex].kind !== "line"; })[0];
@@ -212,7 +226,7 @@
       box.id = "panel-" + panel.key.replace(/[^A-Za-z0-9-]/g, "_");
       box.dataset.key = panel.key;
       box.style.margin = "0";
-      box.appendChild(el("h2", panel.title + (panel.unit ? " (" + panel.unit + ")" : "")));
+      box.appendChild(el("h2", panel.title + (panel.unit && !STEPS[panel.unit] ? " (" + panel.unit + ")" : "")));
       var sets = datasets(panel);
       var counts = state.selected.map(function (b) {
         var n = 0;
