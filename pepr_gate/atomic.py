@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -18,12 +19,28 @@ from pepr_gate.errors import StoreError
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically; raises StoreError (exit 2) naming path and space."""
+    """Write `text` to `path` atomically; raises StoreError (exit 2) naming path and space.
+
+    A symlink is followed (its target is replaced, in the target's folder, and the link
+    stays); an existing path that is not a regular file (a device such as /dev/stdout, a
+    FIFO, a socket) is written to directly, since renaming onto it would replace it.
+    """
     data = text.encode("utf-8")
+    path = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_direct(path, data)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         try:
             try:
+                # mkstemp makes the file private (0600); give it the mode a plain open()
+                # would: the replaced file's, or 0666 less the umask for a new one.
+                os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
@@ -40,6 +57,21 @@ def write_atomic(path: Path, text: str) -> None:
         raise StoreError(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
                          hint="free some space (or make the folder writable), or pass --out "
                          "to another place") from None
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _write_direct(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as out:
+            out.write(data)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
+                         hint="pass --out a regular file or a writable device") from None
 
 
 def _why(exc: OSError, folder: Path, size: int) -> str:

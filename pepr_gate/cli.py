@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    with _pipe_safe_stdout(), _signals_raise():
+    with _pipe_safe("stdout"), _pipe_safe("stderr"), _signals_raise():
         return _main(args_list)
 
 
@@ -98,7 +98,7 @@ def _main(args_list: list[str]) -> int:
 
 
 class _PipeSafe(io.TextIOBase):
-    """stdout that outlives its reader: after `| head` closes the pipe, the rest of the
+    """stdout/stderr that outlives its reader: after `| head` closes the pipe, the rest of the
     output is dropped and the command still finishes and returns its real exit code."""
 
     def __init__(self, inner: TextIO) -> None:
@@ -162,17 +162,19 @@ def _signals_raise() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _pipe_safe_stdout() -> Iterator[None]:
-    original = sys.stdout
+def _pipe_safe(name: str) -> Iterator[None]:
+    """Guard sys.stdout or sys.stderr: a reader that went away never changes the exit code."""
+    original = getattr(sys, name)
     if isinstance(original, _PipeSafe):
         yield
         return
-    sys.stdout = _PipeSafe(original)
+    guarded = _PipeSafe(original)
+    setattr(sys, name, guarded)
     try:
         yield
-        sys.stdout.flush()
+        guarded.flush()
     finally:
-        sys.stdout = original
+        setattr(sys, name, original)
 
 
 def _print_error(exc: PeprError) -> None:

@@ -72,7 +72,18 @@ class RunConfig(_Section):
     # "auto": `ci` runs one repeat at a time and stops once the verdict is decided.
     repeats: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] = 1
     max_repeats: int = Field(default=5, ge=1, le=100)
-    progress_interval_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
+    progress_interval_s: Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)] = 60.0
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not name or "=" in name or "\0" in name:
+                raise ValueError(f"{name!r} is not an environment variable name: names must "
+                                 "be non-empty, without '=' or NUL")
+            if "\0" in value:
+                raise ValueError(f"the value of {name} contains a NUL character")
+        return env
 
     @field_validator("repeats", mode="before")
     @classmethod
@@ -312,7 +323,8 @@ def find_config(start: Path | None = None) -> Path | None:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
         data = _parse_toml(text, pyproject)
-        if "pepr-gate" in data.get("tool", {}):
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "pepr-gate" in tool:
             return pyproject
     return None
 
@@ -371,9 +383,15 @@ def load_config(path: str | Path | None = None, *, required: bool = True) -> Con
     section = "" if p.name != "pyproject.toml" else "tool.pepr-gate."
     if p.name == "pyproject.toml":
         tool = data.get("tool", {})
-        if "pepr-gate" not in tool:
+        if not isinstance(tool, dict) or "pepr-gate" not in tool:
             raise ConfigError(f"{p}: no [tool.pepr-gate] table", hint="add one, or use pepr.toml")
         data = tool["pepr-gate"]
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{p}: [tool.pepr-gate] must be a table, not a {type(data).__name__} "
+                f"({data!r:.40})",
+                hint="write it as a table: a line `[tool.pepr-gate]` followed by its keys",
+            )
     return parse_config(data, source=str(p), root=str(p.resolve().parent), prefix=section)
 
 

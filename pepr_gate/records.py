@@ -250,6 +250,8 @@ def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) 
         raise InputError(
             f"{p}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", hint=hint
         ) from None
+    except RecursionError:
+        raise InputError(f"{p}: JSON nested too deeply to read", hint=hint) from None
     return _parse(data, str(p), model, schema, what, hint)
 
 

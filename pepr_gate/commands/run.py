@@ -67,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, branch=args.branch, record_trace=args.record_trace, quiet=args.quiet,
     )
     if (repeats or config.run.repeats) == "auto":
+        if args.no_store:
+            where = "--repeats auto" if repeats == "auto" else "[run] repeats = \"auto\""
+            raise InputError(
+                f"{where} cannot be used with --no-store: auto repeats check each repeat "
+                "against the stored history, so the runs must be stored",
+                hint="drop --no-store, or give a fixed count such as --repeats 3",
+            )
         measured = _adaptive(config, args, common)
         outcome = measured.outcome
     else:

@@ -58,6 +58,19 @@ def repeat_group(primary: RunRecord, branch_runs: Sequence[RunRecord]) -> list[R
     return sorted(found.values(), key=lambda r: (r.repeat_index, r.created_at))
 
 
+def unique(runs: Sequence[RunRecord], what: str) -> tuple[list[RunRecord], str | None]:
+    """`runs` with each run id once (the first kept), and a note when any were dropped:
+    the same file given twice is one run, never two repeats."""
+    seen: dict[str, RunRecord] = {}
+    for run in runs:
+        seen.setdefault(run.id, run)
+    dropped = len(runs) - len(seen)
+    if not dropped:
+        return list(runs), None
+    return list(seen.values()), (f"{dropped} duplicate {what} record(s) dropped: the same run "
+                                 "id was given more than once and counts as one run")
+
+
 def newest(runs: Sequence[RunRecord]) -> RunRecord:
     return max(runs, key=lambda r: r.created_at)
 

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 from pathlib import Path
 from typing import Any
 
 from pepr_gate.config import PerformanceConfig
 from pepr_gate.errors import MetricsError
+
+_ROUNDING = 1e-9  # a job's float arithmetic may land this far outside [0, 1]
+
+
+class _LongInt:
+    """An integer literal too long for Python's int() digit limit; reported by key."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("-"))
+
+    def __repr__(self) -> str:
+        return f"an integer of {self.digits} digits"
+
+
+def _parse_int(text: str) -> int | _LongInt:
+    return int(text) if len(text) <= 400 else _LongInt(text)
 
 
 def _dig(data: Any, key: str, path: Path) -> Any:
@@ -32,6 +49,11 @@ def _dig(data: Any, key: str, path: Path) -> Any:
 
 
 def _number(value: Any, what: str, path: Path) -> float:
+    if isinstance(value, _LongInt):
+        raise MetricsError(
+            f"{path}: {what} is an integer of {value.digits} digits, too large for a number",
+            hint="make the job write the metric itself, e.g. 0.93",
+        )
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MetricsError(
             f"{path}: {what} is {value!r}, not a number",
@@ -63,6 +85,12 @@ def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, 
     """Return (P in [0, 1], the raw value, parameter count or None)."""
     path = (workdir / perf.file) if not Path(perf.file).is_absolute() else Path(perf.file)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise MetricsError(
+                f"metrics file {path} is not a regular file (a FIFO, device, socket or "
+                "folder); pepr-gate reads the metrics only from a plain file",
+                hint="make the job write a plain JSON file there",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MetricsError(
@@ -72,21 +100,27 @@ def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, 
     except (OSError, UnicodeDecodeError) as exc:
         raise MetricsError(f"cannot read metrics file {path}: {exc}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise MetricsError(
             f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             hint="the job must write a JSON object such as {\"accuracy\": 0.93}",
         ) from None
-    except ValueError as exc:  # an integer longer than Python's digit limit
+    except RecursionError:
+        raise MetricsError(f"{path}: JSON nested too deeply to read",
+                           hint="the job must write a JSON object such as {\"accuracy\": 0.93}"
+                           ) from None
+    except ValueError as exc:
         raise MetricsError(f"{path}: unreadable number: {exc}",
                            hint="make the job write plain numbers such as 0.93") from None
     raw = _number(_dig(data, perf.key, path), f"'{perf.key}'", path)
     value = raw / perf.scale
+    if -_ROUNDING <= value < 0.0 or 1.0 < value <= 1.0 + _ROUNDING:
+        value = min(max(value, 0.0), 1.0)  # floating-point rounding in the job, not an error
     if not 0.0 <= value <= 1.0:
         tip = (
             "it looks like a percentage: set [performance] scale = 100"
-            if 1.0 < raw <= 100.0 and perf.scale == 1.0
+            if 1.5 < raw <= 100.0 and perf.scale == 1.0
             else "P must lie in [0, 1]; set [performance] scale so that value / scale does"
         )
         raise MetricsError(

@@ -110,6 +110,13 @@ def run_check(
     settings = gate.Settings.from_config(config, threshold=threshold, strict=strict,
                                          looks=max_looks)
     base_branch = base_branch_for(config, baseline_branch)
+    notes: list[str] = []
+    if candidates:
+        candidates, note = select.unique(candidates, "candidate")
+        notes += [note] if note else []
+    if baselines:
+        baselines, note = select.unique(baselines, "baseline")
+        notes += [note] if note else []
     given = None if candidate_latest else candidates
     why = None
     if baselines and given:
@@ -137,6 +144,7 @@ def run_check(
         config_path=config.source,
         no_baseline=why if not baselines else None,
         labels=list(labels or []),
+        notes=notes,
     )
     return gate.evaluate(group, window, history, settings, ctx)
 

@@ -25,8 +25,10 @@ def decode_record(text: str | bytes, where: str) -> RunRecord | None:
     """
     try:
         return parse_run_record(json.loads(text), where)
-    except (ValueError, PeprError) as exc:  # JSONDecodeError and UnicodeDecodeError too
-        reason = exc.message if isinstance(exc, PeprError) else f"not valid JSON ({exc})"
+    except (ValueError, RecursionError, PeprError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        reason = (exc.message if isinstance(exc, PeprError)
+                  else "JSON nested too deeply to read" if isinstance(exc, RecursionError)
+                  else f"not valid JSON ({exc})")
         reason = reason.removeprefix(f"{where}: ")
         print(f"pepr-gate: warning: skipping corrupted {where}: {reason}", file=sys.stderr)
         return None

@@ -85,6 +85,8 @@ def load_trace(path: Path) -> Trace:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: replay trace is not JSON (line {exc.lineno}, column "
                          f"{exc.colno}: {exc.msg})", hint=_HINT) from None
+    except RecursionError:
+        raise InputError(f"{path}: replay trace nested too deeply to read", hint=_HINT) from None
     if not isinstance(data, dict) or data.get("schema") != TRACE_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise InputError(f"{path}: not a pepr-gate trace (schema {found!r}, expected "

@@ -187,7 +187,7 @@ def load_verdicts(raw: bytes | None, source: str) -> dict[str, Verdict]:
                                  str(v.get("checked_at", "")))
             for run_id, v in data["runs"].items()
         }
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
 
 

@@ -223,6 +223,9 @@ def _read_payload(env: Mapping[str, str]) -> dict[str, Any]:
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"GITHUB_EVENT_PATH={path}: unreadable event payload: {exc}") from None
+    except RecursionError:
+        raise InputError(f"GITHUB_EVENT_PATH={path}: event payload nested too deeply to read"
+                         ) from None
     if not isinstance(data, dict):
         raise InputError(f"GITHUB_EVENT_PATH={path}: event payload is not a JSON object")
     return data
