@@ -46,7 +46,10 @@ exit codes:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        raise PeprError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+        # The handler prefixes "pepr-gate: error: "; a subcommand's parser adds its name.
+        where = self.prog.removeprefix("pepr-gate").strip()
+        raise PeprError(f"{where}: {message}" if where else message,
+                        hint=f"see `{self.prog} --help`")
 
 
 def build_parser() -> argparse.ArgumentParser:

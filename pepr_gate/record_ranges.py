@@ -1,5 +1,8 @@
 """Range checks a run record must pass every time it is loaded (file, store, import).
 
+Its id and branch must be printable names too (no newline, ESC or other control
+character): they are printed by every listing and may come from an imported file.
+
 The JSON schema admits numbers that make no sense (a negative energy, P = 7, NaN from a
 hand-edited file); scoring them would put a silent wrong number into a gate. Each check
 names the field, so the message says exactly what to fix.
@@ -8,7 +11,9 @@ names the field, so the message says exactly what to fix.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,13 +70,55 @@ def _problems(record: RunRecord) -> Iterator[Problem]:
                 yield "score.normalization.scale", bad
 
 
+MAX_BRANCH = 255  # git's limit for a ref name's component, and plenty for a branch
+
+
+def name_problem(text: str, *, branch: bool = False) -> str | None:
+    """Why `text` cannot be a run id (or, with `branch`, a branch name); None when it can.
+
+    A control character (C0, DEL, C1: a newline, ESC) would let a stored name start a
+    GitHub workflow command (`::error::`) or a terminal escape in every later listing.
+    """
+    if not text:
+        return "is empty"
+    bad = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        return (f"'{printable(text)}' contains the control character {bad!a}; "
+                "names must be printable")
+    if branch and len(text) > MAX_BRANCH:
+        return f"is {len(text):,} characters long; a branch name has at most {MAX_BRANCH}"
+    return None
+
+
+def require_branch(branch: str | None, source: str) -> None:
+    """Refuse a branch name no record may hold (before any job runs)."""
+    from pepr_gate.errors import InputError
+
+    bad = None if branch is None else name_problem(branch, branch=True)
+    if bad:
+        raise InputError(f"{source}: the branch name {bad}",
+                         hint="pass a branch name git accepts, e.g. --branch feature/x")
+
+
+def _name_problems(record: RunRecord) -> Iterator[Problem]:
+    bad = name_problem(record.id)
+    if bad:
+        yield "id", bad
+    if record.branch is not None:
+        bad = name_problem(record.branch, branch=True)
+        if bad:
+            yield "git.branch", bad
+
+
 def range_problem(record: RunRecord) -> Problem | None:
     """The first field out of range, or None when the record is sound."""
-    return next(_problems(record), None)
+    return next(chain(_name_problems(record), _problems(record)), None)
 
 
-def printable(text: str, limit: int = 80) -> str:
-    """Text from a file, safe on one line of a log: control characters escaped (no line of
-    pepr-gate's output can then start with `::`, a GitHub workflow command)."""
-    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[:limit])
-    return out + ("..." if len(text) > limit else "")
+def printable(text: str, limit: int | None = 80) -> str:
+    """Text from a file, safe on one line of a log or a terminal: control characters escaped
+    (no line of pepr-gate's output can then start with `::`, a GitHub workflow command, nor
+    hold a terminal escape); cut at `limit` characters unless it is None."""
+    cut = text if limit is None else text[:limit]
+    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in cut)
+    return out + ("..." if len(cut) < len(text) else "")

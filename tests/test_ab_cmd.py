@@ -206,3 +206,27 @@ def test_a_cancelled_job_sigterm_removes_the_worktree(repo: Path, tmp_path: Path
     assert proc.returncode in (130, 143), err
     assert worktrees(repo) == [f"worktree {repo}"]
     assert list(tmp.iterdir()) == []
+
+
+NOISY = """\
+import json, os, pathlib
+count = pathlib.Path(os.environ["AB_COUNT"])
+n = int(count.read_text()) if count.exists() else 0
+count.write_text(str(n + 1))
+pathlib.Path("metrics.json").write_text(json.dumps({"accuracy": [0.90, 0.83][n % 2]}))
+"""
+
+
+def test_a_too_noisy_ab_says_to_run_more_pairs_not_repeats(repo: Path, tmp_path: Path) -> None:
+    (repo / "train.py").write_text(NOISY)  # the head's accuracy swings run to run
+    git("commit", "-q", "-am", "a noisy model", cwd=repo)
+    done = pepr_ab(repo, "--base", "main", "--pairs", "2", "--no-store", "--json", "ab.json",
+                   AB_COUNT=str(tmp_path / "count"), COLUMNS="200")
+    result = json.loads((repo / "ab.json").read_text())
+    assert result["verdict"] == "inconclusive", result["reasons"]
+    n = result["repeats_needed"]
+    assert n and n > 2
+    assert f"`pepr-gate ab --pairs {n}`" in " ".join(result["reasons"])
+    assert f"next step: run the A/B again with {n} pairs (`pepr-gate ab --pairs {n}`)" \
+        in done.stdout
+    assert "--repeats" not in done.stdout + " ".join(result["reasons"])

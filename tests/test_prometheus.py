@@ -375,3 +375,44 @@ def test_a_server_that_is_not_prometheus_gives_unavailable(tmp_path: Path, body:
     assert rec["resources"]["energy_method"] == "unavailable"
     comp = next(c for c in rec["components"] if c["kind"] == "gpu")
     assert "Prometheus" in comp["reason"] and "base URL" in comp["hint"]
+
+
+def _no_password_anywhere(folder: Path, *procs: subprocess.CompletedProcess[str]) -> None:
+    for proc in procs:
+        assert "hunter2" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert b"hunter2" not in path.read_bytes(), path  # the record, the SQLite store
+
+
+def test_a_password_in_an_unreachable_url_is_never_shown_or_stored(tmp_path: Path) -> None:
+    work = tmp_path
+    config(work, f"http://user:hunter2@127.0.0.1:{free_port()}/")
+    proc, rec = run(work, 0.2)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: cannot reach Prometheus at http://***@127.0.0.1" in proc.stderr
+    assert rec["resources"]["energy_method"] == "unavailable"
+    assert (work / ".pepr" / "history.db").exists()
+    probes = [subprocess.run(
+        [sys.executable, "-m", "pepr_gate", "probe", "--prometheus", *flag], cwd=work,
+        capture_output=True, text=True, timeout=60, check=False, env={**os.environ,
+                                                                      "COLUMNS": "300"})
+        for flag in ([], ["--json"])]
+    assert all(p.returncode == 0 for p in probes), [p.stderr for p in probes]
+    assert json.loads(probes[1].stdout)["prometheus"]["url"].startswith("http://***@127.0.0.1")
+    (work / "pepr.toml").unlink()  # the only file allowed to hold the password
+    _no_password_anywhere(work, proc, *probes)
+
+
+def test_a_password_in_a_reachable_url_stays_out_of_the_record(
+    prom: PrometheusServer, tmp_path: Path
+) -> None:
+    config(tmp_path, prom.url.replace("http://", "http://user:hunter2@"))
+    proc, rec = run(tmp_path, 2)
+    assert proc.returncode == 0, proc.stderr
+    assert rec["resources"]["energy_method"] == "measured"
+    gpu = next(c for c in rec["components"] if c["kind"] == "gpu")
+    assert gpu["extra"]["server"].startswith("http://***@127.0.0.1")
+    assert any(n.startswith("energy from Prometheus http://***@") for n in rec["notes"])
+    (tmp_path / "pepr.toml").unlink()
+    _no_password_anywhere(tmp_path, proc)

@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 try:
     from tests.harness import (
         PY,
@@ -190,3 +192,13 @@ def test_an_out_of_range_stored_row_is_skipped_with_a_warning_naming_it(tmp_path
     assert_exit(proc, 0, "warning", "tampered", "resources.duration_s")
     assert [r["id"] for r in json.loads(proc.stdout)] != ["tampered"]
     assert len(json.loads(proc.stdout)) == 1
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["check", "--bogus"], "pepr-gate: error: unrecognized arguments: --bogus"),
+    (["history", "--format", "xml"], "pepr-gate: error: history: argument --format: invalid"),
+])
+def test_a_usage_error_names_pepr_gate_once(tmp_path: Path, argv: list[str], line: str) -> None:
+    proc = pepr_gate(*argv, cwd=tmp_path)
+    assert_exit(proc, 2, line)
+    assert proc.stderr.count("pepr-gate:") == 1, proc.stderr

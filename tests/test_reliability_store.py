@@ -187,6 +187,26 @@ def test_a_code_branch_as_git_store_is_refused_before_the_job(
     assert not (checkout.parent / "job-ran").exists()
 
 
+@pytest.mark.parametrize(("store", "needle"), [
+    ("git:refs/heads/main", "not a ref"),
+    ("git:refs/heads/pepr-data", "not a ref"),
+    ("git:a..b", "not a valid branch name"),
+    ("git:x.lock", "not a valid branch name"),
+])
+def test_a_ref_or_invalid_name_as_git_store_is_refused_before_the_job(
+    checkout: Path, store: str, needle: str
+) -> None:
+    origin = checkout.parent / "origin.git"
+    before = subprocess.run(["git", "for-each-ref"], cwd=origin, capture_output=True,
+                            text=True, check=True).stdout
+    proc = pepr_gate("run", "--store", store, "--", *_marker_job(checkout.parent), cwd=checkout)
+    assert_exit(proc, 2, needle, "nothing was run")
+    assert not (checkout.parent / "job-ran").exists()
+    after = subprocess.run(["git", "for-each-ref"], cwd=origin, capture_output=True,
+                           text=True, check=True).stdout
+    assert after == before and "refs/heads/refs/" not in after  # origin untouched
+
+
 def test_an_unreachable_git_origin_is_refused_before_the_job(checkout: Path) -> None:
     _git("remote", "set-url", "origin", str(checkout.parent / "gone.git"), cwd=checkout)
     proc = pepr_gate("run", "--store", "git:pepr-data", "--", *_marker_job(checkout.parent),

@@ -284,6 +284,7 @@ def evaluate_paired(base: Sequence[RunRecord], head: Sequence[RunRecord],
     `noise_runs` are older comparable base runs, pooled into the spread.
     """
     facts, score = prepare(head, base, noise_runs, settings)
+    facts.paired = True
     facts.comparison = _paired_comparison(facts, score, base, head, settings)
     return _decide(facts, score, settings, ctx)
 

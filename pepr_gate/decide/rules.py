@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pepr_gate import units
 from pepr_gate.decide.select import NoBaseline
+from pepr_gate.decide.stats import MAX_REPEATS
 from pepr_gate.records import RunRecord, Side
 from pepr_gate.score import GB, describe_signature, method_signature
 
@@ -56,6 +57,7 @@ class Facts:
     flagged: int = 0  # runs flagged low_confidence or not exclusive
     all_cands_shared: bool = False  # another process used the GPU in every candidate run
     variant: str = ""
+    paired: bool = False  # `pepr-gate ab`: more pairs settle it, not more candidate runs
 
 
 def pct(x: float) -> str:
@@ -182,7 +184,12 @@ def confidence(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
                    "(exclusive: false): the noise was widened 1.5x.")]
 
 
-def _settle(needed: int | None) -> str:
+def _settle(needed: int | None, paired: bool = False) -> str:
+    if paired:  # `needed` counts pairs (decide.paired)
+        if needed is None:
+            return (f"not even {MAX_REPEATS} pairs (`pepr-gate ab --pairs {MAX_REPEATS}`) "
+                    "would decide")
+        return f"run {needed} pairs (`pepr-gate ab --pairs {needed}`) to decide"
     if needed is None:
         return "more baseline runs are needed to decide"
     return f"run the candidate {needed} times (`pepr-gate run --repeats {needed}`) to decide"
@@ -220,12 +227,13 @@ def pepr_change(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
     if j.why == "assumed":
         return [Reason("unsure", "too-noisy",
                        f"{moved}, more than the {limit} allowed: too noisy to decide, the "
-                       f"spread is {noise.label()}, not measured; {_settle(j.repeats_needed)}.")]
+                       f"spread is {noise.label()}, not measured; "
+                       f"{_settle(j.repeats_needed, f.paired)}.")]
     what = (f"more than the {limit} allowed but only {times} x the noise (fail needs "
             f"{j.q:.1f} x)" if j.why == "too-noisy" else
             f"a drop of {pct_limit(2 * s.max_pepr_drop)} is not ruled out")
     return [Reason("unsure", "too-noisy", f"{moved}, {what}: too noisy to decide ({spread}); "
-                   f"{_settle(j.repeats_needed)}.")]
+                   f"{_settle(j.repeats_needed, f.paired)}.")]
 
 
 Rule = Callable[[Facts, "Settings", "Context"], list[Reason]]

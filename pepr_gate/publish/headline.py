@@ -44,6 +44,11 @@ def next_step(result: CheckResult, quote: Callable[[str], str] = str) -> str | N
     if "telemetry" in said:
         return ("run `pepr-gate probe` on the runner: it names the sensor that measured "
                 "nothing and how to enable it.")
+    if "too noisy to decide" in said and "`pepr-gate ab --pairs" in said:  # paired A/B
+        n = result.repeats_needed
+        return (f"run the A/B again with {n} pairs (`pepr-gate ab --pairs {n}`)." if n else
+                "re-run `pepr-gate ab` on a quieter runner (an idle GPU, one job at a time): "
+                "more pairs would not decide it.")
     if "too noisy to decide" in said:
         n = result.repeats_needed
         return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`, or the "

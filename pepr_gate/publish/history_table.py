@@ -13,6 +13,7 @@ from typing import Any
 
 from pepr_gate import units
 from pepr_gate.publish.sparkline import sparkline
+from pepr_gate.record_ranges import printable
 from pepr_gate.records import RunRecord
 
 WIDE = 110  # columns from which the time column is shown too
@@ -46,10 +47,10 @@ def _row(record: RunRecord, resource: str, variant: str, *, energy: bool,
     amount = score.resource_value if score and score.resource == resource else None
     if amount is None and resource == "energy":
         amount = res.energy_kwh
-    cells: list[Any] = [Text(record.id)]
+    cells: list[Any] = [Text(printable(record.id, None))]
     if wide:
         cells.append(record.created_at.strftime("%Y-%m-%d %H:%M"))
-    cells += [Text(_where(record)), units.number(record.performance.value),
+    cells += [Text(printable(_where(record), None)), units.number(record.performance.value),
               units.resource(amount, resource)]
     if energy:
         cells.append(units.energy(res.energy_kwh))
@@ -66,7 +67,8 @@ def print_history(records: list[RunRecord], title: str, console: Any = None) -> 
     wide = console.width >= WIDE
     resource, variant = _resource_kind(records)
     energy = resource != "energy"
-    table = Table(title=Text(title), title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=Text(printable(title, None)), title_justify="left", show_edge=False,
+                  pad_edge=False)
     table.add_column("run", no_wrap=True)
     if wide:
         table.add_column("time (UTC)", no_wrap=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pepr_gate import units
 from pepr_gate.leaderboard.table import Leaderboard, Variant
 from pepr_gate.publish.text import escape_md
+from pepr_gate.record_ranges import printable
 
 BEST_P_MARK = "★"
 
@@ -64,25 +65,29 @@ RANKING_NOTE = "ranked by PePR, then higher P, then lower resource, then name"
 def print_leaderboard(lb: Leaderboard, *, top: int) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    def plain(text: str) -> Text:  # a model or group name from a file: no markup, no escapes
+        return Text(printable(text, None))
 
     console = Console(highlight=False)
-    p_name = lb.table.performance_name
+    p_name = printable(lb.table.performance_name, None)
     for g in range(len(lb.group_names)):
         for v in lb.variants:
-            table = Table(title=title(lb, v, g), caption=_caption(lb, v, g),
+            table = Table(title=plain(title(lb, v, g)), caption=plain(_caption(lb, v, g)),
                           title_justify="left", caption_justify="left")
             table.add_column("#", justify="right")
             table.add_column("model", overflow="fold")
-            table.add_column(f"P ({p_name})", justify="right")
-            table.add_column(v.column, justify="right")
+            table.add_column(plain(f"P ({p_name})"), justify="right")
+            table.add_column(plain(v.column), justify="right")
             table.add_column("R", justify="right")
             table.add_column(v.label, justify="right", style="bold")
             for line in lines_for(lb, v, g, top):
                 if not line.in_top:
                     table.add_section()
                 name = f"{line.name} {BEST_P_MARK}" if line.best_p else line.name
-                table.add_row(str(line.rank), name, f"{line.p:.4f}", units.plain(line.value, 4),
-                              f"{line.r:.4f}", f"{line.pepr:.4f}")
+                table.add_row(str(line.rank), plain(name), f"{line.p:.4f}",
+                              units.plain(line.value, 4), f"{line.r:.4f}", f"{line.pepr:.4f}")
             console.print(table)
             console.print()
     console.print(RANKING_NOTE)

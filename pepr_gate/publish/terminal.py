@@ -11,6 +11,7 @@ from typing import Any
 from pepr_gate import units
 from pepr_gate.publish.headline import headline, next_step, noise_source
 from pepr_gate.publish.sparkline import sparkline
+from pepr_gate.record_ranges import printable
 from pepr_gate.records import CheckResult, Side
 
 STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cyan",
@@ -65,19 +66,22 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    def plain(text: str, style: str = "") -> Text:  # a branch or key name: no escapes
+        return Text(printable(text, None), style=style)
+
     console = console or Console()
     table = Table(show_edge=False)
     table.add_column("")
-    table.add_column(Text(f"baseline ({result.base_branch or '—'})"), justify="right")
-    table.add_column(Text(f"candidate ({result.head_branch or '—'})"), justify="right")
+    table.add_column(plain(f"baseline ({result.base_branch or '—'})"), justify="right")
+    table.add_column(plain(f"candidate ({result.head_branch or '—'})"), justify="right")
     for label, old, new in _rows(result):
-        table.add_row(Text(label), old, new)
+        table.add_row(plain(label), old, new)
     parts: list[Any] = [table, Text("")]
-    parts += [Text(f"• {reason}") for reason in result.reasons]
-    parts += [Text(line, style="dim") for line in _footer(result)]
+    parts += [plain(f"• {reason}") for reason in result.reasons]
+    parts += [plain(line, style="dim") for line in _footer(result)]
     step = next_step(result)
     if step:
-        parts.append(Text(f"next step: {step}", style="bold"))
+        parts.append(plain(f"next step: {step}", style="bold"))
     style = STYLES.get(result.verdict, "white")
-    title = f"[bold {style}]{result.verdict.upper()}[/] {escape(headline(result))}"
+    title = f"[bold {style}]{result.verdict.upper()}[/] {escape(printable(headline(result), None))}"
     console.print(Panel(Group(*parts), title=title, title_align="left", border_style=style))

@@ -40,6 +40,7 @@ from pepr_gate.measure.meter.factory import build_session
 from pepr_gate.measure.metrics import read_metrics
 from pepr_gate.measure.stages import StageSpec, describe_failure, run_stage
 from pepr_gate.publish.live import LiveLine, open_live
+from pepr_gate.record_ranges import require_branch
 from pepr_gate.records import GitInfo, Performance, Resources, RunRecord, Stage, utcnow
 from pepr_gate.score import resource_value, score_scaled
 from pepr_gate.services.preflight import runs_dir_for, withheld_note, writable_store
@@ -98,6 +99,7 @@ def execute(
     runs_dir = runs_dir_for(config, out)
     store = None if no_store else writable_store(store_url or config.store.url, config)
     git = git_info(Path(config.root), branch=branch, sha=sha)
+    require_branch(git.branch if git else None, "the run's branch")
     configured = config.run.repeats if isinstance(config.run.repeats, int) else 1
     n = repeats or configured
     group = repeat_group or (secrets.token_hex(4) if n > 1 else None)

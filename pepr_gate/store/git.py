@@ -85,9 +85,15 @@ class GitStore(Store):
         self._tries = tries
         self._backoff = backoff_s
         ok = git("check-ref-format", "--branch", branch, cwd=self._root, check=False)
-        if not branch or ok.returncode != 0:
+        # check-ref-format accepts `refs/heads/main` (pushed as refs/heads/refs/heads/main)
+        # and expands `@{-1}`: the store takes a plain branch name, exactly as written.
+        if not branch or ok.returncode != 0 or ok.stdout.decode().strip() != branch:
             raise StoreError(f"store URL {self.url!r}: {branch!r} is not a valid branch name",
                              hint="write git:BRANCH, for example git:pepr-data")
+        if branch.startswith("refs/"):
+            raise StoreError(f"store URL {self.url!r}: write the data branch's name, not a ref",
+                             hint="write a plain branch name of its own for the history, "
+                             "e.g. git:pepr-data (pepr-gate adds refs/heads/)")
         top = git("rev-parse", "--show-toplevel", cwd=self._root, check=False)
         if top.returncode != 0:
             raise StoreError(f"store {self.url}: {self._root} is not inside a git repository",

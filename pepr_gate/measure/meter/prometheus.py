@@ -27,6 +27,7 @@ from pepr_gate.measure.meter.base import Source, SourceResult, Window
 from pepr_gate.measure.meter.counters import CounterWindow
 from pepr_gate.measure.meter.promql import Labels, PromClient, PromFailure, node_of, selector
 from pepr_gate.records import Component, GpuInfo
+from pepr_gate.redact import redact_url
 
 UNITS = {"gpu": 3.6e9, "cpu": 3.6e6}  # counter unit per kWh: DCGM in mJ, node_exporter in J
 FALLBACK_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when none was seen
@@ -81,6 +82,7 @@ class PrometheusSource(Source):
                  say: Callable[[str], None] = _stderr) -> None:
         self.cfg, self.nodes, self.nvml, self.say = cfg, nodes, nvml, say
         self.client = PromClient(cfg.url, cfg.timeout_s)
+        self.shown_url = redact_url(cfg.url)  # the only form a message or record may carry
         self.metrics = [Metric("gpu", cfg.gpu_energy,
                                selector(cfg.gpu_energy, cfg.node_label, nodes, cfg.match))]
         if cfg.cpu_energy:
@@ -187,7 +189,7 @@ class PrometheusSource(Source):
             out.series.extend(by_labels.values())
         if not any(s.metric.kind == "gpu" for s in out.series):
             raise PromFailure(
-                f"Prometheus at {self.cfg.url} has no {self.cfg.gpu_energy} series for "
+                f"Prometheus at {self.shown_url} has no {self.cfg.gpu_energy} series for "
                 f"{', '.join(self.nodes)} ({self.cfg.node_label} label"
                 f"{', match ' + self.cfg.match if self.cfg.match else ''}) during the run",
                 "run `pepr-gate probe --prometheus` to see which series exist; check nodes, "
@@ -215,7 +217,7 @@ class PrometheusSource(Source):
             if c.energy_kwh is not None:
                 node = str(c.extra["node"])
                 per_node[node] = per_node.get(node, 0.0) + c.energy_kwh
-        res.notes.append(f"energy from Prometheus {self.cfg.url}: {self.metrics[0].name}"
+        res.notes.append(f"energy from Prometheus {self.shown_url}: {self.metrics[0].name}"
                          f"{' + ' + self.metrics[1].name if len(self.metrics) > 1 else ''} "
                          f"on {', '.join(sorted(per_node))} ({len(seen)} series; "
                          + ", ".join(f"{n} {units.energy(e)}" for n, e in sorted(per_node.items()))
@@ -265,7 +267,7 @@ class PrometheusSource(Source):
             scope="whole-device" if s.metric.kind == "gpu" else "whole-socket",
             coverage=round(max(0.0, covered) / window, 4) if window > 0 else None,
             extra={"node": s.node, "device": s.device, "metric": s.metric.name,
-                   "server": self.cfg.url, "samples": inc.samples,
+                   "server": self.shown_url, "samples": inc.samples,
                    "scrape_interval_s": inc.interval_s, "resets": inc.resets,
                    "gaps_s": [round(g.length_s, 3) for g in inc.gaps],
                    "uuid": s.label("UUID") or None})

@@ -14,11 +14,12 @@ from typing import Any
 from pepr_gate.config import PrometheusConfig
 from pepr_gate.errors import ConfigError
 from pepr_gate.measure.meter.promql import PromClient, PromFailure, node_of, resolve_nodes, selector
+from pepr_gate.redact import redact_url
 
 
 def probe_prometheus(cfg: PrometheusConfig, env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"url": cfg.url, "node_label": cfg.node_label, "match": cfg.match,
-                           "reachable": False, "nodes": [], "other_nodes": []}
+    out: dict[str, Any] = {"url": redact_url(cfg.url), "node_label": cfg.node_label,
+                           "match": cfg.match, "reachable": False, "nodes": [], "other_nodes": []}
     nodes: list[str] | None
     try:
         nodes = resolve_nodes(cfg.nodes, env)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pepr_gate.errors import ConfigError
+from pepr_gate.redact import redact
 
 Labels = tuple[tuple[str, str], ...]  # a series' labels without __name__, sorted
 SAMPLES_PER_CHUNK = 5000
@@ -26,6 +27,7 @@ SAMPLES_PER_CHUNK = 5000
 
 class PromFailure(Exception):
     def __init__(self, reason: str, hint: str) -> None:
+        reason, hint = redact(reason), redact(hint)  # a URL's password never leaves
         super().__init__(reason)
         self.reason = reason
         self.hint = hint
