@@ -738,3 +738,17 @@ def test_carbon_counts_the_pue_and_the_record_names_its_config_keys(tmp_path: Pa
     assert res["carbon_kg"] == pytest.approx(res["energy_kwh"] * 1.5 * 400.0 / 1000)
     keys = rec["config_keys"]
     assert {"carbon.pue", "carbon.intensity_g_per_kwh", "score.scale.energy"} <= set(keys)
+
+
+def test_a_failed_run_still_names_its_configured_metric(tmp_path: Path) -> None:
+    """The job failed, so P is missing; the record and table must not say 'not configured'."""
+    write_config(tmp_path, f'[[run.stages]]\nname = "train"\ncmd = {job("raise SystemExit(1)")}\n'
+                 '\n[performance]\nfile = "metrics.json"\nkey = "test.accuracy"\n'
+                 'name = "dice"\n')
+    proc = pepr_gate("run", "--no-store", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    (rec,) = records_in(tmp_path)
+    assert rec["status"] == "failed"
+    assert rec["performance"]["name"] == "dice" and rec["performance"]["file"] == "metrics.json"
+    assert rec["performance"]["value"] is None
+    assert "not configured" not in proc.stdout

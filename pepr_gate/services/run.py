@@ -264,11 +264,12 @@ def _one_run(
         except PeprError as exc:  # the run itself stands; its record is still kept
             trace_error = exc
 
-    perf = Performance(name="performance")
+    pc = config.performance
+    # A failed or interrupted run still names its metric: its P is missing, not unconfigured.
+    perf = (Performance(name="performance") if pc is None
+            else Performance(name=pc.label, file=pc.file, key=pc.key))
     params = None
-    if error is None and config.performance is not None:
-        pc = config.performance
-        perf = Performance(name=pc.label, file=pc.file, key=pc.key)
+    if error is None and pc is not None:
         try:
             _check_fresh(config, wall_start, metrics_before)
             value, raw, params = read_metrics(pc, config.workdir)
