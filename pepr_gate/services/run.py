@@ -264,18 +264,7 @@ def _one_run(
         except PeprError as exc:  # the run itself stands; its record is still kept
             trace_error = exc
 
-    pc = config.performance
-    # A failed or interrupted run still names its metric: its P is missing, not unconfigured.
-    perf = (Performance(name="performance") if pc is None
-            else Performance(name=pc.label, file=pc.file, key=pc.key))
-    params = None
-    if error is None and pc is not None:
-        try:
-            _check_fresh(config, wall_start, metrics_before)
-            value, raw, params = read_metrics(pc, config.workdir)
-            perf = perf.model_copy(update={"value": value, "raw_value": raw})
-        except PeprError as exc:
-            error = exc
+    perf, params, error = _performance(config, error, wall_start, metrics_before)
 
     energy = result.energy_kwh
     carbon = None if energy is None else energy * config.carbon.pue * intensity.g_per_kwh / 1000
@@ -325,6 +314,28 @@ def _one_run(
         pepr_gate_version=__version__,
     )
     return record, result, error or trace_error
+
+
+def _performance(
+    config: Config, error: PeprError | None, wall_start: float,
+    metrics_before: tuple[int, int, int, int] | None,
+) -> tuple[Performance, int | None, PeprError | None]:
+    """P from the metrics file once the stages succeeded; (performance, params, error).
+
+    A failed or interrupted run still names its metric: its P is missing, not unconfigured.
+    """
+    pc = config.performance
+    if pc is None:
+        return Performance(name="performance"), None, error
+    perf = Performance(name=pc.label, file=pc.file, key=pc.key)
+    if error is not None:
+        return perf, None, error
+    try:
+        _check_fresh(config, wall_start, metrics_before)
+        value, raw, params = read_metrics(pc, config.workdir)
+    except PeprError as exc:
+        return perf, None, exc
+    return perf.model_copy(update={"value": value, "raw_value": raw}), params, None
 
 
 def _metrics_stat(config: Config) -> tuple[int, int, int, int] | None:
