@@ -197,35 +197,43 @@ class GitStore(Store):
     def append(self, record: RunRecord) -> None:
         path = run_path(record)
         data = (record.to_json() + "\n").encode()
-        last = "no attempt made"
+
+        def commit(parent: str | None) -> str:
+            self._new_runs(parent, [record])  # refuses an id that is already stored
+            return self._commit(parent, path, data, record)
+
         with self._session():
-            for attempt in range(self._tries):
-                if attempt:
-                    # Jitter keeps racing jobs from colliding again in lockstep.
-                    time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
-                               * random.uniform(0.5, 1.5))
-                try:
-                    parent = self._fetch()
-                except _Unreachable as exc:
-                    last = exc.message
-                    continue
-                if parent is not None and self._has_id(parent, record.id):
-                    raise DuplicateRun(
-                        f"git store {self.branch!r}: run {record.id!r} is already stored; "
-                        "pepr-gate never overwrites a stored run",
-                        hint="each run needs a new id; re-run `pepr-gate run`")
-                commit = self._commit(parent, path, data, record)
-                pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
-                              cwd=self._cache, check=False, config=self._remote)
-                if pushed.returncode == 0:
-                    return
-                last = push_reason(pushed.stderr)
+            last = self._push_until(commit)
+        if last is None:
+            return
         kept = self._keep_locally(record)
         raise StoreError(
             f"could not store run {record.id!r} on branch {self.branch!r} of {self.shown_origin} "
             f"after {self._tries} tries: {last}",
             hint=f"nothing is lost: the record is in {kept}; once origin accepts pushes, "
             f"store it with `pepr-gate history --store {self.url} --import {kept}`")
+
+    def _push_until(self, make_commit: Callable[[str | None], str]) -> str | None:
+        """Fetch the tip, commit on it and push, retrying a lost race or an unreachable
+        origin with jittered back-off; None once pushed, else the last failure's reason."""
+        last = "no attempt made"
+        for attempt in range(self._tries):
+            if attempt:
+                # Jitter keeps racing jobs from colliding again in lockstep.
+                time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
+                           * random.uniform(0.5, 1.5))
+            try:
+                parent = self._fetch()
+            except _Unreachable as exc:
+                last = exc.message
+                continue
+            commit = make_commit(parent)
+            pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
+                         cwd=self._cache, check=False, config=self._remote)
+            if pushed.returncode == 0:
+                return None
+            last = push_reason(pushed.stderr)
+        return last
 
     def _has_id(self, tip: str, run_id: str) -> bool:
         listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
@@ -314,32 +322,24 @@ class GitStore(Store):
     def publish(self, records: list[RunRecord], *, folder: str, build: FolderBuilder) -> None:
         """Append `records` and replace `folder/` with what `build` makes, in ONE commit.
 
-        The same fetch-commit-push loop as `append`: on a lost race `build` runs again
-        over the new tip's runs, so a site never drops a concurrent job's run. A push
-        that keeps failing keeps every record locally and says how to store it later.
+        The same fetch-commit-push loop as `append` (`_push_until`): on a lost race
+        `build` runs again over the new tip's runs, so a site never drops a concurrent
+        job's run. A push that keeps failing keeps every record locally and says how to
+        store it later.
         """
-        last = "no attempt made"
+
+        def commit(parent: str | None) -> str:
+            files = self._new_runs(parent, records)
+            stored = self._all_runs(parent) if parent is not None else []
+            made = build(stored + records, self._reader(parent, folder))
+            files.update({f"{folder}/{name}": data for name, data in made.items()})
+            return commit_files(self._cache, parent, files, replace=f"{folder}/",
+                                message=self._message(records, folder))
+
         with self._session():
-            for attempt in range(self._tries):
-                if attempt:
-                    time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
-                               * random.uniform(0.5, 1.5))
-                try:
-                    parent = self._fetch()
-                except _Unreachable as exc:
-                    last = exc.message
-                    continue
-                files = self._new_runs(parent, records)
-                stored = self._all_runs(parent) if parent is not None else []
-                made = build(stored + records, self._reader(parent, folder))
-                files.update({f"{folder}/{name}": data for name, data in made.items()})
-                commit = commit_files(self._cache, parent, files, replace=f"{folder}/",
-                                      message=self._message(records, folder))
-                pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
-                             cwd=self._cache, check=False, config=self._remote)
-                if pushed.returncode == 0:
-                    return
-                last = push_reason(pushed.stderr)
+            last = self._push_until(commit)
+        if last is None:
+            return
         kept = [self._keep_locally(r) for r in records]
         raise StoreError(
             f"could not store {len(records)} run(s) and the {folder}/ folder on branch "
