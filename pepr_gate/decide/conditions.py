@@ -15,8 +15,8 @@ The conditions differ when, comparing the medians of each side's recorded condit
 - the job's wall/CPU ratio differs by more than a factor RATIO_FACTOR = 1.5 (it queued
   for a CPU on one side and not on the other).
 
-The share and the ratio count only from runs of at least MIN_WINDOW_S = 1 s (shorter
-windows are a few clock ticks of `/proc/stat`). Runs that recorded no conditions (older
+The share and the ratio count only from runs of at least MIN_WINDOW_S = 0.5 s (100 clock
+ticks of `/proc/stat` on 2 CPUs; shorter windows are mostly the job's start-up). Runs that recorded no conditions (older
 records) compare as unknown, never as different. Peak GPU memory and parameter counts do
 not move with load, and replayed energy is a recording: those are never affected.
 """
@@ -33,7 +33,7 @@ from pepr_gate.records import Conditions, RunRecord
 LOAD_PER_CPU = 0.5
 OTHER_SHARE = 0.25
 RATIO_FACTOR = 1.5
-MIN_WINDOW_S = 1.0
+MIN_WINDOW_S = 0.5
 AFFECTED = ("energy", "carbon", "time")
 
 
