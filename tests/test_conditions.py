@@ -85,7 +85,7 @@ def test_old_records_without_conditions_still_load_and_bad_values_are_refused() 
     bad["conditions"]["other_cpu_share"] = 1.7
     from pepr_gate.errors import InputError
 
-    with pytest.raises(InputError, match="conditions.other_cpu_share"):
+    with pytest.raises(InputError, match=r"conditions\.other_cpu_share"):
         parse_run_record(bad, "bad.json")
 
 

@@ -16,9 +16,10 @@ The conditions differ when, comparing the medians of each side's recorded condit
   for a CPU on one side and not on the other).
 
 The share and the ratio count only from runs of at least MIN_WINDOW_S = 0.5 s (100 clock
-ticks of `/proc/stat` on 2 CPUs; shorter windows are mostly the job's start-up). Runs that recorded no conditions (older
-records) compare as unknown, never as different. Peak GPU memory and parameter counts do
-not move with load, and replayed energy is a recording: those are never affected.
+ticks of `/proc/stat` on 2 CPUs; shorter windows are mostly the job's start-up). Runs that
+recorded no conditions (older records) compare as unknown, never as different. Peak GPU
+memory and parameter counts do not move with load, and replayed energy is a recording:
+those are never affected.
 """
 
 from __future__ import annotations
