@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -298,3 +299,45 @@ def ci_env(root: Path, tmp_path: Path, base_sha: str, head_sha: str) -> dict[str
            "PEPR_CONFIG": "pepr.toml", "PEPR_COMMENT": "never"}
     env.pop("GITHUB_TOKEN", None)
     return env
+
+
+# -- showing ---------------------------------------------------------------------------
+
+
+def test_the_comment_shows_conditions_base_age_and_the_estimated_energy_note() -> None:
+    from pepr_gate.publish.markdown import render_markdown
+
+    base = [r.model_copy(update={"resources": r.resources.model_copy(
+        update={"energy_method": "estimated"})}) for r in runs(5, QUIET, 0.0070)]
+    cand = [r.model_copy(update={"resources": r.resources.model_copy(
+        update={"energy_method": "estimated"})}) for r in runs(3, BUSY, 0.0089, branch="feature")]
+    result = gate.evaluate(cand, base, base, settings(), ctx())
+    md = render_markdown(result)
+    assert "candidate ran at load 8.1 on 2 CPUs, other processes 80% of the CPU time" in md
+    assert "baseline ran at load 1.3 on 2 CPUs" in md
+    assert re.search(r"baseline runs are [0-9.]+ h( to [0-9.]+ h)? old", md)
+    assert "estimated energy moves with the runner's load" in md
+    # beside "measured from N runs":
+    assert re.search(r"measured from 8 runs \(base runs [0-9.]+ h( to [0-9.]+ h)? old, at load "
+                     r"1\.3\)", md)
+    assert "Next step:** compare in pairs on this runner" in md
+
+
+def test_history_and_the_dashboard_carry_the_conditions(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from pepr_gate.publish.dashboard.data import _condition_columns
+    from pepr_gate.publish.history_table import print_history
+
+    records = [*runs(1, BUSY, 0.0070), *runs(1, None, 0.0070)]
+    console = Console(width=100, record=True)
+    print_history(records, "main", console)
+    text = console.export_text()
+    assert "load" in text and "8.1 x2.6" in text
+    cols = _condition_columns(records)
+    assert cols["L"] == [8.1, None] and cols["O"] == [0.8, None] and cols["W"] == [2.6, None]
+    from pepr_gate.commands.history import CSV_COLUMNS, _row
+
+    row = _row(records[0])
+    assert set(row) == set(CSV_COLUMNS) and row["load_start"] == 8.0
+    assert row["wall_cpu_ratio"] == 2.6 and _row(records[1])["load_end"] is None
