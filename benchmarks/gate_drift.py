@@ -95,11 +95,12 @@ def pepr(runs: list[RunRecord]) -> list[float]:
 def paired_case(rng: random.Random, change: float) -> tuple[str, str, float, float]:
     """(verdict from the pairs, verdict pooled with unpaired history, spreads of each)."""
     loads = [8 - 7 * k / 7 for k in range(8)]  # the load falls over the session
-    base, head = [], []
+    base: list[RunRecord] = []
+    head: list[RunRecord] = []
     order = [(i, s) for i in range(4) for s in (("base", "head") if i % 2 == 0
                                                  else ("head", "base"))]
     for k, (i, side) in enumerate(order):
-        pairing = Pairing(session="s1", side=side, index=i)  # type: ignore[arg-type]
+        pairing = Pairing(session="s1", side=side, index=i)
         run = record(rng, k, loads[k], change if side == "head" else 0.0,
                      "main" if side == "base" else "pr", pairing=pairing)
         (base if side == "base" else head).append(run)

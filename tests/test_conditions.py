@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def ctx() -> gate.Context:
 
 
 def runs(n: int, conditions: Conditions | None, energy: float, branch: str = "main",
-         **kw: object) -> list[RunRecord]:
+         **kw: Any) -> list[RunRecord]:
     return [make_record(branch=branch, energy_kwh=energy * (1 + 0.002 * (i % 3)),
                         conditions=conditions, **kw) for i in range(n)]
 
@@ -145,7 +146,7 @@ def test_like_conditions_and_unaffected_resources_decide_as_before() -> None:
 def test_paired_spread_comes_from_the_pairs_never_from_unpaired_history() -> None:
     def paired(side: str, energies: list[float], session: str) -> list[RunRecord]:
         return [make_record(branch="main" if side == "base" else "feature", energy_kwh=e,
-                            paired=Pairing(session=session, side=side, index=i))  # type: ignore[arg-type]
+                            paired=Pairing(session=session, side=side, index=i))
                 for i, e in enumerate(energies)]
 
     base = paired("base", [0.0070, 0.0071, 0.0069, 0.0070], "s1")
