@@ -117,6 +117,7 @@ def test_history_mode_is_inconclusive_naming_the_load_not_fail() -> None:
     assert "pepr-gate ab --base main" in said and "auto" in said
     assert any(n.startswith("History alone said:") and "fell" in n for n in result.notes)
     assert result.conditions_differ and result.baseline_mode == "history"
+    assert result.repeats_needed is None  # an adaptive loop stops: repeats cannot settle it
     assert result.candidate.conditions is not None and result.candidate.conditions.load == 8.1
     # Without the conditions, the same numbers fail: the rule is what changed the verdict.
     plain = gate.evaluate(runs(3, None, 0.0089, branch="feature"), runs(5, None, 0.0070),

@@ -217,9 +217,12 @@ def _decide(facts: rules.Facts, score: _Scorer, settings: Settings,
     accepted = _accept(verdict, settings, ctx)
     if accepted is not None:
         verdict, found = "accepted", [accepted, *found]
-    return _result(facts, score, settings, ctx, verdict, found, accepted is not None).model_copy(
-        update={"conditions_differ": differ,
-                "baseline_mode": "paired" if facts.paired else "history"})
+    result = _result(facts, score, settings, ctx, verdict, found, accepted is not None)
+    update: dict[str, Any] = {"conditions_differ": differ,
+                              "baseline_mode": "paired" if facts.paired else "history"}
+    if differ is not None:  # more candidate repeats under this load would not settle it
+        update["repeats_needed"] = None
+    return result.model_copy(update=update)
 
 
 def _trend(f: rules.Facts, score: _Scorer) -> list[tuple[str, float]]:
