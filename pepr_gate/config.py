@@ -217,8 +217,9 @@ class GateConfig(_Section):
     base_branch: str | None = None
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     # "paired": `ci` runs the PR's base commit and head alternately (ABBA) instead of
-    # comparing with stored history.
-    baseline: Literal["history", "paired"] = "history"
+    # comparing with stored history; "auto": history while the runner's conditions match
+    # the baseline window's, paired A/B on the spot when they differ (docs/gate.md).
+    baseline: Literal["history", "paired", "auto"] = "history"
     accept_label: str = Field(default="pepr-gate: accept", min_length=1)
 
     @field_validator("max_pepr_drop", mode="before")

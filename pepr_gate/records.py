@@ -160,6 +160,35 @@ class Pairing(_Model):
     head_sha: str | None = None
 
 
+class Conditions(_Model):
+    """What else the runner was doing during the run's window (`measure.conditions`).
+
+    Every field is optional: a reading this machine cannot give is left out, and records
+    written before conditions were recorded have none at all.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    load_start: float | None = Field(default=None, ge=0,
+                                     description="1-minute load average when the job started")
+    load_end: float | None = Field(default=None, ge=0,
+                                   description="1-minute load average when the job ended")
+    other_cpu_share: float | None = Field(
+        default=None, ge=0, le=1, description="share of the machine's CPU time that other "
+        "processes used during the window (/proc/stat busy time minus the job's)")
+    wall_cpu_ratio: float | None = Field(
+        default=None, ge=0, description="the job's wall time / its CPU time: about 1.0 for a "
+        "single-threaded job that never waited; 2-3 when it queued for a CPU")
+    gpu_temperature_c: float | None = Field(default=None, description="GPU temperature, °C")
+    cpu_count: int | None = Field(default=None, ge=1, description="logical CPUs of the machine")
+
+    @property
+    def load(self) -> float | None:
+        """The load over the window: the mean of its two ends (either, if one is missing)."""
+        ends = [x for x in (self.load_start, self.load_end) if x is not None]
+        return sum(ends) / len(ends) if ends else None
+
+
 class RunRecord(_Model):
     schema_: Literal["pepr-gate/run/1"] = Field(default=RUN_SCHEMA, alias="schema")
     id: str
@@ -189,6 +218,8 @@ class RunRecord(_Model):
     pepr_gate_version: str | None = None
     paired: Pairing | None = Field(
         default=None, description="set on runs of a paired A/B session (`pepr-gate ab`)")
+    conditions: Conditions | None = Field(
+        default=None, description="the runner's load during the run (None in older records)")
 
     @property
     def branch(self) -> str | None:
@@ -296,6 +327,10 @@ class Side(_Finite):
     energy_method: EnergyMethod | None = None
     branch: str | None = None
     sha: str | None = None
+    conditions: Conditions | None = Field(
+        default=None, description="median conditions over the side's runs that recorded them")
+    oldest_at: datetime | None = Field(default=None, description="when its oldest run ran")
+    newest_at: datetime | None = Field(default=None, description="when its newest run ran")
 
 
 class CheckResult(_Finite):
@@ -338,6 +373,11 @@ class CheckResult(_Finite):
     labels: list[str] = Field(default_factory=list, description="the pull request's labels")
     accepted_by: str | None = Field(
         default=None, description="the label that turned a fail into accepted")
+    conditions_differ: str | None = Field(
+        default=None, description="how the candidate's conditions differ from the baseline "
+        "window's beyond the bound (`decide.conditions`); None when they match or are unknown")
+    baseline_mode: Literal["history", "paired"] | None = Field(
+        default=None, description="how the baseline was measured: stored history or pairs")
 
     @model_validator(mode="after")
     def _variant_matches_resource(self) -> CheckResult:

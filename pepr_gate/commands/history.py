@@ -26,7 +26,8 @@ examples:
 CSV_COLUMNS = ("id", "created_at", "branch", "sha", "status", "performance_name",
                "performance", "variant", "resource", "resource_value", "R", "pepr",
                "energy_kwh", "energy_method", "carbon_kg", "duration_s",
-               "gpu_peak_memory_bytes", "fingerprint", "config_hash")
+               "gpu_peak_memory_bytes", "fingerprint", "config_hash", "load_start",
+               "load_end", "other_cpu_share", "wall_cpu_ratio", "gpu_temperature_c")
 
 
 def _positive_int(text: str) -> int:
@@ -118,7 +119,14 @@ def _row(record: RunRecord) -> dict[str, Any]:
         "gpu_peak_memory_bytes": res.gpu_peak_memory_bytes,
         "fingerprint": record.hardware.fingerprint,
         "config_hash": record.config_hash,
+        **_conditions(record),
     }
+
+
+def _conditions(record: RunRecord) -> dict[str, Any]:
+    c = record.conditions
+    keys = ("load_start", "load_end", "other_cpu_share", "wall_cpu_ratio", "gpu_temperature_c")
+    return {k: getattr(c, k) if c else None for k in keys}
 
 
 def _print_csv(records: list[RunRecord]) -> None:

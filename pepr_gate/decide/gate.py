@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pepr_gate.config import Config
+from pepr_gate.decide import conditions as cond
 from pepr_gate.decide import noise as noise_mod
 from pepr_gate.decide import rules, sequential
 from pepr_gate.decide.select import NoBaseline, diagnose_given, hardware_label, newest_first
@@ -163,12 +164,15 @@ def prepare(candidates: Sequence[RunRecord], baselines: Sequence[RunRecord],
     score = _Scorer(settings, base)
     cand_peprs = score(ok_cands)
     base_side = side(base, score(base), settings.resource, score.scale) if base else None
+    if base_side is not None:
+        base_side = base_side.model_copy(update=cond.side_fields(base))
+    cands = ok_cands or list(candidates)
     facts = rules.Facts(
         candidates=candidates, ok_cands=ok_cands, primary=primary, base=base, history=history,
         given_mismatch=mismatch, left_out=left_out,
         base_side=base_side,
-        cand=side(ok_cands or list(candidates), cand_peprs or [None], settings.resource,
-                  score.scale),
+        cand=side(cands, cand_peprs or [None], settings.resource, score.scale).model_copy(
+            update=cond.side_fields(cands)),
         flagged=sum(_flagged(r) for r in [*ok_cands, *base]),
         all_cands_shared=bool(ok_cands) and all(r.exclusive is False for r in ok_cands),
         variant=VARIANTS[settings.resource],
@@ -207,12 +211,18 @@ def _decide(facts: rules.Facts, score: _Scorer, settings: Settings,
             ctx: Context) -> CheckResult:
     """Every rule over the facts, the accept label, and the result."""
     found = [r for rule in rules.RULES for r in rule(facts, settings, ctx)]
+    found, differ = cond.history_can_decide(found, facts, settings.resource, ctx.base_branch)
     found.sort(key=lambda r: rules.ORDER[r.level])
     verdict = rules.verdict_of(found)
     accepted = _accept(verdict, settings, ctx)
     if accepted is not None:
         verdict, found = "accepted", [accepted, *found]
-    return _result(facts, score, settings, ctx, verdict, found, accepted is not None)
+    result = _result(facts, score, settings, ctx, verdict, found, accepted is not None)
+    update: dict[str, Any] = {"conditions_differ": differ,
+                              "baseline_mode": "paired" if facts.paired else "history"}
+    if differ is not None:  # more candidate repeats under this load would not settle it
+        update["repeats_needed"] = None
+    return result.model_copy(update=update)
 
 
 def _trend(f: rules.Facts, score: _Scorer) -> list[tuple[str, float]]:
@@ -281,7 +291,8 @@ def evaluate_paired(base: Sequence[RunRecord], head: Sequence[RunRecord],
 
     The same rules as `evaluate` (budgets, guardrail, telemetry, accept label), with the
     PePR judgement made on the per-pair changes (`decide.paired`) instead of two samples;
-    `noise_runs` are older comparable base runs, pooled into the spread.
+    of `noise_runs` (older comparable base runs) only older paired sessions' runs join the
+    spread, each session around its own mean.
     """
     facts, score = prepare(head, base, noise_runs, settings)
     facts.paired = True
@@ -298,11 +309,22 @@ def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRec
              if b is not None and h is not None and b > 0 and h > 0]
     if not (facts.base and facts.ok_cands and pairs):
         return None
-    ids = {b.id for b in facts.base}
-    older = _positive(score([r for r in facts.history if r.id not in ids]))
+    sessions = _older_sessions(facts, score)
     key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
                               facts.primary.meter.startswith("replay"))
     done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
-                         settings.max_pepr_drop, history=older, prior_key=key,
-                         widen=bool(facts.flagged))
+                         settings.max_pepr_drop, prior_key=key,
+                         widen=bool(facts.flagged), sessions=sessions)
     return rules.Comparison(done.change, done.judgement, done.noise)
+
+
+def _older_sessions(facts: rules.Facts, score: _Scorer) -> list[list[float]]:
+    """PePR of older paired sessions' runs, one list per session; unpaired history runs
+    (other hours, other loads) never join a paired spread."""
+    ids = {b.id for b in facts.base}
+    own = {r.paired.session for r in facts.base if r.paired is not None}
+    by_session: dict[str, list[RunRecord]] = {}
+    for r in facts.history:
+        if r.id not in ids and r.paired is not None and r.paired.session not in own:
+            by_session.setdefault(r.paired.session, []).append(r)
+    return [_positive(score(runs)) for runs in by_session.values()]

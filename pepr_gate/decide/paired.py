@@ -4,8 +4,11 @@ Each pair i gives the log change l_i = ln(head_i / base_i). Load that drifts lin
 over the session moves both runs of a pair alike and cancels over an ABBA quad, so the
 pairs are immune to the drift and hardware mismatch that break a comparison with
 history. The estimate is the mean log change; the per-run spread s is pooled from the
-pairs (var(l_i) / 2: each l_i is the difference of two runs) and from older comparable
-base runs when given; the noise on the mean is s x sqrt(2 / pairs). The verdict then
+pairs (var(l_i) / 2: each l_i is the difference of two runs) and, when given, from older
+paired sessions' base runs, each session around its own mean; the noise on the mean is
+s x sqrt(2 / pairs). Unpaired history runs never join the spread: they were measured hours
+apart under other loads, which is the drift the pairs cancel (pooling them made the spread
+1.8x the pairs' own on the median, up to 7x right after the load fell). The verdict then
 follows the same rule as a comparison with history (`pepr_gate.decide.rule`).
 """
 
@@ -35,15 +38,18 @@ class PairedDecision:
 
 
 def _spread(logs: Sequence[float], history: Sequence[float],
-            key: str) -> noise_mod.Noise:
+            key: str, sessions: Sequence[Sequence[float]] = ()) -> noise_mod.Noise:
     n = len(logs)
     ss = 0.0
     if n >= 2:
         mean = statistics.fmean(logs)
         ss = sum((x - mean) ** 2 for x in logs) / 2  # per-run, not per-difference
     hist_ss, hist_dof = spread_ss(history)
+    for group in sessions:  # each older session around its own mean
+        group_ss, group_dof = spread_ss(group)
+        hist_ss, hist_dof = hist_ss + group_ss, hist_dof + group_dof
     dof = max(n - 1, 0) + hist_dof
-    runs = 2 * n + len(history)
+    runs = 2 * n + len(history) + sum(len(g) for g in sessions)
     if dof >= noise_mod.MIN_DOF:
         return noise_mod.Noise(math.sqrt((ss + hist_ss) / dof), "measured", runs, dof, key)
     return noise_mod.Noise(noise_mod.PRIORS[key], "assumed", runs, dof, key)
@@ -52,10 +58,13 @@ def _spread(logs: Sequence[float], history: Sequence[float],
 def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
                   threshold: float, *, history: Sequence[float] = (),
                   prior_key: str = "estimated", max_looks: int = 1,
-                  alpha: float = ALPHA, widen: bool = False) -> PairedDecision:
+                  alpha: float = ALPHA, widen: bool = False,
+                  sessions: Sequence[Sequence[float]] = ()) -> PairedDecision:
     """Decide on pairs (base_values[i], head_values[i]) of PePR values, run back to back.
 
-    `history`: PePR values of older comparable base runs, pooled into the spread.
+    `history`: PePR values of older comparable base runs, pooled into the spread as one
+    group (the gate passes none: see `sessions`).
+    `sessions`: PePR values of older paired sessions' base runs, one list per session.
     `max_looks`: how often an adaptive loop may call this (Bonferroni, as `sequential`).
     `widen`: runs were flagged low-confidence or shared the GPU; the spread is widened.
     """
@@ -66,7 +75,7 @@ def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
     logs = [math.log(h / b) for b, h in zip(base_values, head_values, strict=True)]
     n = len(logs)
     change = math.exp(statistics.fmean(logs)) - 1.0
-    noise = _spread(logs, history, prior_key)
+    noise = _spread(logs, history, prior_key, sessions)
     if widen:
         noise = noise.widen()
     level = look_alpha(max_looks, alpha)

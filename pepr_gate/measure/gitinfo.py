@@ -19,6 +19,12 @@ def _git(cwd: Path, *args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def top_folder(cwd: Path) -> Path | None:
+    """The repository's top folder (the work tree's root), or None outside a repository."""
+    top = _git(cwd, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
 def head_branch(cwd: Path) -> str | None:
     """The checked-out branch, also on a new repository's unborn branch; None when detached."""
     head = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")

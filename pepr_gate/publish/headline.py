@@ -41,6 +41,10 @@ def next_step(result: CheckResult, quote: Callable[[str], str] = str) -> str | N
     base = quote(result.base_branch) if result.base_branch else "the base branch"
     if "candidate run" in said and " failed" in said:
         return "fix the failed run (this job's log shows its output), then push again."
+    if result.conditions_differ and "conditions differ" in said:
+        return ("compare in pairs on this runner, where the load cancels: set [gate] "
+                "baseline = \"auto\" (pairs only when the conditions differ) or \"paired\", "
+                f"or run `pepr-gate ab --base {base}` locally.")
     if "telemetry" in said:
         return ("run `pepr-gate probe` on the runner: it names the sensor that measured "
                 "nothing and how to enable it.")
@@ -86,5 +90,7 @@ def noise_source(result: CheckResult) -> str:
     if result.noise_source == "assumed":
         return f"assumed ({result.noise_runs} runs, too few to measure it)"
     if result.noise_source == "measured":
-        return f"measured from {result.noise_runs} runs"
+        from pepr_gate.publish.conditions_text import noise_suffix
+
+        return f"measured from {result.noise_runs} runs{noise_suffix(result)}"
     return f"from {len(result.noise_run_ids)} base run(s) and the candidate's repeats"

@@ -4,7 +4,9 @@ Run ids are never cut (they are what `check --candidate` and `score` take): the 
 column does not wrap, branch@sha folds onto a second line when long, the scored resource
 gets one column, energy (with its method) another only when energy is not the one scored,
 and the time column appears only on a terminal wide enough for it (the id begins with
-the time anyway). A failed run says "failed" where its PePR would be.
+the time anyway). A failed run says "failed" where its PePR would be. When runs recorded
+their conditions, a last `load` column gives the runner's load average during each run
+(with `x2.6` when the job's wall time was 2.6 x its CPU time: it queued for a CPU).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _resource_kind(records: list[RunRecord]) -> tuple[str, str]:
 
 
 def _row(record: RunRecord, resource: str, variant: str, *, energy: bool,
-         wide: bool) -> list[Any]:
+         wide: bool, load: bool = False) -> list[Any]:
     from rich.text import Text
 
     score, res = record.score, record.resources
@@ -55,7 +57,19 @@ def _row(record: RunRecord, resource: str, variant: str, *, energy: bool,
     if energy:
         cells.append(units.energy(res.energy_kwh))
     cells += [res.energy_method, pepr]
+    if load:
+        cells.append(load_cell(record))
     return cells
+
+
+def load_cell(record: RunRecord) -> str:
+    """The runner's load during the run: `8.1` (mean of its ends), `8.1 x2.6` when the
+    job's wall time was 2.6 x its CPU time (it waited for a CPU)."""
+    c = record.conditions
+    if c is None or c.load is None:
+        return units.MISSING
+    ratio = f" x{c.wall_cpu_ratio:.1f}" if c.wall_cpu_ratio and c.wall_cpu_ratio >= 1.5 else ""
+    return f"{c.load:.1f}{ratio}"
 
 
 def print_history(records: list[RunRecord], title: str, console: Any = None) -> None:
@@ -79,8 +93,11 @@ def print_history(records: list[RunRecord], title: str, console: Any = None) -> 
         table.add_column("energy", justify="right")
     table.add_column("method")
     table.add_column(variant, justify="right")
+    load = any(r.conditions is not None for r in records)
+    if load:
+        table.add_column("load", justify="right")
     for record in records:
-        table.add_row(*_row(record, resource, variant, energy=energy, wide=wide))
+        table.add_row(*_row(record, resource, variant, energy=energy, wide=wide, load=load))
     console.print(table)
     trend = [r.score.pepr for r in reversed(records)
              if r.status == "ok" and r.score and r.score.pepr is not None]

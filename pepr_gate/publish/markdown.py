@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pepr_gate import units
+from pepr_gate.publish.conditions_text import detail_lines
 from pepr_gate.publish.github import MAX_COMMENT_CHARS
 from pepr_gate.publish.headline import headline, next_step, noise_source
 from pepr_gate.publish.text import escape_md
@@ -114,6 +115,7 @@ def _context(result: CheckResult, *, details: bool, run_url: str | None) -> dict
         "details": details,
         "trimmed": not details,
         "trim_note": TRIM_NOTE,
+        "conditions": detail_lines(result),
     }
 
 

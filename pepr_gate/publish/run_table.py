@@ -79,6 +79,20 @@ def _no_scale_text(resource: str, variant: str, measured: float | None) -> str:
             f"{suggested!r}\n{tail}")
 
 
+def _conditions_how(record: RunRecord) -> str:
+    """'1-min load 8.0 -> 8.2 on 2 CPUs; others 80% of CPU; wall/CPU 2.6'."""
+    c = record.conditions
+    assert c is not None
+    parts = ["1-min load " + " -> ".join(f"{x:.1f}" for x in (c.load_start, c.load_end)
+                                         if x is not None)
+             + (f" on {c.cpu_count} CPUs" if c.cpu_count else "")]
+    if c.other_cpu_share is not None:
+        parts.append(f"others {c.other_cpu_share * 100:.0f}% of CPU")
+    if c.wall_cpu_ratio is not None:
+        parts.append(f"wall/CPU {c.wall_cpu_ratio:.1f}")
+    return "; ".join(parts)
+
+
 def run_table(record: RunRecord, *, verbose: bool = False) -> Table:
     res = record.resources
     title = f"pepr-gate run {record.id} · {record.status}"
@@ -101,6 +115,8 @@ def run_table(record: RunRecord, *, verbose: bool = False) -> Table:
     table.add_row("CPU time", units.seconds(res.cpu_time_s),
                   f"user {units.seconds(res.cpu_user_s)}, sys {units.seconds(res.cpu_sys_s)}"
                   if verbose else "wait4")
+    if record.conditions is not None and record.conditions.load is not None:
+        table.add_row("runner load", f"{record.conditions.load:.1f}", _conditions_how(record))
     rss = (f"largest process {units.size(res.peak_rss_single_bytes)}" if verbose
            else "process tree") if res.peak_rss_bytes is not None else "no job process ran"
     table.add_row("peak RSS", units.size(res.peak_rss_bytes), rss)

@@ -143,19 +143,19 @@ def _store(store: Store, record: RunRecord, path: Path) -> None:
 
 
 def _history(config: Config, req: AbRequest, base: list[RunRecord]) -> list[RunRecord]:
-    """Older comparable runs of the base branch (not of this session), for the spread."""
+    """Older paired sessions' comparable base runs (not this session's), for the spread."""
     if not base or req.base_branch is None:
         return []
     try:
         with open_store(req.store_url or config.store.url, root=Path(config.root),
                         must_exist=True) as store:
-            found = store.runs(req.base_branch, status="ok", limit=40,
+            found = store.runs(req.base_branch, status="ok", limit=200,
                                fingerprint=base[0].hardware.fingerprint,
                                config_hash=base[0].config_hash)
     except PeprError:
         return []  # no store yet: the pairs alone give the spread
     session = base[0].paired.session if base[0].paired else None
-    return [r for r in found if not (r.paired and r.paired.session == session)][:20]
+    return [r for r in found if r.paired and r.paired.session != session][:40]
 
 
 def repo_top(root: Path) -> Path:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pepr_gate.config import Config
 from pepr_gate.decide import gate
 from pepr_gate.records import CheckResult, RunRecord, utcnow
+from pepr_gate.services.check import config_name
 
 if TYPE_CHECKING:
     from pepr_gate.services.ab import AbRequest
@@ -29,7 +30,7 @@ def paired_result(config: Config, base: list[RunRecord], head: list[RunRecord],
         created_at=utcnow(),
         base_branch=req.base_branch or req.base_ref,
         head_branch=req.head_branch,
-        config_path=config.source,
+        config_path=config_name(config),
         notes=[note],
         labels=list(req.labels),
     )

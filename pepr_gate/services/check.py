@@ -14,7 +14,7 @@ from pathlib import Path
 from pepr_gate.config import Config
 from pepr_gate.decide import gate, select
 from pepr_gate.errors import InputError
-from pepr_gate.measure.gitinfo import head_branch
+from pepr_gate.measure.gitinfo import head_branch, top_folder
 from pepr_gate.records import CheckResult, RunRecord, utcnow
 from pepr_gate.store import Store
 
@@ -41,6 +41,23 @@ def current_branch(root: Path) -> str | None:
         if os.environ.get(var):
             return os.environ[var]
     return head_branch(root)
+
+
+def config_name(config: Config) -> str | None:
+    """The config's path as the comment marker and the JSON name it: from the repository's
+    top folder (as `ci` names it from GITHUB_WORKSPACE), else from the current folder, else
+    its file name; never absolute, so the same config names the same comment everywhere."""
+    if config.source is None:
+        return None
+    path = Path(config.source).resolve()
+    for root in (top_folder(path.parent), Path.cwd()):
+        if root is None:
+            continue
+        try:
+            return path.relative_to(root.resolve()).as_posix()
+        except (OSError, ValueError):
+            continue
+    return path.name
 
 
 def _latest(store: Store, branch: str) -> RunRecord:
@@ -141,7 +158,7 @@ def run_check(
         created_at=utcnow(),
         base_branch=base_branch,
         head_branch=head_branch or select.newest(group).branch,
-        config_path=config.source,
+        config_path=config_name(config),
         no_baseline=why if not baselines else None,
         labels=list(labels or []),
         notes=notes,

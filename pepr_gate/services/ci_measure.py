@@ -3,7 +3,10 @@
 `[gate] baseline = "history"` (default): the head's runs are compared with the base
 branch's stored history. `"paired"` on a pull request: the PR's base commit and its head
 run alternately on this runner (`services.ab`); a push has no base commit to pair with
-and is compared with its branch's history, said in a notice.
+and is compared with its branch's history, said in a notice. `"auto"`: history first;
+when the check finds the candidate's conditions differ from the baseline window's
+(`decide.conditions`), a pull request then runs the paired A/B on the spot (its cost
+printed first) and the pairs decide; a push keeps history's inconclusive, said in a notice.
 """
 
 from __future__ import annotations
@@ -60,7 +63,38 @@ def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,
     looks = describe_looks(measured, config.run.max_repeats)
     if looks:
         notices.append(looks)
-    return CiMeasured(measured.outcome, measured.result, notices)
+    done = CiMeasured(measured.outcome, measured.result, notices)
+    if config.gate.baseline == "auto":
+        return _auto(ctx, config, opts, store_url, no_store, done)
+    return done
+
+
+def _auto(ctx: EventContext, config: Config, opts: CiOptions, store_url: str, no_store: bool,
+          history: CiMeasured) -> CiMeasured:
+    """`baseline = "auto"`: history's result stands unless the conditions differed; then
+    a pull request is decided by a paired A/B against its base commit."""
+    result = history.result
+    if history.outcome.error is not None or result is None or not result.conditions_differ:
+        return history
+    why = f"the runner's conditions differ from the baseline window's ({result.conditions_differ})"
+    if ctx.kind != "pull_request" or not ctx.base_sha:
+        history.notices.append(f"[gate] baseline = \"auto\": {why}, but a push has no base "
+                               "commit to pair with: history's inconclusive stands")
+        return history
+    line = f"[gate] baseline = \"auto\": {why}; switching to a paired A/B against the base commit"
+    print(f"pepr-gate: {line}", flush=True)
+    try:
+        paired = _paired(ctx, config, opts, store_url, no_store)
+    except InputError as exc:  # e.g. the base commit cannot be fetched: history's result stands
+        history.notices.append(f"{line[0].upper() + line[1:]}, but the paired A/B could not "
+                               f"start: {exc.message}; history's inconclusive stands")
+        return history
+    first, then = history.outcome, paired.outcome
+    outcome = Outcome(records=first.records + then.records,
+                      record_paths=first.record_paths + then.record_paths,
+                      error=then.error, meter_results=first.meter_results + then.meter_results)
+    return CiMeasured(outcome, paired.result, [*history.notices, line[0].upper() + line[1:],
+                                               *paired.notices])
 
 
 def _paired(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,

@@ -31,6 +31,7 @@ from pepr_gate.errors import (
     StoreError,
     signal_of,
 )
+from pepr_gate.measure.conditions import ConditionsProbe
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.hardware import describe
 from pepr_gate.measure.jobenv import job_environment
@@ -226,6 +227,7 @@ def _one_run(
     budget = config.run.timeout_s
     session.open()
     t0 = session.t_start  # after the meters' start-up: the window is the job's alone
+    probe = ConditionsProbe.start()
     with live.watching(session):
         for k, spec in enumerate(stages, 1):
             live.stage(spec.name, k, len(stages), repeat)
@@ -256,6 +258,7 @@ def _one_run(
                 break
     t1 = time.monotonic()
     window = Window(t0, t1, user, sys_, max_rss)
+    conditions = probe.finish(window.duration_s, window.cpu_time_s)
     result = session.close(window)
     trace_error: PeprError | None = None
     if record_trace is not None:
@@ -312,6 +315,7 @@ def _one_run(
         exclusive=result.exclusive,
         notes=notes,
         pepr_gate_version=__version__,
+        conditions=conditions,
     )
     return record, result, error or trace_error
 

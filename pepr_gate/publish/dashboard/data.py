@@ -152,6 +152,19 @@ def _resource_columns(runs: list[RunRecord]) -> dict[str, list[Any]]:
         "C": _nums(x.carbon_kg for x in res),
         "D": _nums(x.duration_s for x in res),
         "M": _nums((x.gpu_peak_memory_bytes for x in res), 1e-9),
+        **_condition_columns(runs),
+    }
+
+
+def _condition_columns(runs: list[RunRecord]) -> dict[str, list[Any]]:
+    """The runner's conditions: load (mean of the window's ends), other processes' share
+    of the CPU time, the job's wall/CPU ratio, GPU temperature; None where not recorded."""
+    conds = [r.conditions for r in runs]
+    return {
+        "L": _nums(c.load if c else None for c in conds),
+        "O": _nums(c.other_cpu_share if c else None for c in conds),
+        "W": _nums(c.wall_cpu_ratio if c else None for c in conds),
+        "G": _nums(c.gpu_temperature_c if c else None for c in conds),
     }
 
 

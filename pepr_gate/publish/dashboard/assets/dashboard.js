@@ -158,6 +158,12 @@
       ["", "duration: " + fmt(R.D[i], "s") + " (measured)"],
       ["", "peak GPU memory: " + fmt(R.M[i], "GB") + (R.M[i] === null ? "" : " (measured)")]
     ];
+    if (R.L && R.L[i] !== null) {
+      lines.push(["", "runner: load " + R.L[i].toFixed(1) +
+        (R.O[i] === null ? "" : ", others " + Math.round(R.O[i] * 100) + "% of CPU") +
+        (R.W[i] === null ? "" : ", wall/CPU " + R.W[i].toFixed(1)) +
+        (R.G[i] === null ? "" : ", GPU " + Math.round(R.G[i]) + " \u00b0C")]);
+    }
     if (!R.ok[i]) lines.push(["failed", "failed: " + (R.failure[i] || "")]);
     if (R.verdict[i]) lines.push(["v-" + R.verdict[i], "verdict: " + R.verdict[i] + (R.reason[i] ? " \u2014 " + R.reason[i] : "")]);
     if (commitUrl(i)) lines.push(["muted", "click to open the commit"]);
