@@ -51,10 +51,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
-    from pepr_gate.errors import InputError, Interrupted, StoreError
+    from pepr_gate.errors import InputError
     from pepr_gate.publish.run_table import print_repeats, print_run
     from pepr_gate.record_ranges import require_branch
-    from pepr_gate.services.export import check_export, export_runs
+    from pepr_gate.services.export import check_export
     from pepr_gate.services.run import execute
 
     require_branch(args.branch, "--branch")
@@ -94,9 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"record: {path}")
     if len(outcome.records) > 1:
         print_repeats(outcome.records)
-    if not isinstance(outcome.error, (Interrupted, StoreError)):  # those runs are not stored
-        verdict = measured.result.verdict if measured and measured.result else None
-        _say(export_runs(config, outcome.records, os.environ, flag=args.mlflow, verdict=verdict))
+    _export(config, args, outcome, measured)
     if outcome.error is not None:
         raise outcome.error
     if measured is not None and measured.result is not None:
@@ -105,6 +103,17 @@ def run(args: argparse.Namespace) -> int:
         print(describe_looks(measured, config.run.max_repeats) or "", f"Verdict so far: "
               f"{measured.result.verdict} (`pepr-gate check` gives the reasons).")
     return 0
+
+
+def _export(config: Any, args: argparse.Namespace, outcome: Any, measured: Any) -> None:
+    """Log the runs to MLflow when asked; an interrupted or unstored run is not logged."""
+    from pepr_gate.errors import Interrupted, StoreError
+    from pepr_gate.services.export import export_runs
+
+    if isinstance(outcome.error, (Interrupted, StoreError)):
+        return
+    verdict = measured.result.verdict if measured and measured.result else None
+    _say(export_runs(config, outcome.records, os.environ, flag=args.mlflow, verdict=verdict))
 
 
 def _say(lines: list[str]) -> None:

@@ -87,7 +87,6 @@ def _measure_and_publish(
     client: GitHubClient | None,
 ) -> int:
     from pepr_gate.services.ci_store import ci_store
-
     from pepr_gate.services.export import check_export
 
     check_export(config)

@@ -15,6 +15,7 @@ seconds, never the CI job its default retry schedule would hold for minutes.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
@@ -41,7 +42,8 @@ class MlflowTarget:
 
     @property
     def where(self) -> str:
-        into = f"run {self.active_run_id}" if self.active_run_id else f"experiment {self.experiment!r}"
+        into = (f"run {self.active_run_id}" if self.active_run_id
+                else f"experiment {self.experiment!r}")
         return f"MLflow at {self.tracking_uri or '(MLflow default)'}, {into}"
 
 
@@ -78,7 +80,7 @@ def methods_of(record: RunRecord) -> str:
     """`gpu:measured (counter), cpu:estimated (tdp-estimate)`: what the total is made of."""
     parts = []
     for c in record.components:
-        if c.kind == "process" or not c.counts_toward_total:
+        if c.kind == "process" or not c.counts_toward_total or c.method == "unavailable":
             continue
         detail = f" ({c.detail})" if c.detail else ""
         parts.append(f"{c.kind}:{c.method}{detail}")
@@ -131,8 +133,10 @@ def _bounded(timeout_s: float) -> Iterator[None]:
     for lg in loggers:  # MLflow's INFO lines ("Creating initial database tables") are noise
         lg.setLevel(logging.WARNING)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # MLflow's deprecation notes are not ours to show
+        # MLflow's deprecation notes and its "View run at" lines on stdout are not ours to
+        # show: stdout is the run's table (and JSON for some commands).
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
