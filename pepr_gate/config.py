@@ -239,6 +239,22 @@ class DashboardConfig(_Section):
                                  description="commit links: REPO_URL/commit/SHA")
 
 
+class MlflowExportConfig(_Section):
+    """`[export.mlflow]`: log every run to an MLflow tracking server (docs/integrations.md)."""
+
+    tracking_uri: str | None = Field(
+        default=None, min_length=1, description="default: the MLFLOW_TRACKING_URI variable")
+    experiment: str = Field(default="pepr-gate", min_length=1)
+    run_name: str | None = Field(default=None, min_length=1,
+                                 description="default: '<branch> <sha7>' of the run")
+    tags: dict[str, str] = Field(default_factory=dict)
+    timeout_s: PositiveFloat = 10.0
+
+
+class ExportConfig(_Section):
+    mlflow: MlflowExportConfig | None = None
+
+
 class Config(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     performance: PerformanceConfig | None = None
@@ -248,6 +264,7 @@ class Config(_Section):
     meter: MeterConfig = Field(default_factory=MeterConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     # Where the config came from; not part of the file.
     source: str | None = Field(default=None, exclude=True)

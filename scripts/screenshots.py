@@ -109,7 +109,8 @@ def chromium() -> str:
     raise SystemExit("screenshots: headless Chromium not found: apt-get install chromium")
 
 
-def shoot(page: Path, out: Path) -> None:
+def shoot(page: Path | str, out: Path, *, width: int = WIDTH, height: int = 4000,
+          wait_ms: int = 15000) -> None:
     from PIL import Image, ImageChops
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -117,8 +118,8 @@ def shoot(page: Path, out: Path) -> None:
         subprocess.run(
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
              "--force-device-scale-factor=1", f"--user-data-dir={profile}",
-             f"--window-size={WIDTH},4000", "--virtual-time-budget=15000",
-             f"--screenshot={out}", page.as_uri()],
+             f"--window-size={width},{height}", f"--virtual-time-budget={wait_ms}",
+             f"--screenshot={out}", page if isinstance(page, str) else page.as_uri()],
             check=True, capture_output=True, timeout=120,
         )
     # The window is taller than the page: cut the blank bottom off, keep a margin.

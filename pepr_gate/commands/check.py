@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,4 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
         write_output(args.markdown, render_markdown(result, run_url=workflow_run_url(os.environ)))
     render_terminal(result)
+    from pepr_gate.services.export import export_verdict
+
+    for line in export_verdict(config, result.candidate.run_ids, result.verdict, os.environ):
+        print(f"pepr-gate: {line}", file=sys.stderr)
     return exit_code_for(result)

@@ -20,6 +20,7 @@ examples:
   pepr-gate history --branch main --limit 50
   pepr-gate history --all-branches --format csv > runs.csv
   pepr-gate history --store git:pepr-data --format json
+  pepr-gate history --all-branches --format openmetrics > pepr-gate.prom
   pepr-gate history --store git:pepr-data --import .pepr/runs/RUN_ID.json
 """
 
@@ -51,9 +52,12 @@ def register(sub: Any) -> None:
     which.add_argument("--branch", metavar="B", help="the branch to show")
     which.add_argument("--all-branches", action="store_true", help="show every branch")
     p.add_argument("--status", choices=("ok", "failed"), help="only runs with this status")
-    p.add_argument("--limit", type=_positive_int, default=20, metavar="N",
-                   help="at most N runs, newest first (default: 20)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                   help="at most N runs, newest first (default: 20; with --format "
+                   "openmetrics every run, to find each branch's newest)")
+    p.add_argument("--format", choices=("table", "json", "csv", "openmetrics"), default="table",
+                   help="openmetrics: the newest ok run of each branch as OpenMetrics text "
+                   "(for a textfile collector or a Pushgateway)")
     p.add_argument("--import", dest="import_files", nargs="+", metavar="FILE",
                    help="store these run-record files (e.g. ones a failed push left in "
                    ".pepr/runs/) instead of listing; ids already stored are skipped")
@@ -75,8 +79,15 @@ def run(args: argparse.Namespace) -> int:
             from pepr_gate.measure.gitinfo import current_branch
 
             branch = args.branch or current_branch(Path.cwd())
-        records = store.runs(branch, limit=args.limit, status=args.status)
-    if args.format == "json":
+        limit = args.limit or (None if args.format == "openmetrics" else 20)
+        records = store.runs(branch, limit=limit, status=args.status)
+    if args.format == "openmetrics":
+        import sys
+
+        from pepr_gate.publish.exports.openmetrics import render
+
+        sys.stdout.write(render(records))
+    elif args.format == "json":
         import json
 
         print(json.dumps([r.model_dump(mode="json", by_alias=True) for r in records], indent=2))

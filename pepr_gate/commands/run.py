@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +39,9 @@ def register(sub: Any) -> None:
                    "plain line every [run] progress_interval_s)")
     p.add_argument("--record-trace", metavar="FILE", type=Path,
                    help="also record the GPU samples as a replay trace (real GPUs only)")
+    p.add_argument("--mlflow", action="store_true",
+                   help="also log each run to MLflow ([export.mlflow], else "
+                   "MLFLOW_TRACKING_URI); a tracker that is down costs a warning, not the run")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show each energy component and why each missing sensor is missing")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...",
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.errors import InputError
     from pepr_gate.publish.run_table import print_repeats, print_run
     from pepr_gate.record_ranges import require_branch
+    from pepr_gate.services.export import check_export
     from pepr_gate.services.run import execute
 
     require_branch(args.branch, "--branch")
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         )
     repeats = _repeats(args.repeats)
     config = load_config(args.config, required=not cmd)
+    check_export(config, flag=args.mlflow)
     if args.record_trace is not None and (args.meter or config.meter.kind) == "auto":
         _check_record_trace(args.record_trace, config)
     common: dict[str, Any] = dict(
@@ -87,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"record: {path}")
     if len(outcome.records) > 1:
         print_repeats(outcome.records)
+    _export(config, args, outcome, measured)
     if outcome.error is not None:
         raise outcome.error
     if measured is not None and measured.result is not None:
@@ -95,6 +103,23 @@ def run(args: argparse.Namespace) -> int:
         print(describe_looks(measured, config.run.max_repeats) or "", f"Verdict so far: "
               f"{measured.result.verdict} (`pepr-gate check` gives the reasons).")
     return 0
+
+
+def _export(config: Any, args: argparse.Namespace, outcome: Any, measured: Any) -> None:
+    """Log the runs to MLflow when asked; an interrupted or unstored run is not logged."""
+    from pepr_gate.errors import Interrupted, StoreError
+    from pepr_gate.services.export import export_runs
+
+    if isinstance(outcome.error, (Interrupted, StoreError)):
+        return
+    verdict = measured.result.verdict if measured and measured.result else None
+    _say(export_runs(config, outcome.records, os.environ, flag=args.mlflow, verdict=verdict))
+
+
+def _say(lines: list[str]) -> None:
+    for line in lines:
+        warn = line.startswith("warning:")
+        print(f"pepr-gate: {line}", file=sys.stderr if warn else sys.stdout)
 
 
 def _repeats(text: str | None) -> int | Literal["auto"] | None:

@@ -87,7 +87,9 @@ def _measure_and_publish(
     client: GitHubClient | None,
 ) -> int:
     from pepr_gate.services.ci_store import ci_store
+    from pepr_gate.services.export import check_export
 
+    check_export(config)
     out = Published()
     paths: list[Path] = []
     store = ci_store(config, opts.store, env)
@@ -114,6 +116,10 @@ def _measure_and_publish(
         assert measured.result is not None
         result = measured.result
         out.notices += measured.notices
+        if not ctx.fork:  # like the store: a fork's runs go nowhere
+            from pepr_gate.services.export import export_runs
+
+            out.notices += export_runs(config, records, env, verdict=result.verdict)
         if opts.dashboard and not ctx.fork:
             out.notices.append(_dashboard(records, result, config, opts, store.url, env))
     except BaseException as exc:
