@@ -343,3 +343,23 @@ def test_history_and_the_dashboard_carry_the_conditions(tmp_path: Path) -> None:
     row = _row(records[0])
     assert set(row) == set(CSV_COLUMNS) and row["load_start"] == 8.0
     assert row["wall_cpu_ratio"] == 2.6 and _row(records[1])["load_end"] is None
+
+
+def test_a_verdict_the_load_could_only_have_opposed_stands_with_a_note() -> None:
+    """Busier candidate that still passes, quieter candidate that still fails: the load
+    pushed against the verdict, so history decides (with a note naming the conditions)."""
+    quiet_base, busy_base = runs(5, QUIET, 0.0070), runs(5, BUSY, 0.0070)
+    held = gate.evaluate(runs(3, BUSY, 0.0070, branch="feature"), quiet_base, quiet_base,
+                         settings(), ctx())
+    assert held.verdict == "pass", held.reasons
+    assert any("it stands" in n and "busier" in n for n in held.notes)
+    failed = gate.evaluate(runs(3, QUIET, 0.0095, branch="feature"), busy_base, busy_base,
+                           settings(), ctx())
+    assert failed.verdict == "fail", failed.reasons
+    hidden = gate.evaluate(runs(3, QUIET, 0.0072, branch="feature"), busy_base, busy_base,
+                           settings(), ctx())
+    assert hidden.verdict == "inconclusive"  # a quiet runner can hide a regression
+    mixed = BUSY.model_copy(update={"other_cpu_share": 0.0, "wall_cpu_ratio": 0.5})
+    assert cond.direction(mixed, QUIET) == 0
+    assert gate.evaluate(runs(3, mixed, 0.0070, branch="feature"), quiet_base, quiet_base,
+                         settings(), ctx()).verdict == "inconclusive"

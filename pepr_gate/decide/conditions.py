@@ -15,6 +15,11 @@ The conditions differ when, comparing the medians of each side's recorded condit
 - the job's wall/CPU ratio differs by more than a factor RATIO_FACTOR = 1.5 (it queued
   for a CPU on one side and not on the other).
 
+The load moves energy one way: a busier runner reads more. So the rule looks at the
+direction too (`verdict_stands`): a candidate that passed while busier than the window,
+or failed while quieter, keeps its verdict with a note; a drop measured on a busier
+runner, a pass on a quieter one, or measures that disagree become inconclusive.
+
 The share and the ratio count only from runs of at least MIN_WINDOW_S = 0.5 s (100 clock
 ticks of `/proc/stat` on 2 CPUs; shorter windows are mostly the job's start-up). Runs that
 recorded no conditions (older records) compare as unknown, never as different. Peak GPU
@@ -87,18 +92,39 @@ def _apart(a: float | None, b: float | None, bound: float, factor: bool = False)
     return abs(a - b) > bound
 
 
+def _sign(a: float | None, b: float | None, bound: float, factor: bool = False) -> int:
+    """+1 when `a` is beyond the bound above `b`, -1 below, 0 within (or unknown)."""
+    if not _apart(a, b, bound, factor):
+        return 0
+    assert a is not None and b is not None
+    return 1 if a > b else -1
+
+
+def direction(cand: Conditions | None, base: Conditions | None) -> int | None:
+    """None when the conditions match (or either side recorded none); +1 when the
+    candidate ran busier than the baseline on every measure that differs, -1 when quieter,
+    0 when the measures disagree."""
+    if cand is None or base is None:
+        return None
+    cpus = cand.cpu_count or base.cpu_count or 1
+    signs = {_sign(cand.load, base.load, LOAD_PER_CPU * cpus),
+             _sign(cand.other_cpu_share, base.other_cpu_share, OTHER_SHARE),
+             _sign(cand.wall_cpu_ratio, base.wall_cpu_ratio, RATIO_FACTOR, factor=True)} - {0}
+    if not signs:
+        return None
+    return signs.pop() if len(signs) == 1 else 0
+
+
 def differ(cand: Conditions | None, base: Conditions | None) -> str | None:
     """How the candidate's conditions differ from the baseline's beyond the bounds, in
     words ("the candidate ran at load 8.1, the baseline at 1.3 ..."); None when they
     match or either side recorded none."""
-    if cand is None or base is None:
+    if direction(cand, base) is None:
         return None
+    assert cand is not None and base is not None
     cpus = cand.cpu_count or base.cpu_count or 1
     cs, bs = cand.other_cpu_share, base.other_cpu_share
     cr, br = cand.wall_cpu_ratio, base.wall_cpu_ratio
-    if not (_apart(cand.load, base.load, LOAD_PER_CPU * cpus)
-            or _apart(cs, bs, OTHER_SHARE) or _apart(cr, br, RATIO_FACTOR, factor=True)):
-        return None
     parts = [f"the candidate ran at load {load_text(cand)}, the baseline at {load_text(base)} "
              f"({cpus} CPUs)"]
     if cs is not None and bs is not None:
@@ -106,6 +132,18 @@ def differ(cand: Conditions | None, base: Conditions | None) -> str | None:
     if cr and br:
         parts.append(f"wall/CPU time {cr:.1f} vs {br:.1f}")
     return "; ".join(parts)
+
+
+def verdict_stands(said: Sequence[rules.Reason], towards: int) -> bool:
+    """Whether history's verdict holds although the conditions differ. A busier runner
+    raises the energy it reads, a quieter one lowers it. So a candidate that passed
+    although it ran busier than the baseline passed on the code (the load could only have
+    hidden an improvement), and one that failed although it ran quieter failed on the
+    code. The other cases (a warn either way: the drop may be the load's, or larger than
+    read), and measures that disagree, are not decided by history."""
+    failed = any(r.level == "fail" for r in said)
+    passed = not any(r.level in ("fail", "warn", "unsure") for r in said)
+    return (towards > 0 and passed) or (towards < 0 and failed)
 
 
 # The reasons that judge the PePR change itself (budgets and the guardrail are not).
@@ -121,13 +159,23 @@ def history_can_decide(found: list[rules.Reason], facts: rules.Facts, resource: 
     if (facts.paired or facts.comparison is None or facts.base_side is None
             or not applies(resource, facts.primary)):
         return found, None
-    text = differ(facts.cand.conditions, facts.base_side.conditions)
-    if text is None:
+    cand, base = facts.cand.conditions, facts.base_side.conditions
+    text = differ(cand, base)
+    towards = direction(cand, base)
+    if text is None or towards is None:
         return found, None
     change = facts.comparison.change
     moved = f"{facts.variant} {'fell' if change < 0 else 'rose'} {rules.pct(change)}"
     kept = [r for r in found if r.code not in _CHANGE_CODES]
     said = [r for r in found if r.code in _CHANGE_CODES]
+    if verdict_stands(said, towards):
+        busier = "busier" if towards > 0 else "quieter"
+        held = rules.Reason(
+            "note", "conditions-held",
+            f"The runner's conditions differ ({text}), but the candidate ran {busier} than "
+            "the baseline, which could only have moved the figures against this verdict, "
+            "so it stands.")
+        return [*found, held], text
     unsure = rules.Reason(
         "unsure", "conditions",
         f"{moved}, but the runner's conditions differ: {text}. Against stored history such a "
