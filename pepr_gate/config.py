@@ -65,8 +65,16 @@ class StageConfig(_Section):
         return [self.cmd] if isinstance(self.cmd, str) else list(self.cmd)
 
 
+class CooldownConfig(_Section):
+    """`[run] cooldown`: before the window opens, wait for the GPUs to cool (NVML)."""
+
+    max_temp_c: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)]
+    timeout_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 300.0
+
+
 class RunConfig(_Section):
     stages: list[StageConfig] = Field(default_factory=list)
+    cooldown: CooldownConfig | None = None
     timeout_s: PositiveFloat | None = None
     workdir: str = "."
     env: dict[str, str] = Field(default_factory=dict)
