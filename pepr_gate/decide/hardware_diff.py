@@ -14,37 +14,49 @@ def _gpus(hw: Hardware) -> list[GpuInfo]:
     return sorted((g for g in hw.gpus if g.visible), key=lambda g: (g.index or 0, g.name))
 
 
-def _watts(value: float | None) -> str:
-    return f"{value:g} W" if value is not None else "unknown"
+def _gib(n: int) -> int:
+    return round(n / 2**30)
+
+
+def _host(ours: Hardware, theirs: Hardware) -> list[str]:
+    out = []
+    if (ours.cpu_model, ours.cpu_count) != (theirs.cpu_model, theirs.cpu_count):
+        out.append(f"CPU {ours.cpu_model} x{ours.cpu_count} vs "
+                   f"{theirs.cpu_model} x{theirs.cpu_count}")
+    if _gib(ours.ram_bytes) != _gib(theirs.ram_bytes):
+        out.append(f"RAM {_gib(ours.ram_bytes)} GiB vs {_gib(theirs.ram_bytes)} GiB")
+    return out
+
+
+def _one_gpu(x: GpuInfo, y: GpuInfo) -> list[str]:
+    """MIG profile and power limit, where both runs recorded them."""
+    label = f"GPU {x.index if x.index is not None else '?'}"
+    out = []
+    if x.mig_profile and y.mig_profile and x.mig_profile != y.mig_profile:
+        out.append(f"{label} MIG profile {x.mig_profile} vs {y.mig_profile}")
+    if x.power_limit_w and y.power_limit_w and x.power_limit_w != y.power_limit_w:
+        out.append(f"{label} power limit {x.power_limit_w:g} W vs {y.power_limit_w:g} W")
+    return out
+
+
+def _recorded(gpus: list[GpuInfo]) -> bool:
+    return any(g.mig_profile or g.power_limit_w for g in gpus)
 
 
 def hardware_changes(ours: Hardware, theirs: Hardware) -> list[str]:
     """Each part of the fingerprint that differs, "what: ours vs theirs"."""
-    out: list[str] = []
-    if ours.cpu_model != theirs.cpu_model or ours.cpu_count != theirs.cpu_count:
-        out.append(f"CPU {ours.cpu_model} x{ours.cpu_count} vs "
-                   f"{theirs.cpu_model} x{theirs.cpu_count}")
-    if round(ours.ram_bytes / 2**30) != round(theirs.ram_bytes / 2**30):
-        out.append(f"RAM {round(ours.ram_bytes / 2**30)} GiB vs "
-                   f"{round(theirs.ram_bytes / 2**30)} GiB")
+    out = _host(ours, theirs)
     a, b = _gpus(ours), _gpus(theirs)
     if [g.name for g in a] != [g.name for g in b]:
         out.append(f"GPUs {len(a)} x {a[0].name if a else 'none'} vs "
                    f"{len(b)} x {b[0].name if b else 'none'}")
         return out
     for x, y in zip(a, b, strict=True):
-        label = f"GPU {x.index if x.index is not None else '?'}"
-        if (x.mig_profile or "whole-gpu") != (y.mig_profile or "whole-gpu") and (
-                x.mig_profile and y.mig_profile):
-            out.append(f"{label} MIG profile {x.mig_profile} vs {y.mig_profile}")
-        if x.power_limit_w != y.power_limit_w and x.power_limit_w and y.power_limit_w:
-            out.append(f"{label} power limit {_watts(x.power_limit_w)} vs "
-                       f"{_watts(y.power_limit_w)}")
+        out.extend(_one_gpu(x, y))
     if a and _major(ours.driver_version) != _major(theirs.driver_version):
         out.append(f"NVIDIA driver {_major(ours.driver_version) or 'unknown'} vs "
                    f"{_major(theirs.driver_version) or 'unknown'} (major version)")
-    if not out and (any(g.mig_profile or g.power_limit_w for g in a)
-                    != any(g.mig_profile or g.power_limit_w for g in b)):
+    if not out and _recorded(a) != _recorded(b):
         out.append("one side was measured before MIG profile, power limit and driver branch "
                    "joined the fingerprint (run the base branch once to store a new baseline)")
     return out

@@ -253,10 +253,16 @@ class NvmlSource(Source):
                        "either; the other GPUs are metered"],
                 extra={"index": index, "nvml_error": failure.kind}))
             res.notes.append(f"GPU {index} could not be opened ({failure.reason})")
-        unused = {id(d) for d in unused_gpus(self._devices)}
+        self._device_readings(res)
+        memory_and_exclusivity(res, self._devices, self._peak_job_mem, self._peak_used_mem)
+        return res
+
+    def _device_readings(self, res: SourceResult) -> None:
+        """Each GPU's component and GpuInfo, with the unused-GPU and cooldown notes."""
+        unused = unused_gpus(self._devices)
         for dev in self._devices:
             comp, low = dev.component(self._t0, self._t1)
-            if id(dev) in unused:
+            if any(d is dev for d in unused):
                 comp.notes.append(unused_note(self.spec.raw))
             if self._cooldown is not None and dev.visible:
                 comp.extra["cooldown"] = self._cooldown.as_dict()
@@ -266,17 +272,14 @@ class NvmlSource(Source):
                                     memory_total_bytes=dev.memory_total, visible=dev.visible,
                                     mig_profile=dev.mig_profile,
                                     power_limit_w=dev.power_limit_w))
-        memory_and_exclusivity(res, self._devices, self._peak_job_mem, self._peak_used_mem)
         if unused:
-            names = ", ".join(f"GPU {d.gpu.index}" for d in self._devices if id(d) in unused)
             res.notes.append(
                 f"{len(unused)} GPU(s) the job could see never held a process of the job and "
-                f"stayed idle ({names}): their "
+                f"stayed idle ({', '.join(f'GPU {d.gpu.index}' for d in unused)}): their "
                 "idle power is in the total" + ("" if self.spec.raw is not None else
                 "; CUDA_VISIBLE_DEVICES is unset, so every GPU of the runner is charged"))
         if self._cooldown is not None:
             res.notes.append(self._cooldown.note())
-        return res
 
     # -- recording --------------------------------------------------------------------
     def trace(self) -> dict[str, Any]:
