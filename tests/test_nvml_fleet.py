@@ -256,3 +256,21 @@ def test_a_disagreeing_counter_keeps_both_figures() -> None:
     assert c["extra"]["counter_j"] == pytest.approx(150 * 30, rel=0.01)
     assert c["extra"]["integrated_j"] == pytest.approx(250 * 30, rel=0.05)
     assert any("both figures are kept" in n for n in c["notes"])
+
+
+def with_start_temp(temp: float | None):  # type: ignore[no-untyped-def]
+    rec = make_record()
+    state = {} if temp is None else {"state": {"start": {"temperature_c": temp}}}
+    gpu = rec.components[0].model_copy(update={"extra": state})
+    return rec.model_copy(update={"components": [gpu, *rec.components[1:]]})
+
+
+def test_a_cold_candidate_against_warm_baselines_gets_a_note_in_the_comment() -> None:
+    from pepr_gate.decide.hardware_diff import warm_cold_note
+
+    warm = [with_start_temp(t) for t in (70, 72, 75)]
+    note = warm_cold_note([with_start_temp(38)], warm)
+    assert note is not None and "started at 38 °C, the baseline runs' at 72 °C" in note
+    assert "colder" in note and "[run] cooldown" in note
+    assert warm_cold_note([with_start_temp(65)], warm) is None  # within 15 degrees
+    assert warm_cold_note([with_start_temp(None)], warm) is None  # no state recorded

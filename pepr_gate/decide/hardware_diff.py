@@ -1,8 +1,12 @@
-"""What differs between two runs' machines, in words: the no-baseline reason names it."""
+"""What differs between two runs' machines, in words: the no-baseline reason names it;
+and a candidate whose GPUs started much colder or warmer than the baseline's."""
 
 from __future__ import annotations
 
-from pepr_gate.records import GpuInfo, Hardware
+from collections.abc import Sequence
+from statistics import median
+
+from pepr_gate.records import GpuInfo, Hardware, RunRecord
 
 
 def _major(version: str | None) -> str | None:
@@ -60,3 +64,32 @@ def hardware_changes(ours: Hardware, theirs: Hardware) -> list[str]:
         out.append("one side was measured before MIG profile, power limit and driver branch "
                    "joined the fingerprint (run the base branch once to store a new baseline)")
     return out
+
+
+WARM_COLD_C = 15.0  # start temperatures this far apart make a warm/cold note
+
+
+def start_temperature(run: RunRecord) -> float | None:
+    """The mean start temperature of the GPUs a run counted (from the meter's GPU state)."""
+    temps = []
+    for c in run.components:
+        start = (c.extra.get("state") or {}).get("start") or {}
+        if c.kind == "gpu" and c.counts_toward_total and start.get("temperature_c") is not None:
+            temps.append(float(start["temperature_c"]))
+    return sum(temps) / len(temps) if temps else None
+
+
+def warm_cold_note(candidates: Sequence[RunRecord], baselines: Sequence[RunRecord]) -> str | None:
+    """A note when the candidate's GPUs started much colder or warmer than the baseline's."""
+    ours = [t for r in candidates if (t := start_temperature(r)) is not None]
+    theirs = [t for r in baselines if (t := start_temperature(r)) is not None]
+    if not ours or not theirs:
+        return None
+    a, b = median(ours), median(theirs)
+    if abs(a - b) < WARM_COLD_C:
+        return None
+    return (f"the candidate's GPUs started at {a:.0f} °C, the baseline runs' at {b:.0f} °C "
+            f"(median): a {'colder' if a < b else 'warmer'} GPU draws "
+            f"{'less' if a < b else 'more'} power for the same work, so part of the "
+            "difference may be temperature; [run] cooldown = { max_temp_c = ... } starts "
+            "every run at the same temperature")
