@@ -173,10 +173,14 @@ class PrometheusSource(Source):
         its power at the end, so it waits for a second scrape: the interval after the run
         then tells the power outside it (counters.py).
         """
-        interval = max(self.scrape_interval_s or FALLBACK_INTERVAL_S, self.refresh_s or 0.0)
+        scrape = self.scrape_interval_s or FALLBACK_INTERVAL_S
+        interval = max(scrape, self.refresh_s or 0.0)
         scrapes = 2 if end - start < 2 * interval else 1
-        target = end + (scrapes - 1) * interval
-        bound = (scrapes + 1) * interval + 5.0
+        # a slow refresh: the first new value after the end comes up to a refresh period
+        # later and is seen at the next scrape after that
+        late = interval + scrape if self.refresh_s else 0.0
+        target = end + (scrapes - 1) * interval + late
+        bound = (scrapes + 1) * interval + late + 5.0
         t0 = time.time()
 
         def done() -> bool:

@@ -89,8 +89,12 @@ class BoundedGet:
             except httpx.TimeoutException as exc:
                 kind = "unreachable" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
                 raise HttpFailure(kind, type(exc).__name__) from None
-            except httpx.TransportError as exc:
+            except httpx.ProtocolError as exc:  # it answered, but not in HTTP
+                raise HttpFailure("shape", str(exc) or type(exc).__name__) from None
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
                 raise HttpFailure("unreachable", str(exc) or type(exc).__name__) from None
+            except httpx.HTTPError as exc:  # a broken answer (bad chunking, bad encoding)
+                raise HttpFailure("shape", str(exc) or type(exc).__name__) from None
             return self._decode(body, status)
         raise HttpFailure("redirect", f"more than {MAX_REDIRECTS} redirects")
 
