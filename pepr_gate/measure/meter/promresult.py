@@ -24,8 +24,9 @@ def series_notes(d: Device) -> list[str]:
                      "left out")
     if d.refresh_s:
         notes.append(f"the counter changes only every {d.refresh_s:.3g} s, slower than the "
-                     "scrape: each value is taken at the first scrape that shows it, so each "
-                     "edge of the run is known to one scrape interval; refresh the exporter "
+                     "scrape: each value is placed midway between the scrapes around its "
+                     "change, so each edge of the run is known to half a scrape interval; "
+                     "refresh the exporter "
                      "at least as often as it is scraped (dcgm-exporter -c 1000)")
     return notes
 

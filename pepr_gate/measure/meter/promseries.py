@@ -13,8 +13,9 @@
   holds everything): only `package` counts where a node has it.
 - A sample that is negative, NaN or infinite is no energy reading: dropped and named.
 - A counter that refreshes slower than it is scraped (DCGM's 30 s default behind a 15 s
-  scrape) shows flat steps; then only the first scrape of each new value is kept, which
-  places each reading within one scrape interval of when the exporter took it.
+  scrape) shows flat steps; then one sample per value is kept, placed midway between the
+  last scrape showing the old value and the first showing the new one (within half a
+  scrape interval of when the exporter took it).
 """
 
 from __future__ import annotations
@@ -159,10 +160,14 @@ def refresh_period(t: array[float] | list[float], v: array[float] | list[float])
 
 
 def keep_changes(dev: Device) -> None:
-    """Only the first scrape of each value (a slow refresh's flat steps removed)."""
-    idx = [0, *(i for i in range(1, len(dev.v)) if dev.v[i] != dev.v[i - 1])]
-    dev.t = array("d", (dev.t[i] for i in idx))
-    dev.v = array("d", (dev.v[i] for i in idx))
+    """One sample per value (a slow refresh's flat steps removed), placed midway between
+    the last scrape that still showed the old value and the first that shows the new one:
+    the exporter took it somewhere in between, so the placement is off by at most half a
+    scrape interval, either way."""
+    idx = [i for i in range(1, len(dev.v)) if dev.v[i] != dev.v[i - 1]]
+    t, v = dev.t, dev.v
+    dev.t = array("d", [t[0], *((t[i - 1] + t[i]) / 2 for i in idx)])
+    dev.v = array("d", [v[0], *(v[i] for i in idx)])
 
 
 def drop_inner_zones(devices: list[Device]) -> list[str]:
