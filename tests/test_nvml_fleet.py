@@ -147,7 +147,8 @@ def test_cooldown_waits_for_the_gpus_to_cool_before_the_window() -> None:
     assert c["extra"]["cooldown"]["waited_s"] == pytest.approx(20, abs=1)
     assert c["extra"]["cooldown"]["reached"] is True
     assert c["extra"]["state"]["start"]["temperature_c"] <= 60
-    assert any("waited 20 s for every GPU to cool to 60 °C" in n for n in res.notes)
+    assert any("waited 20 s for every GPU to cool to 60 °C or below (hottest 80 °C before)"
+               in n for n in res.notes)
     said = src.said  # type: ignore[attr-defined]
     assert said[0].startswith("cooling down: GPU(s) at GPU 0 80 °C, waiting for 60 °C")
 
@@ -274,3 +275,17 @@ def test_a_cold_candidate_against_warm_baselines_gets_a_note_in_the_comment() ->
     assert "colder" in note and "[run] cooldown" in note
     assert warm_cold_note([with_start_temp(65)], warm) is None  # within 15 degrees
     assert warm_cold_note([with_start_temp(None)], warm) is None  # no state recorded
+
+
+def test_cooldown_without_a_temperature_reading_starts_at_once_and_says_so() -> None:
+    import pynvml
+
+    fake = FakeNvml([FakeGpu(UUIDS[0], energy_integral=lambda t: 250 * t,
+                             errors={"nvmlDeviceGetTemperature": pynvml.NVML_ERROR_NOT_SUPPORTED})])
+    with fake.installed():
+        src = cooling(fake, 60, 30)
+        _, res = window(fake, {}, 3.0, src=src)
+    c = comp(res, 0)
+    assert c["extra"]["cooldown"]["waited_s"] == 0
+    assert c["extra"]["state"]["start"]["temperature_c"] is None
+    assert any("no GPU temperature readable" in n for n in res.notes)

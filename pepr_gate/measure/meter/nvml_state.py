@@ -74,13 +74,16 @@ class Cooldown:
 
     def note(self) -> str:
         hottest = max((self.end_temps or {}).values(), default=None)
+        if hottest is None:
+            return (f"cooldown: no GPU temperature readable after {self.waited_s:.0f} s; "
+                    "the run started without knowing it")
         if self.waited_s == 0:
             return (f"cooldown: every GPU was at or below {self.max_temp_c:g} °C already "
-                    f"(hottest {hottest:g} °C)" if hottest is not None else
-                    "cooldown: no GPU temperature readable; the run started at once")
+                    f"(hottest {hottest:g} °C)")
         if self.reached:
+            start = max((self.start_temps or {}).values(), default=hottest)
             return (f"cooldown: waited {self.waited_s:.0f} s for every GPU to cool to "
-                    f"{self.max_temp_c:g} °C or below (hottest {hottest:g} °C at the start)")
+                    f"{self.max_temp_c:g} °C or below (hottest {start:g} °C before)")
         return (f"cooldown: still {hottest:g} °C after {self.waited_s:.0f} s (timeout_s = "
                 f"{self.timeout_s:g}), above max_temp_c = {self.max_temp_c:g} °C: the run "
                 "started warm")
