@@ -1,14 +1,18 @@
 """Measure the gate itself on a real NVIDIA GPU: run-to-run spread and verdict rates.
 
-    PYTHONPATH=$PWD python scripts/gpu_gate_study.py [--repeats 24] [--out FILE]
+    PYTHONPATH=$PWD python scripts/gpu_gate_study.py [--repeats 20] [--out FILE]
 
-Sized for about 8 minutes on an H100/H200. For each of two workloads (the bundled example,
-examples/digits, and a torch GPU matmul loop at a fixed duty cycle) it makes `--repeats`
+Sized for about 8 minutes on an H100/H200 (an estimate: 20 repeats of two workloads of
+about 10 s each, plus pepr-gate's start-up per run; never timed on a GPU yet). For each
+of two workloads (the bundled example, examples/digits, and a torch GPU matmul loop at a
+fixed duty cycle) it makes `--repeats`
 real `pepr-gate run --no-store` runs with the NVML energy counter (`--meter auto`), then
 reports:
 
 - the per-run spread of the energy and of PePR-E (mean, standard deviation, coefficient
   of variation), and each run's GPU temperature at the start and end of its window;
+  PePR-E is scored with the energy scale at twice the workload's median energy (R near
+  0.5), so that an energy change moves it;
 - the verdict rates of pepr-gate's own gate (`decide.gate.evaluate` / `evaluate_paired`)
   over those runs, each candidate judged against the runs before it:
   * false alarms: an identical-code candidate judged `fail` (and `warn`);
@@ -47,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from pepr_gate.config import load_config  # noqa: E402
 from pepr_gate.decide.gate import Context, Settings, evaluate, evaluate_paired  # noqa: E402
 from pepr_gate.records import RunRecord  # noqa: E402
+from pepr_gate.score import rescore  # noqa: E402
 
 WINDOW = 5
 AUTO_MAX = 5
@@ -213,11 +218,15 @@ def rates(verdicts: list[str]) -> dict[str, Any]:
 def study(folder: Path, repeats: int, meter: str) -> dict[str, Any]:
     t0 = time.time()
     runs = measure(folder, repeats, meter)
-    settings = Settings.from_config(load_config(folder / "pepr.toml"))
     energy = [r.resources.energy_kwh * 3.6e6 for r in runs if r.resources.energy_kwh]
-    pepr = [r.score.pepr for r in runs if r.score and r.score.pepr]
+    # R = 1 at twice the workload's median energy, so R sits near 0.5 and a change of the
+    # energy moves PePR-E (a config's scale for a CPU run would cap R at 1 on a GPU)
+    scale = 2 * statistics.median(energy) / 3.6e6 if energy else None
+    settings = dataclasses.replace(Settings.from_config(load_config(folder / "pepr.toml")),
+                                   scale=scale, scale_source="study: 2x the median energy")
+    pepr = [p for r in runs if scale and (p := rescore(r, "energy", scale, "study").pepr)]
     return {
-        "runs": len(runs), "seconds": round(time.time() - t0, 1),
+        "runs": len(runs), "seconds": round(time.time() - t0, 1), "energy_scale_kwh": scale,
         "energy_method": sorted({r.resources.energy_method for r in runs}),
         "energy_j": spread(energy), "pepr_e": spread(pepr),
         "gpu_temperature_c": [temperatures(r) for r in runs],
@@ -228,7 +237,7 @@ def study(folder: Path, repeats: int, meter: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=24)
+    ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--meter", default="auto", help="auto (the NVML counter); replay:TRACE "
                     "only checks the script")
     ap.add_argument("--out", type=Path)
