@@ -289,3 +289,15 @@ def test_cooldown_without_a_temperature_reading_starts_at_once_and_says_so() -> 
     assert c["extra"]["cooldown"]["waited_s"] == 0
     assert c["extra"]["state"]["start"]["temperature_c"] is None
     assert any("no GPU temperature readable" in n for n in res.notes)
+
+
+def test_a_baseline_stored_before_the_new_fingerprint_parts_is_named_as_such() -> None:
+    old = make_record(branch="main")
+    old.hardware.gpus[:] = [gpu_info(mig_profile=None, power_limit_w=None)]
+    old.hardware.driver_version = "550.54.15"
+    new = make_record(branch="pr", fingerprint="hw-new")
+    new.hardware.gpus[:] = [gpu_info()]
+    new.hardware.driver_version = "550.54.15"
+    (change,) = hardware_changes(new.hardware, old.hardware)
+    assert "measured before MIG profile, power limit and driver branch joined" in change
+    assert "run the base branch once" in change
