@@ -15,6 +15,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -64,8 +65,16 @@ class StageConfig(_Section):
         return [self.cmd] if isinstance(self.cmd, str) else list(self.cmd)
 
 
+class CooldownConfig(_Section):
+    """`[run] cooldown`: before the window opens, wait for the GPUs to cool (NVML)."""
+
+    max_temp_c: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)]
+    timeout_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 300.0
+
+
 class RunConfig(_Section):
     stages: list[StageConfig] = Field(default_factory=list)
+    cooldown: CooldownConfig | None = None
     timeout_s: PositiveFloat | None = None
     workdir: str = "."
     env: dict[str, str] = Field(default_factory=dict)
@@ -151,6 +160,9 @@ class StoreConfig(_Section):
     url: str = DEFAULT_STORE
 
 
+PROM_NEW_KEYS = ("exporter", "gpu_energy_unit", "cpu_energy_unit")  # unset: hash unchanged
+
+
 class PrometheusConfig(_Section):
     """`[meter.prometheus]`: read a multi-node job's energy from the cluster's Prometheus."""
 
@@ -161,12 +173,27 @@ class PrometheusConfig(_Section):
     cpu_energy: str | None = None
     match: str | None = None
     timeout_s: PositiveFloat = 10.0
+    # A preset sets metric, unit and node label for the GPU and CPU counters of one
+    # exporter; any of those keys given here wins (docs/prometheus.md).
+    exporter: Literal["dcgm", "kepler", "scaphandre", "node"] | None = None
+    gpu_energy_unit: Literal["J", "mJ", "uJ"] | None = None
+    cpu_energy_unit: Literal["J", "mJ", "uJ"] | None = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
         if not url.startswith(("http://", "https://")):
             raise ValueError("give the server's base URL, like http://prometheus:9090")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (a port that is not a number raises here)
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc}); write it like http://prometheus:9090") from None
+        if not parts.hostname:
+            raise ValueError("no host; write it like http://prometheus:9090")
+        if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
+            raise ValueError("a base URL takes no ?query or #fragment (pepr-gate adds "
+                             "/api/v1/query itself); drop them")
         return url
 
     @field_validator("nodes")
@@ -292,7 +319,8 @@ class Config(_Section):
         # (stored baselines keep matching); its timeout changes no figure.
         prom = relevant["meter"].pop("prometheus")
         if prom is not None:
-            relevant["meter"]["prometheus"] = {k: v for k, v in prom.items() if k != "timeout_s"}
+            relevant["meter"]["prometheus"] = {k: v for k, v in prom.items() if k != "timeout_s"
+                                               and (v is not None or k not in PROM_NEW_KEYS)}
         return relevant
 
     def config_keys(self) -> dict[str, str]:

@@ -22,7 +22,7 @@ Method = Literal["measured", "replayed", "estimated", "unavailable"]
 EnergyMethod = Literal["measured", "replayed", "mixed", "estimated", "unavailable"]
 # What a reading covers: the job's share of a part (estimates), a whole GPU (NVML counts
 # every process on it, idle power included), a whole CPU socket (RAPL, the same).
-Scope = Literal["job-share", "whole-device", "whole-socket"]
+Scope = Literal["job-share", "whole-device", "whole-device-shared", "whole-socket"]
 Resource = Literal["energy", "carbon", "time", "gpu_memory", "params"]
 VerdictName = Literal["pass", "warn", "fail", "inconclusive", "accepted"]
 VariantName = Literal["PePR-E", "PePR-C", "PePR-T", "PePR-M", "PePR-P"]
@@ -112,6 +112,9 @@ class GpuInfo(_Model):
     uuid: str | None = None
     memory_total_bytes: int | None = None
     visible: bool = True
+    # "whole-gpu", or the MIG profile(s) the job was given ("1g.10gb"); None: not known
+    mig_profile: str | None = None
+    power_limit_w: float | None = None  # the enforced power limit at the window's start
 
 
 class Hardware(_Model):

@@ -28,6 +28,7 @@ class FakeMig:
     uuid: str
     gi: int
     ci: int
+    name: str = "NVIDIA A100-SXM4-40GB MIG 1g.5gb"
     processes: Callable[[float], list[tuple[int, int | None]]] = lambda t: []
     errors: dict[str, int] = field(default_factory=dict)
     flaky: dict[str, Flaky] = field(default_factory=dict)
@@ -55,6 +56,12 @@ class FakeGpu:
     flaky: dict[str, Flaky] = field(default_factory=dict)  # function name -> when it fails
     accounting: dict[int, int] = field(default_factory=dict)  # pid -> maxMemoryUsage
     instant_power: bool = False  # the driver has NVML_FI_DEV_POWER_INSTANT
+    # GPU state: degrees C at clock time t, SM clock MHz, clock-event reason bits, pstate
+    temperature: Callable[[float], float] = lambda t: 45.0
+    sm_clock_mhz: int = 1410
+    throttle: int = 0
+    pstate: int = 0
+    graphics: Callable[[float], list[tuple[int, int | None]]] = lambda t: []
 
 
 def sine_power(base: float, amp: float, period: float) -> tuple[Callable[[float], float],
@@ -172,8 +179,18 @@ class FakeNvml:
                                                                            memory=40)),
             "nvmlDeviceGetComputeRunningProcesses": dev("nvmlDeviceGetComputeRunningProcesses",
                                                         processes),
-            "nvmlDeviceGetGraphicsRunningProcesses": dev("nvmlDeviceGetGraphicsRunningProcesses",
-                                                         lambda h: []),
+            "nvmlDeviceGetGraphicsRunningProcesses": dev(
+                "nvmlDeviceGetGraphicsRunningProcesses",
+                lambda h: [SimpleNamespace(pid=p, usedGpuMemory=m)
+                           for p, m in getattr(h, "graphics", lambda t: [])(self.clock)]),
+            "nvmlDeviceGetTemperature": dev("nvmlDeviceGetTemperature",
+                                            lambda g, sensor: round(g.temperature(self.clock))),
+            "nvmlDeviceGetClockInfo": dev("nvmlDeviceGetClockInfo",
+                                          lambda g, kind: g.sm_clock_mhz),
+            "nvmlDeviceGetCurrentClocksEventReasons": dev(
+                "nvmlDeviceGetCurrentClocksEventReasons", lambda g: g.throttle),
+            "nvmlDeviceGetPerformanceState": dev("nvmlDeviceGetPerformanceState",
+                                                 lambda g: g.pstate),
             "nvmlDeviceGetAccountingMode": dev("nvmlDeviceGetAccountingMode",
                                                lambda g: 1 if g.accounting else 0),
             "nvmlDeviceGetAccountingStats": dev("nvmlDeviceGetAccountingStats",

@@ -14,6 +14,7 @@ port with a temporary storage folder and the given scrape interval.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -147,7 +148,10 @@ class Exporter:
 class PrometheusServer:
     """`prometheus` on a free loopback port, scraping every node's DCGM and node pages."""
 
-    def __init__(self, exporter: Exporter, interval_s: float = 1.0) -> None:
+    def __init__(self, exporter: Exporter | Any, interval_s: float = 1.0,
+                 targets: list[tuple[str, str, dict[str, str]]] | None = None) -> None:
+        """`targets`: (job name, metrics path, target labels) scraped at `exporter.address`
+        instead of one DCGM (and node) job per node of `exporter.nodes`."""
         binary = prometheus_binary()
         if binary is None:
             raise RuntimeError("prometheus is not installed (apt-get install prometheus)")
@@ -157,7 +161,13 @@ class PrometheusServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         jobs = []
-        for node in exporter.nodes:
+        for name, path, labels in targets or []:
+            extra = f"\n        labels: {json.dumps(labels)}" if labels else ""
+            jobs.append(f"""  - job_name: {name}
+    metrics_path: {path}
+    static_configs:
+      - targets: ["{exporter.address}"]{extra}""")
+        for node in [] if targets else exporter.nodes:
             for kind in ("dcgm", "node") if exporter.cpu_watts else ("dcgm",):
                 labels = f"\n        labels: {{Hostname: {node}}}" if kind == "node" else ""
                 jobs.append(f"""  - job_name: {kind}-{node}

@@ -347,7 +347,7 @@ def test_slurm_hostlists_and_fqdn_labels() -> None:
     assert node_of("gpu-a1.cluster.local", ["gpu-a1"]) == "gpu-a1"
     assert node_of("gpu-a10", ["gpu-a1"]) == "gpu-a10"
     sel = selector("M", "Hostname", ["gpu-a1", "n.2"], '{ namespace="ml", }')
-    assert sel == 'M{Hostname=~`(gpu\\-a1|n\\.2)(\\..+)?`, namespace="ml"}'
+    assert sel == 'M{Hostname=~`(gpu\\-a1|n\\.2)([.:].+)?`, namespace="ml"}'
 
 
 @pytest.mark.parametrize("body", [b"<html>not prometheus</html>",

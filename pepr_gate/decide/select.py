@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pepr_gate.decide.hardware_diff import hardware_changes
 from pepr_gate.records import RunRecord
 
 NoBaselineKind = Literal["empty-store", "no-base-runs", "only-own-runs", "no-ok-runs",
@@ -131,10 +132,12 @@ def _mismatch(primary: RunRecord, ok: Sequence[RunRecord], where: str) -> NoBase
     parts: list[str] = []
     keys: list[str] = []
     if not hw:
+        changed = hardware_changes(primary.hardware, newest_ok.hardware)
         parts.append(
             f"hardware differs (fingerprint {primary.hardware.fingerprint}: "
             f"{hardware_label(primary)}; the newest base run has "
-            f"{newest_ok.hardware.fingerprint}: {hardware_label(newest_ok)})")
+            f"{newest_ok.hardware.fingerprint}: {hardware_label(newest_ok)}"
+            + (f"; changed: {'; '.join(changed)}" if changed else "") + ")")
     if not cfg:
         keys = changed_keys(primary.config_keys, newest_ok.config_keys)
         which = (f"changed keys: {', '.join(keys)}" if keys else

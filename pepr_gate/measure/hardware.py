@@ -1,9 +1,12 @@
 """The machine a run was measured on, and a stable fingerprint for comparing runs.
 
 The fingerprint hashes what changes the numbers between machines of one runner pool:
-CPU model, logical CPUs, RAM (rounded to GiB) and the visible GPUs' names and memory.
-It leaves out GPU UUIDs, hostnames and driver versions, so identical runners share
-baselines while a different card or CPU never does.
+CPU model, logical CPUs, RAM (rounded to GiB) and the visible GPUs' names and memory;
+where a meter read them, each visible GPU's MIG profile (or `whole-gpu`) and enforced
+power limit, and the NVIDIA driver's major version (a driver branch changes clocks and
+power management). It leaves out GPU UUIDs, hostnames and driver minor versions, so
+identical runners share baselines while a different card, slice, power cap or driver
+branch never does. A run without GPUs hashes exactly what it did before these joined.
 """
 
 from __future__ import annotations
@@ -61,12 +64,29 @@ def in_container() -> bool:
     return any(word in cgroup for word in ("docker", "kubepods", "containerd", "lxc"))
 
 
-def fingerprint(model: str, cpus: int, ram_bytes: int, gpus: list[GpuInfo]) -> str:
-    visible = sorted(
-        f"{g.name}:{round((g.memory_total_bytes or 0) / 2**30)}" for g in gpus if g.visible
-    )
+def fingerprint(model: str, cpus: int, ram_bytes: int, gpus: list[GpuInfo],
+                driver_version: str | None = None) -> str:
+    visible = sorted(_gpu_part(g) for g in gpus if g.visible)
     parts = [model, str(cpus), str(round(ram_bytes / 2**30)), *visible]
+    major = driver_major(driver_version)
+    if visible and major:
+        parts.append(f"driver {major}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _gpu_part(g: GpuInfo) -> str:
+    part = f"{g.name}:{round((g.memory_total_bytes or 0) / 2**30)}"
+    if g.mig_profile:
+        part += f":{g.mig_profile}"
+    if g.power_limit_w:
+        part += f":{round(g.power_limit_w)}W"
+    return part
+
+
+def driver_major(version: str | None) -> str | None:
+    """"550.54.15" -> "550"."""
+    head = (version or "").strip().split(".", 1)[0]
+    return head if head.isdigit() else None
 
 
 def describe(
@@ -87,5 +107,5 @@ def describe(
         driver_version=driver_version,
         cuda_version=cuda_version,
         container=in_container(),
-        fingerprint=fingerprint(model, cpus, ram, gpu_list),
+        fingerprint=fingerprint(model, cpus, ram, gpu_list, driver_version),
     )

@@ -67,7 +67,7 @@ def print_prometheus_probe(found: dict[str, Any]) -> None:
             table.add_row(escape(n["node"]), "[red]none[/red]", "")
         for s in n["series"]:
             what = f"{s['metric']} {s['device']}" + (f" ({s['model']})" if s["model"] else "")
-            table.add_row(escape(n["node"]), escape(what), f"{s['age_s']:g} s ago")
+            table.add_row(escape(n["node"]), escape(what), _ago(s["age_s"]))
     if found["reachable"]:
         console.print(table)
     for key in ("reason", "nodes_note", "hint"):
@@ -75,3 +75,8 @@ def print_prometheus_probe(found: dict[str, Any]) -> None:
             console.print(f"{'hint' if key == 'hint' else 'note'}: {escape(found[key])}")
     if found["other_nodes"]:
         console.print("other nodes with these metrics: " + escape(", ".join(found["other_nodes"])))
+
+
+def _ago(age_s: float) -> str:
+    """How long ago, never "-0 s": a clock a little behind the server's reads as 0."""
+    return f"{max(0.0, age_s) + 0.0:g} s ago"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pepr_gate.config import Config
 from pepr_gate.decide import gate, select
+from pepr_gate.decide.hardware_diff import warm_cold_note
 from pepr_gate.errors import InputError
 from pepr_gate.measure.gitinfo import head_branch, top_folder
 from pepr_gate.records import CheckResult, RunRecord, utcnow
@@ -154,6 +155,8 @@ def run_check(
             window, history = [b for b in baselines if b.id not in own], []
         else:
             window, history = chosen.window, chosen.history
+    thermal = warm_cold_note(group, window)
+    notes += [thermal] if thermal else []
     ctx = gate.Context(
         created_at=utcnow(),
         base_branch=base_branch,

@@ -36,6 +36,7 @@ class MigSlice:
     index: int  # position under its parent GPU
     gpu_instance: int | None = None
     compute_instance: int | None = None
+    profile: str | None = None  # "1g.10gb", from the slice's name
 
 
 @dataclass(frozen=True)

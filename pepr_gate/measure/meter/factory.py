@@ -42,7 +42,7 @@ def build_session(spec: str, *, config: Config, job_env: Mapping[str, str]) -> M
         if config.meter.gpu:
             from pepr_gate.measure.meter.nvml import NvmlSource
 
-            sources.append(NvmlSource(job_env))
+            sources.append(NvmlSource(job_env, cooldown=_cooldown(config)))
         if config.meter.rapl:
             from pepr_gate.measure.meter.rapl import RaplSource
 
@@ -78,5 +78,10 @@ def _prometheus(config: Config, job_env: Mapping[str, str]) -> Source:
     if config.meter.gpu:
         from pepr_gate.measure.meter.nvml import NvmlSource
 
-        nvml = NvmlSource(job_env)
+        nvml = NvmlSource(job_env, cooldown=_cooldown(config))
     return PrometheusSource(cfg, resolve_nodes(cfg.nodes, job_env), nvml=nvml)
+
+
+def _cooldown(config: Config) -> tuple[float, float] | None:
+    c = config.run.cooldown
+    return None if c is None else (c.max_temp_c, c.timeout_s)

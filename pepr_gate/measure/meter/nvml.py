@@ -9,7 +9,9 @@ once the source is built: every failure becomes an `unavailable` reading with a 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from pepr_gate.measure.meter.nvml_discover import discover, job_tree
 from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
 from pepr_gate.measure.meter.nvml_memory import memory_and_exclusivity
 from pepr_gate.measure.meter.nvml_power import FAST_S, SLOW_S
+from pepr_gate.measure.meter.nvml_state import Cooldown, cool_down
 from pepr_gate.records import Component, GpuInfo
 
 
@@ -69,11 +72,44 @@ def _power_readable(lib: Nvml, dev: Device) -> bool:
     return True
 
 
+IDLE_UTILIZATION = 1.0  # percent: at or below this all run long, a GPU did no work
+
+
+def _stderr(line: str) -> None:
+    print(f"pepr-gate: {line}", file=sys.stderr, flush=True)
+
+
+def unused_gpus(devices: list[Device]) -> list[Device]:
+    """Visible GPUs that never listed a process of the job and stayed idle, on a runner where
+    the job's processes did show on another GPU (so the lists can be trusted)."""
+    visible = [d for d in devices if d.visible]
+    if not any(d.job_seen for d in visible):
+        return []
+    return [d for d in visible if not d.job_seen and d.lists_ok and d.util
+            and max(d.util) <= IDLE_UTILIZATION]
+
+
+def unused_note(visible_spec: str | None) -> str:
+    note = ("never held a process of the job and stayed idle: its idle power is charged to "
+            "the run")
+    if visible_spec is None:
+        note += ("; CUDA_VISIBLE_DEVICES is unset, so the job could see every GPU: set it to "
+                 "the GPUs the job uses (CUDA_VISIBLE_DEVICES=0) to leave the others out")
+    return note
+
+
 class NvmlSource(Source):
     name = "nvml"
 
-    def __init__(self, job_env: Mapping[str, str]) -> None:
+    def __init__(self, job_env: Mapping[str, str], *,
+                 cooldown: tuple[float, float] | None = None,
+                 say: Callable[[str], None] = _stderr) -> None:
         self.spec = parse_visible(job_env)  # the one thing that may raise: a bad value
+        self.cooldown_spec = cooldown  # (max_temp_c, timeout_s) from [run] cooldown
+        self.say = say
+        self.clock: tuple[Callable[[], float], Callable[[float], None]] = (
+            time.monotonic, time.sleep)  # (now, sleep) for the cooldown wait
+        self._cooldown: Cooldown | None = None
         self.interval_s: float | None = SLOW_S
         self._lib: Nvml | None = None
         self._failure: NvmlFailure | None = None
@@ -107,6 +143,11 @@ class NvmlSource(Source):
             self._failure = failure
             self._lib.shutdown()
             self._lib = None
+            return
+        if self.cooldown_spec is not None and self._devices:
+            now, sleep = self.clock
+            self._cooldown = cool_down(self._lib, self._devices, *self.cooldown_spec,
+                                       say=self.say, now=now, sleep=sleep)
 
     def start(self, t: float) -> None:
         self._t0 = self._t1 = t
@@ -169,7 +210,7 @@ class NvmlSource(Source):
                 continue
             if dev.mode == "counter":
                 dev.read_power(t)  # a backup curve, and the replay trace's power curve
-            j, u = dev.read_slow(t, tree)
+            j, u = dev.read_slow(t, self._job_pids)  # every job process seen, not only live
             job_mem += j
             used_mem += u
         self._peak_job_mem = max(self._peak_job_mem, job_mem)
@@ -212,14 +253,33 @@ class NvmlSource(Source):
                        "either; the other GPUs are metered"],
                 extra={"index": index, "nvml_error": failure.kind}))
             res.notes.append(f"GPU {index} could not be opened ({failure.reason})")
+        self._device_readings(res)
+        memory_and_exclusivity(res, self._devices, self._peak_job_mem, self._peak_used_mem)
+        return res
+
+    def _device_readings(self, res: SourceResult) -> None:
+        """Each GPU's component and GpuInfo, with the unused-GPU and cooldown notes."""
+        unused = unused_gpus(self._devices)
         for dev in self._devices:
             comp, low = dev.component(self._t0, self._t1)
+            if any(d is dev for d in unused):
+                comp.notes.append(unused_note(self.spec.raw))
+            if self._cooldown is not None and dev.visible:
+                comp.extra["cooldown"] = self._cooldown.as_dict()
             res.components.append(comp)
             res.low_confidence = res.low_confidence or low
             res.gpus.append(GpuInfo(index=dev.gpu.index, name=dev.gpu.name, uuid=dev.gpu.uuid,
-                                    memory_total_bytes=dev.memory_total, visible=dev.visible))
-        memory_and_exclusivity(res, self._devices, self._peak_job_mem, self._peak_used_mem)
-        return res
+                                    memory_total_bytes=dev.memory_total, visible=dev.visible,
+                                    mig_profile=dev.mig_profile,
+                                    power_limit_w=dev.power_limit_w))
+        if unused:
+            res.notes.append(
+                f"{len(unused)} GPU(s) the job could see never held a process of the job and "
+                f"stayed idle ({', '.join(f'GPU {d.gpu.index}' for d in unused)}): their "
+                "idle power is in the total" + ("" if self.spec.raw is not None else
+                "; CUDA_VISIBLE_DEVICES is unset, so every GPU of the runner is charged"))
+        if self._cooldown is not None:
+            res.notes.append(self._cooldown.note())
 
     # -- recording --------------------------------------------------------------------
     def trace(self) -> dict[str, Any]:

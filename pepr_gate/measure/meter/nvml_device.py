@@ -9,6 +9,7 @@ from pepr_gate.measure.meter import power as pw
 from pepr_gate.measure.meter.devices import PhysicalGpu
 from pepr_gate.measure.meter.nvml_errors import PERMANENT, Nvml, NvmlFailure
 from pepr_gate.measure.meter.nvml_power import window_energy
+from pepr_gate.measure.meter.nvml_state import read_state
 from pepr_gate.records import Component
 
 MJ_PER_KWH = 3.6e9
@@ -53,6 +54,10 @@ class Device:
     job_seen: bool = False
     memory_unknown: bool = False  # NVML listed a job process without its memory
     foreign: set[int] = field(default_factory=set)
+    display: set[int] = field(default_factory=set)  # graphics-only PIDs not the job's (Xorg)
+    state: dict[str, Any] = field(default_factory=dict)  # "start"/"end" -> nvml_state reading
+    figures: dict[str, float] = field(default_factory=dict)  # counter_j and integrated_j
+    _compute_rows: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # reading -> why it stopped
     notes: list[str] = field(default_factory=list)
 
@@ -62,7 +67,21 @@ class Device:
         GPU with MIG enabled."""
         return bool(self.gpu.mig) and len(self.mig_visible) < len(self.gpu.mig)
 
+    @property
+    def mig_profile(self) -> str:
+        """The job's share of the GPU: "whole-gpu", its slices' profiles, or "mig-enabled"
+        (a whole GPU named while MIG splits it)."""
+        if not self.gpu.mig:
+            return "whole-gpu"
+        mine = [s.profile or "unknown" for s in self.gpu.mig if s.uuid in self.mig_visible]
+        return "+".join(sorted(mine)) if mine else "mig-enabled"
+
+    @property
+    def scope(self) -> Literal["whole-device", "whole-device-shared"]:
+        return "whole-device-shared" if self.shared else "whole-device"
+
     def open_window(self, t: float) -> None:
+        self.state["start"] = read_state(self.lib, self.handle)
         limit = try_call(self.lib, "nvmlDeviceGetEnforcedPowerLimit", self.handle)
         self.power_limit_w = limit / 1000 if isinstance(limit, int) else None
         mem = try_call(self.lib, "nvmlDeviceGetMemoryInfo", self.handle)
@@ -139,7 +158,9 @@ class Device:
             p["used_memory_bytes"] is None for p in job_procs)
         job_mem = sum(p["used_memory_bytes"] or 0 for p in job_procs)
         self.job_seen = self.job_seen or bool(job_procs)
-        self.foreign.update(p["pid"] for p in procs if not p["job"])
+        compute = {p["pid"] for p in procs[:self._compute_rows] if not p["job"]}
+        self.foreign.update(compute)
+        self.display.update(p["pid"] for p in procs if not p["job"] and p["pid"] not in compute)
         row["processes"] = procs
         self.slow.append(row)
         return job_mem, used
@@ -147,10 +168,12 @@ class Device:
     def _processes(self, job: set[int]) -> list[dict[str, Any]]:
         """Every process NVML lists on the metered GPU or slices, marked as the job's or not."""
         procs: list[dict[str, Any]] = []
-        for uuid, h in self.proc_handles:
-            own = not self.mig_visible or uuid in self.mig_visible
-            for fn in ("nvmlDeviceGetComputeRunningProcesses",
-                       "nvmlDeviceGetGraphicsRunningProcesses"):
+        # compute lists first: the rows before `_compute_rows` are compute processes, the
+        # rest graphics ones (a display server, a desktop), which are not another job
+        for fn in ("nvmlDeviceGetComputeRunningProcesses",
+                   "nvmlDeviceGetGraphicsRunningProcesses"):
+            for uuid, h in self.proc_handles:
+                own = not self.mig_visible or uuid in self.mig_visible
                 listed = self._reading(f"processes:{fn}:{uuid}", fn, h)
                 if listed is None:
                     self.lists_partial = self.lists_partial or not own
@@ -158,6 +181,8 @@ class Device:
                 # CUDA jobs show up in the compute list; the graphics list alone proves little.
                 self.lists_ok = self.lists_ok or ("Compute" in fn and own)
                 procs.extend(_process_row(p, job) for p in listed)
+            if "Compute" in fn:
+                self._compute_rows = len(procs)
         return procs
 
     def _reading(self, key: str, fn: str, *args: Any) -> Any:
@@ -171,6 +196,8 @@ class Device:
             return None
 
     def close_window(self, t: float, job_pids: set[int]) -> None:
+        self.state["end"] = read_state(self.lib, self.handle)
+        self.foreign -= job_pids  # a PID seen before the tree showed it was the job's
         if self.visible and self.mode != "unavailable":
             self.read_power(t)
         if self.mode == "counter":
@@ -204,7 +231,7 @@ class Device:
             notes.append(f"{key.split(':')[0]} not read: {why}")
         comp = Component(kind="gpu", name=f"GPU {g.index} {g.name}", method=method,
                          detail=detail if energy is not None else None, energy_kwh=energy,
-                         counts_toward_total=self.visible, scope="whole-device",
+                         counts_toward_total=self.visible, scope=self.scope,
                          coverage=None if energy is None else round(cov or 0.0, 4),
                          reason=None if method == "measured" else reason,
                          hint=None if method == "measured" else hint, notes=notes,
@@ -243,12 +270,14 @@ class Device:
         extra = {
             "uuid": g.uuid, "index": g.index, "visible": self.visible,
             "scope": "whole-gpu-shared" if self.shared else "whole-gpu",
-            "mig_devices": self.mig_visible,
+            "mig_devices": self.mig_visible, "mig_profile": self.mig_profile,
             "mean_utilization": round(sum(self.util) / len(self.util), 2) if self.util else None,
             "power_limit_w": self.power_limit_w,
             "power_samples": len(self.power),
             "power_reading": "instant" if self.instant else "nvmlDeviceGetPowerUsage",
+            "state": self.state,
         }
+        extra.update(self.figures)
         if self.power_misses:
             extra["power_misses"] = self.power_misses
         return extra

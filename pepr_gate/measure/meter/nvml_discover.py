@@ -78,6 +78,15 @@ def _mig(lib: Nvml, h: Any) -> tuple[list[MigSlice], dict[str, Any]]:
             continue  # a slice whose UUID NVML will not give cannot be named by CUDA either
         uuid = text(raw)
         slices.append(MigSlice(uuid, j, try_call(lib, "nvmlDeviceGetGpuInstanceId", mh),
-                               try_call(lib, "nvmlDeviceGetComputeInstanceId", mh)))
+                               try_call(lib, "nvmlDeviceGetComputeInstanceId", mh),
+                               mig_profile(try_call(lib, "nvmlDeviceGetName", mh))))
         handles[uuid] = mh
     return slices, handles
+
+
+def mig_profile(name: Any) -> str | None:
+    """"NVIDIA A100-SXM4-40GB MIG 1g.5gb" -> "1g.5gb" (NVML names a slice by its profile)."""
+    if name is None:
+        return None
+    _, found, profile = text(name).partition(" MIG ")
+    return profile.strip() or None if found else None

@@ -67,7 +67,8 @@ def explain(
             "function-not-found",
             f"{what}: the installed NVIDIA driver or Python binding lacks this function "
             "(NVML: Function Not Found)",
-            "upgrade the NVIDIA driver (R450 or newer has every reading pepr-gate uses) and "
+            "upgrade the NVIDIA driver (R450 or newer has the energy counter and power; the "
+            "instantaneous-power field needs R530, clock-event reasons R535) and "
             f"nvidia-ml-py{old}", code)
     if code == GPU_IS_LOST:
         return NvmlFailure(

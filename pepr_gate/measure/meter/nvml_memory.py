@@ -54,6 +54,12 @@ def memory_and_exclusivity(res: SourceResult, devices: Sequence[Device], peak_jo
         _lists_unusable(res, seen, peak_used_mem)
     if seen.accounted:
         res.notes.append("GPU peak memory includes accounting mode's maxMemoryUsage")
+    display = sorted({p for d in devices if d.visible for p in d.display})
+    if display:
+        res.notes.append(
+            f"display processes (graphics only, PIDs {', '.join(map(str, display[:5]))}: a "
+            "desktop or X server) used the job's GPU(s): not counted as other jobs; their "
+            "draw is in the whole-GPU figure")
 
 
 def _memory_unknown(res: SourceResult, seen: Seen) -> None:

@@ -47,13 +47,16 @@ def _from_counter(dev: Device, delta_j: float, cov: pw.Coverage, t0: float, t1: 
         notes.append("energy counter went backwards (driver reloaded?): power "
                      "integrated instead")
         return None
-    if (len(dev.power) >= pw.COUNTER_CHECK_MIN_SAMPLES and cov.fraction >= 0.9
-            and pw.counter_disagrees(delta_j, pw.integral_j(dev.power))):
+    checked = len(dev.power) >= pw.COUNTER_CHECK_MIN_SAMPLES and cov.fraction >= 0.9
+    if checked:  # both figures kept (extra.counter_j, extra.integrated_j) for a reader
+        dev.figures = {"counter_j": round(delta_j, 3),
+                       "integrated_j": round(pw.integral_j(dev.power), 3)}
+    if checked and pw.counter_disagrees(delta_j, pw.integral_j(dev.power)):
         notes.append(
             f"energy counter ({delta_j:.0f} J) and the power sampled every second "
             f"({pw.integral_j(dev.power):.0f} J) differ by more than "
             f"{pw.COUNTER_TOLERANCE:.0%}: a stuck or misreading counter; the "
-            "integrated power is used")
+            "integrated power is used (both figures are kept in the component)")
         return pw.integral_j(dev.power) / 3.6e6, "power-integration", cov.fraction, True
     low = t1 - t0 < 1.0
     if low:

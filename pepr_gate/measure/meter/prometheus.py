@@ -24,12 +24,24 @@ from pepr_gate import units
 from pepr_gate.config import PrometheusConfig
 from pepr_gate.errors import ConfigError
 from pepr_gate.measure.meter.base import Source, SourceResult, Window
-from pepr_gate.measure.meter.counters import CounterWindow
+from pepr_gate.measure.meter.counters import CounterWindow, Increase
 from pepr_gate.measure.meter.promql import Labels, PromClient, PromFailure, node_of, selector
+from pepr_gate.measure.meter.promresult import cross_check, not_energy, series_notes, unavailable
+from pepr_gate.measure.meter.promseries import (
+    UNIT_PER_KWH,
+    Device,
+    MetricSpec,
+    Raw,
+    device_key,
+    drop_inner_zones,
+    keep_changes,
+    merge,
+    metric_specs,
+    refresh_period,
+)
 from pepr_gate.records import Component, GpuInfo
 from pepr_gate.redact import redact_url
 
-UNITS = {"gpu": 3.6e9, "cpu": 3.6e6}  # counter unit per kWh: DCGM in mJ, node_exporter in J
 FALLBACK_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when none was seen
 PROBE_RANGE_S = 150.0
 
@@ -40,37 +52,48 @@ def _stderr(line: str) -> None:
 
 @dataclass
 class Metric:
-    kind: str  # "gpu" or "cpu"
-    name: str
+    spec: MetricSpec
     sel: str
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 @dataclass
 class Series:
     metric: Metric
-    labels: Labels
-    node: str
-    acc: CounterWindow
+    dev: Device
+
+    @property
+    def node(self) -> str:
+        return self.dev.node
 
     def label(self, key: str, default: str = "") -> str:
-        return dict(self.labels).get(key, default)
+        return self.dev.label(key, default)
 
     @property
     def device(self) -> str:
         if self.metric.kind == "gpu":
-            return self.label("UUID") or self.label("gpu") or self.label("device") or "?"
-        return self.label("index") or self.label("path") or self.label("package") or "?"
+            return self.dev.key
+        return self.dev.key.rpartition(":")[2] or self.dev.key
 
     @property
     def title(self) -> str:
         if self.metric.kind == "gpu":
             return f"{self.node} GPU {self.label('gpu', '?')} {self.label('modelName')}".strip()
-        return f"{self.node} cpu package {self.device}"
+        zone = self.label("zone")
+        return f"{self.node} cpu {zone or 'package'} {self.device}"
 
 
 @dataclass
 class Readings:
     series: list[Series] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     waited_s: float = 0.0
     wait_bound_s: float = 0.0
 
@@ -83,13 +106,11 @@ class PrometheusSource(Source):
         self.cfg, self.nodes, self.nvml, self.say = cfg, nodes, nvml, say
         self.client = PromClient(cfg.url, cfg.timeout_s)
         self.shown_url = redact_url(cfg.url)  # the only form a message or record may carry
-        self.metrics = [Metric("gpu", cfg.gpu_energy,
-                               selector(cfg.gpu_energy, cfg.node_label, nodes, cfg.match))]
-        if cfg.cpu_energy:
-            self.metrics.append(Metric("cpu", cfg.cpu_energy,
-                                       selector(cfg.cpu_energy, cfg.node_label, nodes, cfg.match)))
+        self.metrics = [Metric(m, selector(m.name, m.node_label, nodes, cfg.match))
+                        for m in metric_specs(cfg)]
         self.interval_s = nvml.interval_s if nvml is not None else None
         self.scrape_interval_s: float | None = None
+        self.refresh_s: float | None = None  # a counter refreshing slower than the scrape
         self._offset = time.time() - time.monotonic()
         self._preflight()
 
@@ -107,8 +128,11 @@ class PrometheusSource(Source):
         spacings = sorted(b[0] - a[0] for _, vals in seen["gpu"] for a, b in pairwise(vals))
         if spacings:
             self.scrape_interval_s = spacings[len(spacings) // 2]
+        periods = [p for _, vals in seen["gpu"]
+                   if (p := refresh_period([t for t, _ in vals], [v for _, v in vals]))]
+        self.refresh_s = max(periods) if periods else None
         for m in self.metrics:
-            have = {node_of(dict(lab).get(self.cfg.node_label, ""), self.nodes)
+            have = {node_of(dict(lab).get(m.spec.node_label, ""), self.nodes)
                     for lab, _ in seen[m.kind]}
             missing = [n for n in self.nodes if n not in have]
             if missing:
@@ -149,10 +173,14 @@ class PrometheusSource(Source):
         its power at the end, so it waits for a second scrape: the interval after the run
         then tells the power outside it (counters.py).
         """
-        interval = self.scrape_interval_s or FALLBACK_INTERVAL_S
+        scrape = self.scrape_interval_s or FALLBACK_INTERVAL_S
+        interval = max(scrape, self.refresh_s or 0.0)
         scrapes = 2 if end - start < 2 * interval else 1
-        target = end + (scrapes - 1) * interval
-        bound = (scrapes + 1) * interval + 5.0
+        # a slow refresh: the first new value after the end comes up to a refresh period
+        # later and is seen at the next scrape after that
+        late = interval + scrape if self.refresh_s else 0.0
+        target = end + (scrapes - 1) * interval + late
+        bound = (scrapes + 1) * interval + late + 5.0
         t0 = time.time()
 
         def done() -> bool:
@@ -162,8 +190,9 @@ class PrometheusSource(Source):
         if done():
             return 0.0, bound
         self.say(f"waiting up to {bound:.0f} s for Prometheus to scrape the nodes "
-                 f"{'twice ' if scrapes == 2 else ''}after the job ended (scrape interval "
-                 f"{interval:g} s)")
+                 f"{'twice ' if scrapes == 2 else ''}after the job ended ("
+                 + (f"the counter refreshes every {self.refresh_s:.3g} s" if self.refresh_s
+                    else f"scrape interval {interval:g} s") + ")")
         while time.time() - t0 < bound:
             time.sleep(min(0.25, interval / 4))
             if done():
@@ -178,35 +207,42 @@ class PrometheusSource(Source):
         interval = self.scrape_interval_s or FALLBACK_INTERVAL_S
         lo, hi = start - max(10.0, 3 * interval), time.time()
         for m in self.metrics:
-            by_labels: dict[Labels, Series] = {}
+            raws: dict[Labels, Raw] = {}
             for labels, values in self.client.samples(m.sel, lo, hi, interval):
-                s = by_labels.get(labels)
-                if s is None:
-                    node = node_of(dict(labels).get(self.cfg.node_label, ""), self.nodes)
-                    s = by_labels[labels] = Series(m, labels, node, CounterWindow(start, end))
-                for t, v in values:
-                    s.acc.add(t, v)
-            out.series.extend(by_labels.values())
+                raws.setdefault(labels, Raw(labels)).extend(values)
+            devices = self._devices(m, list(raws.values()))
+            if m.kind == "cpu":
+                out.notes.extend(drop_inner_zones(devices))
+            out.series.extend(Series(m, d) for d in devices)
         if not any(s.metric.kind == "gpu" for s in out.series):
             raise PromFailure(
                 f"Prometheus at {self.shown_url} has no {self.cfg.gpu_energy} series for "
-                f"{', '.join(self.nodes)} ({self.cfg.node_label} label"
+                f"{', '.join(self.nodes)} ({self.metrics[0].spec.node_label} label"
                 f"{', match ' + self.cfg.match if self.cfg.match else ''}) during the run",
                 "run `pepr-gate probe --prometheus` to see which series exist; check nodes, "
                 "node_label and match in [meter.prometheus]")
         return out
 
+    def _devices(self, m: Metric, raws: list[Raw]) -> list[Device]:
+        """One device per node and GPU (or CPU zone): its series merged, cleaned."""
+        groups: dict[tuple[str, str], list[Raw]] = {}
+        for raw in raws:
+            lab = dict(raw.labels)
+            node = node_of(lab.get(m.spec.node_label, ""), self.nodes)
+            groups.setdefault((node, device_key(m.kind, lab)), []).append(raw)
+        devices = [merge(node, key, parts) for (node, key), parts in groups.items()
+                   if any(p.t for p in parts)]
+        for d in devices:
+            d.refresh_s = refresh_period(d.t, d.v)
+            if d.refresh_s:
+                keep_changes(d)
+        return devices
+
     def _components(self, readings: Readings, start: float, end: float) -> SourceResult:
-        res = SourceResult()
-        seen: dict[tuple[str, str, str], str] = {}
+        res = SourceResult(notes=list(readings.notes))
         for s in readings.series:
-            key = (s.metric.kind, s.node, s.device)
-            if key in seen:  # the same device scraped twice (two jobs or pods): count it once
-                res.notes.append(f"{s.title}: two series for the same device ({seen[key]} and "
-                                 f"{dict(s.labels)}); counted once")
-                continue
-            seen[key] = str(dict(s.labels))
-            res.components.append(self._component(s, res, start))
+            res.notes.extend(f"{s.title}: {n}" for n in series_notes(s.dev))
+            res.components.append(self._component(s, res, start, end))
             if s.metric.kind == "gpu":
                 res.gpus.append(GpuInfo(name=s.label("modelName") or "GPU", uuid=s.label("UUID")
                                         or None, index=_int(s.label("gpu"))))
@@ -217,9 +253,10 @@ class PrometheusSource(Source):
             if c.energy_kwh is not None:
                 node = str(c.extra["node"])
                 per_node[node] = per_node.get(node, 0.0) + c.energy_kwh
-        res.notes.append(f"energy from Prometheus {self.shown_url}: {self.metrics[0].name}"
-                         f"{' + ' + self.metrics[1].name if len(self.metrics) > 1 else ''} "
-                         f"on {', '.join(sorted(per_node))} ({len(seen)} series; "
+        res.notes.append(f"energy from Prometheus {self.shown_url}: " + " + ".join(
+                         f"{m.name} ({m.spec.unit})" for m in self.metrics)
+                         + f" on {', '.join(sorted(per_node)) or 'no node'} "
+                         f"({len(readings.series)} series; "
                          + ", ".join(f"{n} {units.energy(e)}" for n, e in sorted(per_node.items()))
                          + f"); waited {readings.waited_s:.1f} s (bound "
                          f"{readings.wait_bound_s:.0f} s) for the scrape after the job")
@@ -237,11 +274,42 @@ class PrometheusSource(Source):
                     method="unavailable", detail="prometheus", reason=why, coverage=0.0,
                     scope="whole-device" if m.kind == "gpu" else "whole-socket",
                     hint="check that the node runs the exporter and that its series carry "
-                         f"{self.cfg.node_label}=\"{node}\" (`pepr-gate probe --prometheus`)",
+                         f"{m.spec.node_label}=\"{node}\" (`pepr-gate probe --prometheus`)",
                     extra={"node": node, "metric": m.name}))
 
-    def _component(self, s: Series, res: SourceResult, start: float) -> Component:
-        inc = s.acc.result()
+    def _component(self, s: Series, res: SourceResult, start: float, end: float) -> Component:
+        acc = CounterWindow(start, end)
+        for t, v in zip(s.dev.t, s.dev.v, strict=True):
+            acc.add(t, v)
+        inc = acc.result()
+        notes = self._window_notes(s, inc, res, start)
+        if s.dev.invalid or s.dev.refresh_s:
+            res.low_confidence = True
+        kind = "gpu" if s.metric.kind == "gpu" else "cpu"
+        scope = "whole-device" if kind == "gpu" else "whole-socket"
+        extra = {"node": s.node, "device": s.device, "metric": s.metric.name,
+                 "unit": s.metric.spec.unit, "server": self.shown_url, "samples": inc.samples,
+                 "scrape_interval_s": inc.interval_s, "resets": inc.resets,
+                 "gaps_s": [round(g.length_s, 3) for g in inc.gaps], "series": s.dev.series,
+                 "refresh_s": s.dev.refresh_s, "invalid_samples": s.dev.invalid,
+                 "uuid": s.label("UUID") or None}
+        problem = not_energy(inc, s.metric.kind)
+        if problem:
+            res.low_confidence = True
+            res.notes.append(f"{s.title}: {problem}; not counted")
+            return Component(kind=kind, name=s.title, method="unavailable", detail="prometheus",
+                             reason=problem, coverage=0.0, scope=scope, notes=notes, extra=extra,
+                             hint="check the exporter on that node: `pepr-gate probe "
+                                  "--prometheus` shows each series' last scrape")
+        window = acc.end - acc.start
+        covered = window - inc.head_missing_s - inc.tail_missing_s
+        return Component(
+            kind=kind, name=s.title, method="measured", detail="prometheus", notes=notes,
+            energy_kwh=inc.increase / UNIT_PER_KWH[s.metric.spec.unit], scope=scope,
+            coverage=round(max(0.0, covered) / window, 4) if window > 0 else None, extra=extra)
+
+    @staticmethod
+    def _window_notes(s: Series, inc: Increase, res: SourceResult, start: float) -> list[str]:
         notes: list[str] = []
         if inc.resets:
             notes.append(f"counter reset {inc.resets} time(s) (exporter or driver restart); "
@@ -256,49 +324,9 @@ class PrometheusSource(Source):
                 res.low_confidence = True
                 notes.append(f"no sample at or {'before' if edge == 'start' else 'after'} the "
                              f"run's {edge}: {missing:.1f} s of the run are not counted")
-        for note in notes:
-            if note.startswith(("no scrape", "no sample")):
-                res.notes.append(f"{s.title}: {note}")
-        window = s.acc.end - s.acc.start
-        covered = window - inc.head_missing_s - inc.tail_missing_s
-        return Component(
-            kind="gpu" if s.metric.kind == "gpu" else "cpu", name=s.title, method="measured",
-            detail="prometheus", energy_kwh=inc.increase / UNITS[s.metric.kind], notes=notes,
-            scope="whole-device" if s.metric.kind == "gpu" else "whole-socket",
-            coverage=round(max(0.0, covered) / window, 4) if window > 0 else None,
-            extra={"node": s.node, "device": s.device, "metric": s.metric.name,
-                   "server": self.shown_url, "samples": inc.samples,
-                   "scrape_interval_s": inc.interval_s, "resets": inc.resets,
-                   "gaps_s": [round(g.length_s, 3) for g in inc.gaps],
-                   "uuid": s.label("UUID") or None})
-
-
-def unavailable(reason: str, hint: str) -> SourceResult:
-    return SourceResult(
-        components=[Component(kind="gpu", name="gpus (prometheus)", method="unavailable",
-                              detail="prometheus", scope="whole-device", coverage=0.0,
-                              reason=reason, hint=hint)],
-        notes=[f"energy not measured: {reason}"])
-
-
-def cross_check(res: SourceResult, local: SourceResult) -> None:
-    """Add the launching node's NVML readings, not counted, compared by GPU UUID."""
-    ours = {c.extra.get("uuid"): c for c in res.components
-            if c.kind == "gpu" and c.method == "measured" and c.extra.get("uuid")}
-    for c in local.components:
-        if c.kind != "gpu" or c.method != "measured" or c.energy_kwh is None:
-            continue  # NVML unreadable here (a login node): nothing to compare
-        other = ours.get(c.extra.get("uuid"))
-        note = "cross-check only: Prometheus's reading of this GPU counts"
-        if other is not None and other.energy_kwh:
-            diff = c.energy_kwh / other.energy_kwh - 1
-            note += (f" (NVML {c.energy_kwh * 3.6e6:.3f} kJ, Prometheus "
-                     f"{other.energy_kwh * 3.6e6:.3f} kJ, {diff:+.1%})")
-        elif other is None:
-            note += "; Prometheus has no series for it (is this node in nodes?)"
-        res.components.append(c.model_copy(update={
-            "name": f"{c.name} (NVML cross-check)", "counts_toward_total": False,
-            "notes": [*c.notes, note]}))
+        res.notes.extend(f"{s.title}: {n}" for n in notes if n.startswith(("no scrape",
+                                                                             "no sample")))
+        return notes
 
 
 def _int(text: str) -> int | None:

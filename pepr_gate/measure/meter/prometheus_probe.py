@@ -14,6 +14,7 @@ from typing import Any
 from pepr_gate.config import PrometheusConfig
 from pepr_gate.errors import ConfigError
 from pepr_gate.measure.meter.promql import PromClient, PromFailure, node_of, resolve_nodes, selector
+from pepr_gate.measure.meter.promseries import MetricSpec, metric_specs
 from pepr_gate.redact import redact_url
 
 
@@ -29,11 +30,11 @@ def probe_prometheus(cfg: PrometheusConfig, env: Mapping[str, str]) -> dict[str,
     client = PromClient(cfg.url, cfg.timeout_s)
     found: dict[str, list[dict[str, Any]]] = {}
     try:
-        for metric in [cfg.gpu_energy, *([cfg.cpu_energy] if cfg.cpu_energy else [])]:
-            _series(client, cfg, nodes, metric, found)
+        for spec in metric_specs(cfg):
+            _series(client, cfg, nodes, spec, found)
             if nodes:
-                out["other_nodes"] = sorted({*out["other_nodes"],
-                                             *_others(client, cfg.node_label, nodes, metric)})
+                out["other_nodes"] = sorted({*out["other_nodes"], *_others(
+                    client, spec.node_label, nodes, spec.name)})
     except PromFailure as f:
         out.update(reason=f.reason, hint=f.hint)
         return out
@@ -51,20 +52,22 @@ def probe_prometheus(cfg: PrometheusConfig, env: Mapping[str, str]) -> dict[str,
     return out
 
 
-def _series(client: PromClient, cfg: PrometheusConfig, nodes: list[str] | None, metric: str,
-            found: dict[str, list[dict[str, Any]]]) -> None:
-    """Add each series of `metric` with its last scrape to `found`, by node."""
+def _series(client: PromClient, cfg: PrometheusConfig, nodes: list[str] | None,
+            spec: MetricSpec, found: dict[str, list[dict[str, Any]]]) -> None:
+    """Add each series of the metric with its last scrape to `found`, by node."""
     now = time.time()
-    sel = (selector(metric, cfg.node_label, nodes, cfg.match) if nodes
+    metric = spec.name
+    sel = (selector(metric, spec.node_label, nodes, cfg.match) if nodes
            else f"{metric}{(cfg.match or '{}').strip()}")
     for labels, last in client.latest(sel, at=now).items():
         lab = dict(labels)
-        node = lab.get(cfg.node_label, "")
+        node = lab.get(spec.node_label, "")
         found.setdefault(node_of(node, nodes) if nodes else node, []).append({
-            "metric": metric,
+            "metric": metric, "unit": spec.unit,
             "device": lab.get("UUID") or lab.get("gpu") or lab.get("index") or "",
             "gpu": lab.get("gpu"), "model": lab.get("modelName"),
-            "last_scrape": last, "age_s": round(now - last, 1)})
+            # a scrape stamped a little after our clock's now is 0 s old, never "-0 s"
+            "last_scrape": last, "age_s": max(0.0, round(now - last, 1))})
 
 
 def _others(client: PromClient, label: str, nodes: list[str], metric: str) -> set[str]:

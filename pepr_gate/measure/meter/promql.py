@@ -1,7 +1,7 @@
 """Talking to a Prometheus server: node lists, selectors, raw samples, errors in words.
 
-The HTTP API is reached through `prometheus-api-client` (its `custom_query` is the
-`/api/v1/query` endpoint, evaluated at a given `time`). Raw samples come from range
+The HTTP API's `/api/v1/query` endpoint (evaluated at a given `time`) is reached through
+`promhttp.py`, which bounds each request in time and size. Raw samples come from range
 vector selectors (`metric{...}[30000ms]` evaluated at an instant), which return every
 stored sample with its scrape timestamp, unlike `query_range`, which resamples. Long
 windows are read in chunks, so no answer holds more than about 5,000 samples a series.
@@ -10,10 +10,9 @@ Node lists use Slurm's hostlist syntax (`gpu-a[1-2,7]`), expanded by `python-hos
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import json
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +61,9 @@ def resolve_nodes(nodes: list[str] | str, env: Mapping[str, str]) -> list[str]:
 
 
 def selector(metric: str, node_label: str, nodes: list[str], match: str | None) -> str:
-    """`metric{node_label=~"(a|b)(\\..*)?", <match>}`: short names also match FQDNs."""
+    """`metric{node_label=~"(a|b)([.:].+)?", <match>}`: short names match FQDNs, host:port."""
     alt = "|".join(re.escape(n) for n in nodes)
-    matchers = [f"{node_label}=~`({alt})(\\..+)?`"]
+    matchers = [f"{node_label}=~`({alt})([.:].+)?`"]
     if match:
         inner = match.strip()[1:-1].strip().rstrip(",").strip()
         if inner:
@@ -73,9 +72,12 @@ def selector(metric: str, node_label: str, nodes: list[str], match: str | None) 
 
 
 def node_of(value: str, nodes: list[str]) -> str:
-    """The listed node a label value names (an FQDN names its short host)."""
+    """The listed node a label value names (an FQDN or `host:port` names its short host)."""
     if value in nodes:
         return value
+    host, _, port = value.rpartition(":")
+    if host and port.isdigit():  # a scrape target's `instance` label, "gpu-a1:9100"
+        value = host
     short = value.split(".", 1)[0]
     return short if short in nodes else value
 
@@ -94,62 +96,67 @@ class PromClient:
     timeout_s: float
 
     def __post_init__(self) -> None:
-        from prometheus_api_client import PrometheusConnect
-        from urllib3.util.retry import Retry
+        from pepr_gate.measure.meter.promhttp import BoundedGet
 
         self.url = self.url.rstrip("/")
-        # One quick retry on a proxy's 502-504; refused connections fail fast (the
-        # library's default retries three times with growing back-off).
-        retry = Retry(total=1, connect=0, read=0, backoff_factor=0.2,
-                      status_forcelist=(502, 503, 504), raise_on_status=False)
-        self._api = PrometheusConnect(url=self.url, retry=retry, timeout=self.timeout_s)
+        self._http = BoundedGet(self.url, self.timeout_s)
 
     def close(self) -> None:
-        self._api.close()
+        self._http.close()
 
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
         """An instant query's result list (vector or matrix), evaluated at `at` if given."""
-        import requests
-        from prometheus_api_client import PrometheusApiClientException
+        from pepr_gate.measure.meter.promhttp import HttpFailure
 
-        params = None if at is None else {"time": f"{at:.3f}"}
-        try:
-            result: list[dict[str, Any]] = self._api.custom_query(promql, params=params)
-        except PrometheusApiClientException as exc:
-            raise self._rejected(str(exc), promql) from None
-        except requests.exceptions.Timeout:
-            raise PromFailure(
-                f"Prometheus at {self.url} did not answer within timeout_s = "
-                f"{self.timeout_s:g} s", "raise [meter.prometheus] timeout_s, or check the "
-                "server's load") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise PromFailure(
-                f"cannot reach Prometheus at {self.url} ({_short(exc)})",
-                "check [meter.prometheus] url and that the server is up: from the runner, "
-                f"`curl {self.url}/-/ready`") from None
-        except (requests.exceptions.RequestException, ValueError, KeyError, TypeError) as exc:
-            raise PromFailure(
-                f"{self.url} did not answer like a Prometheus server ({_short(exc)})",
-                "point [meter.prometheus] url at the server's base URL, e.g. "
-                "http://prometheus:9090") from None
+        params = {"query": promql, **({} if at is None else {"time": f"{at:.3f}"})}
+        for attempt in (1, 2):  # one quick retry on a proxy's 502-504
+            try:
+                data = self._http.json("/api/v1/query", params)
+                break
+            except HttpFailure as f:
+                if attempt == 1 and f.kind == "status" and f.status in (502, 503, 504):
+                    time.sleep(0.2)
+                    continue
+                raise self._failure(f, promql) from None
+        with self._understood():
+            if data.get("status") != "success":
+                raise ValueError(f"status {data.get('status')!r}")
+            result = data["data"]["result"]
+            if not isinstance(result, list):
+                raise TypeError("result is not a list")
         return result
 
-    def _rejected(self, text: str, promql: str) -> PromFailure:
-        m = re.match(r"HTTP Status Code (\d+) \((.*)\)$", text, re.S)
-        status, detail = (int(m.group(1)), m.group(2)) if m else (0, text)
-        try:
-            body = ast.literal_eval(detail)
-            detail = json.loads(body).get("error", detail)
-        except (ValueError, SyntaxError, TypeError, AttributeError):
-            pass
-        if status == 400 or status == 422:
+    def _failure(self, f: Any, promql: str) -> PromFailure:
+        if f.kind == "timeout":
+            return PromFailure(
+                f"Prometheus at {self.url} did not answer within timeout_s = "
+                f"{self.timeout_s:g} s ({f.detail})", "raise [meter.prometheus] timeout_s, or "
+                "check the server's load (the server was reached: it is slow, not down)")
+        if f.kind == "unreachable":
+            return PromFailure(
+                f"cannot reach Prometheus at {self.url} ({_short(f.detail)})",
+                "check [meter.prometheus] url and that the server is up: from the runner, "
+                f"`curl {self.url}/-/ready`")
+        if f.kind == "redirect":
+            return PromFailure(f"Prometheus at {self.url}: {f.detail}",
+                               "set [meter.prometheus] url to the server the redirect names, "
+                               "if you trust it")
+        if f.kind == "body":
+            return PromFailure(f"Prometheus at {self.url} sent {f.detail}; not read",
+                               "narrow the query: fewer nodes, or a match like "
+                               "'{job=\"dcgm-exporter\"}'")
+        if f.kind == "status" and f.status in (400, 422):
             failure = PromFailure(
-                f"Prometheus at {self.url} rejected the query {promql[:200]!r}: {detail}",
+                f"Prometheus at {self.url} rejected the query {promql[:200]!r}: {f.detail}",
                 "check [meter.prometheus] match, node_label and the metric names")
             failure.rejected = True
             return failure
-        return PromFailure(f"Prometheus at {self.url} answered HTTP {status}: {str(detail)[:200]}",
-                           "check the server and [meter.prometheus] url")
+        if f.kind == "status":
+            return PromFailure(f"Prometheus at {self.url} answered HTTP {f.status}: {f.detail}",
+                               "check the server and [meter.prometheus] url")
+        return PromFailure(f"{self.url} did not answer like a Prometheus server ({f.detail})",
+                           "point [meter.prometheus] url at the server's base URL, e.g. "
+                           "http://prometheus:9090")
 
     def samples(self, sel: str, lo: float, hi: float,
                 interval_s: float) -> Iterator[tuple[Labels, list[tuple[float, float]]]]:
@@ -178,14 +185,13 @@ class PromClient:
             yield
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise PromFailure(f"{self.url} answered in a shape Prometheus does not use "
-                              f"({_short(exc)})",
+                              f"({_short(str(exc))})",
                               "point [meter.prometheus] url at Prometheus's base URL") from None
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc)
+def _short(text: str) -> str:
     m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)|(Connection refused|Name or service not known)",
                   text)
     if m:
         return (m.group(1) or m.group(2)).strip()
-    return type(exc).__name__ if len(text) > 160 else text
+    return text[:160]
