@@ -150,21 +150,29 @@ def verdict_stands(said: Sequence[rules.Reason], towards: int) -> bool:
 _CHANGE_CODES = ("pepr-drop", "pepr-within", "pepr-under-threshold", "too-noisy", "shared-gpu")
 
 
+def _compared(facts: rules.Facts, resource: str) -> tuple[str, int, float] | None:
+    """(the difference in words, its direction, the PePR change) when a history comparison
+    ran under other conditions; None when the rule does not apply."""
+    if (facts.paired or facts.comparison is None or facts.base_side is None
+            or not applies(resource, facts.primary)):
+        return None
+    cand, base = facts.cand.conditions, facts.base_side.conditions
+    text, towards = differ(cand, base), direction(cand, base)
+    if text is None or towards is None:
+        return None
+    return text, towards, facts.comparison.change
+
+
 def history_can_decide(found: list[rules.Reason], facts: rules.Facts, resource: str,
                        base_branch: str | None) -> tuple[list[rules.Reason], str | None]:
     """(the reasons, the difference): in history mode, a change measured under other
     conditions than the window's is not judged on the resource alone. Its verdict is
     inconclusive, naming the difference and the next step; what history alone said
     stays as a note. Budgets and the guardrail still fail."""
-    if (facts.paired or facts.comparison is None or facts.base_side is None
-            or not applies(resource, facts.primary)):
+    compared = _compared(facts, resource)
+    if compared is None:
         return found, None
-    cand, base = facts.cand.conditions, facts.base_side.conditions
-    text = differ(cand, base)
-    towards = direction(cand, base)
-    if text is None or towards is None:
-        return found, None
-    change = facts.comparison.change
+    text, towards, change = compared
     moved = f"{facts.variant} {'fell' if change < 0 else 'rose'} {rules.pct(change)}"
     kept = [r for r in found if r.code not in _CHANGE_CODES]
     said = [r for r in found if r.code in _CHANGE_CODES]

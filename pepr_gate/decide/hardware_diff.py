@@ -70,7 +70,10 @@ WARM_COLD_C = 15.0  # start temperatures this far apart make a warm/cold note
 
 
 def start_temperature(run: RunRecord) -> float | None:
-    """The mean start temperature of the GPUs a run counted (from the meter's GPU state)."""
+    """The mean start temperature of the GPUs a run counted: the run's recorded conditions,
+    else (older records) the meter's GPU state."""
+    if run.conditions is not None and run.conditions.gpu_temperature_c is not None:
+        return run.conditions.gpu_temperature_c
     temps = []
     for c in run.components:
         start = (c.extra.get("state") or {}).get("start") or {}

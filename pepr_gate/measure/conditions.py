@@ -18,9 +18,10 @@ here can fail a run.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pepr_gate.records import Conditions
+from pepr_gate.records import Component, Conditions
 
 PROC_STAT = "/proc/stat"
 
@@ -81,3 +82,14 @@ class ConditionsProbe:
             gpu_temperature_c=gpu_temperature_c,
             cpu_count=os.cpu_count(),
         )
+
+
+def gpu_start_temperature(components: Sequence[Component]) -> float | None:
+    """The mean temperature of the metered GPUs when the window opened (the meter's GPU
+    state, `extra.state.start`); None without a GPU reading."""
+    temps = []
+    for c in components:
+        start = (c.extra.get("state") or {}).get("start") or {}
+        if c.kind == "gpu" and c.counts_toward_total and start.get("temperature_c") is not None:
+            temps.append(float(start["temperature_c"]))
+    return round(sum(temps) / len(temps), 1) if temps else None

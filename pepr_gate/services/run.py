@@ -31,7 +31,7 @@ from pepr_gate.errors import (
     StoreError,
     signal_of,
 )
-from pepr_gate.measure.conditions import ConditionsProbe
+from pepr_gate.measure.conditions import ConditionsProbe, gpu_start_temperature
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.hardware import describe
 from pepr_gate.measure.jobenv import job_environment
@@ -260,6 +260,8 @@ def _one_run(
     window = Window(t0, t1, user, sys_, max_rss)
     conditions = probe.finish(window.duration_s, window.cpu_time_s)
     result = session.close(window)
+    conditions = conditions.model_copy(
+        update={"gpu_temperature_c": gpu_start_temperature(result.components)})
     trace_error: PeprError | None = None
     if record_trace is not None:
         try:
