@@ -99,6 +99,10 @@ def _measure_and_publish(
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
+        from pepr_gate.services.ci_commit import judged
+
+        judge = judged(ctx, config, env)  # refuses a checkout of another commit (exit 2)
+        config = judge.config
         if ctx.fork:
             out.notices.append("pull request from a fork: its runs are not stored in the "
                                "history (only runs of this repository's branches are)")
@@ -106,13 +110,15 @@ def _measure_and_publish(
         site_later = opts.dashboard and not ctx.fork and _stores_site(store.url)
         from pepr_gate.services.ci_measure import measure
 
-        measured = measure(ctx, config, opts, store.url, hold_back=site_later)
+        measured = measure(ctx, config, opts, store.url, hold_back=site_later,
+                           note=judge.record_note)
         records = measured.outcome.records
         paths = _copy_records(measured.outcome.record_paths)
         if measured.outcome.error is not None:
             raise measured.outcome.error
         assert measured.result is not None
-        result = measured.result
+        result = measured.result.model_copy(
+            update={"notes": [*measured.result.notes, *judge.notes]})
         out.notices += measured.notices
         if opts.dashboard and not ctx.fork:
             out.notices.append(_dashboard(records, result, config, opts, store.url, env))
