@@ -19,6 +19,7 @@ from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.text import escape_md as md_text
+from pepr_gate.publish.text import plain_text
 from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 
 if TYPE_CHECKING:
@@ -154,8 +155,8 @@ def _publish_result(ctx: EventContext, result: CheckResult, config: Config, opts
     publish.write_summary(report, env)
     publish.set_outputs(_outputs(result, report_path, paths, out.comment_url), env)
     publish.annotation(publish.level_for(result.verdict), _headline(result))
-    for notice in out.notices:
-        print(f"pepr-gate: {notice}")
+    for notice in out.notices:  # the log is plain text: no Markdown escapes
+        print(f"pepr-gate: {plain_text(notice)}")
     if out.error is not None:  # GitHub's API is misconfigured: the result stands, exit 2
         publish.annotation("error", f"pepr-gate: {out.error.message}")
         setattr(out.error, PUBLISHED, True)
@@ -272,9 +273,10 @@ def _comment(
         if isinstance(exc, GitHubReplyError):
             out.error = exc
         return
-    out.comment_url = done.url
-    if done.action == "skipped":
+    if done.action == "skipped":  # the output `comment-url` names a comment posted now
         out.notices.append(f"comment not changed: {md_text(done.reason)}")
+    else:
+        out.comment_url = done.url
 
 
 def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) -> str:
@@ -299,7 +301,7 @@ def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) ->
 
 
 def _headline(result: CheckResult) -> str:
-    reasons = "; ".join(result.reasons) or "no reason given"
+    reasons = "; ".join(r.rstrip(". ") for r in result.reasons) or "no reason given"
     return f"{result.variant} {result.verdict}: {reasons}"
 
 
