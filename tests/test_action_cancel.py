@@ -139,7 +139,7 @@ def test_as_a_containers_pid_1_pepr_gate_still_stops_on_sigterm(tmp_path: Path,
         pytest.skip("no PID namespace here (unshare needs root)")
     entry = (ROOT / "Dockerfile").read_text().split("ENTRYPOINT", 1)[1].splitlines()[0]
     assert json.loads(entry) == ["pepr-gate"]  # exec form: no shell in between
-    script = f'cd "$PEPR_WORKING_DIRECTORY"\nexec unshare -pf --mount-proc "$PEPR_GATE_BIN" ci\n'
+    script = 'cd "$PEPR_WORKING_DIRECTORY"\nexec unshare -pf --mount-proc "$PEPR_GATE_BIN" ci\n'
     proc = start_step(tmp_path, job, script)
     (job / "pids").unlink()  # PIDs of the namespace, not of this host: never to be signalled
     inner = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
