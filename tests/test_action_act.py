@@ -10,6 +10,7 @@ lives on origin's `pepr-data` branch, as in CI.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -197,6 +198,12 @@ def outputs(log: str) -> dict[str, str]:
     return found
 
 
+def comment(act: Act) -> str:
+    """The one pull request comment as GitHub shows it (no Markdown escapes)."""
+    body = str(act.gh.comments[(REPO, 2)][0]["body"])
+    return html.unescape(body.replace("\\", ""))
+
+
 def test_same_repo_example_under_act(act: Act) -> None:
     # Pushes to main build the history.
     for n in range(2):
@@ -216,6 +223,15 @@ def test_same_repo_example_under_act(act: Act) -> None:
     assert done.returncode == 0, done.stdout[-4000:]
     assert outputs(done.stdout)["verdict"] == "pass"
     assert len(act.gh.comments[(REPO, 2)]) == 1
+    # The depth-1 clone lacked the base commit: fetched with the token to read its config.
+    said = f"the base commit {act.shas['main'][:12]} was not in this clone: fetched it"
+    assert said in comment(act)
+
+    # Without `ref:` checkout takes GitHub's merge commit (GITHUB_SHA): measured, and said.
+    done = act.run("pull_request", act.pull(head), merge, checkout_ref="${{ github.sha }}")
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert outputs(done.stdout)["verdict"] == "pass"
+    assert f"GitHub's merge of {head[:12]} (this pull request's head)" in comment(act)
 
     # A regressing pull request fails the job.
     train = (act.tmp / "seed" / "train.py").read_text().replace('"0.90"', '"0.70"')

@@ -299,3 +299,37 @@ def test_outside_a_git_checkout_a_notice_says_nothing_was_verified(tmp_path: Pat
     finally:
         gh.stop()
 
+
+
+def test_a_pyproject_gaining_its_pepr_gate_table_in_the_pr_is_new(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    from pepr_gate.config import load_config
+    from pepr_gate.publish.github.context import EventContext
+    from pepr_gate.services.ci_commit import base_settings
+
+    root = tmp_path / "r"
+    git("init", "-q", "-b", "main", str(root), cwd=tmp_path)
+    (root / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "base", cwd=root)
+    base = git("rev-parse", "HEAD", cwd=root)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.pepr-gate.gate]\nmax_pepr_drop = 0.2\n')
+    ctx = EventContext(event_name="pull_request", kind="pull_request", repo=REPO,
+                       api_url="", server_url="", sha=None, ref=None, branch="feature",
+                       base_sha=base)
+    config = load_config(root / "pyproject.toml")
+    judged_by, notes = base_settings(ctx, config, root)
+    assert judged_by.gate.max_pepr_drop == pytest.approx(0.2)
+    assert notes == [f"pyproject.toml is new in this pull request (the base {base[:12]} has "
+                     "none): its own [gate] and [score] settings judge it"]
+    git("commit", "-q", "-am", "table on the base too", cwd=root)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.pepr-gate.gate]\nmax_pepr_drop = 0.5\n')
+    ctx = EventContext(event_name="pull_request", kind="pull_request", repo=REPO,
+                       api_url="", server_url="", sha=None, ref=None, branch="feature",
+                       base_sha=git("rev-parse", "HEAD", cwd=root))
+    judged_by, notes = base_settings(ctx, load_config(root / "pyproject.toml"), root)
+    assert judged_by.gate.max_pepr_drop == pytest.approx(0.2)
+    assert notes == ["this PR changes gate.max_pepr_drop 0.2 -> 0.5: judged by the base's 0.2"]

@@ -137,7 +137,7 @@ def base_settings(ctx: EventContext, config: Config, where: Path) -> tuple[Confi
                         "[score] settings judge it"]
     notes = _ensure_commit(where, base)
     text = _git(where, "show", f"{base}:{name}", strip=False)
-    if text is None:
+    if text is None or not _holds_config(text, name):
         notes.append(f"{name} is new in this pull request (the base {base[:12]} has none): "
                      "its own [gate] and [score] settings judge it")
         return config, notes
@@ -178,6 +178,19 @@ def _show(value: Any) -> str:
         return "unset"
     return f'"{value}"' if isinstance(value, str) else str(value).lower() \
         if isinstance(value, bool) else str(value)
+
+
+def _holds_config(text: str, name: str) -> bool:
+    """False for a base pyproject.toml without [tool.pepr-gate]: no config there yet."""
+    if Path(name).name != "pyproject.toml":
+        return True
+    from pepr_gate.config import tomllib
+
+    try:
+        tool = tomllib.loads(text).get("tool")
+    except tomllib.TOMLDecodeError:
+        return True  # the loader names the broken line
+    return isinstance(tool, dict) and "pepr-gate" in tool
 
 
 def _load_text(text: str, name: str) -> Config:
