@@ -231,7 +231,7 @@ def test_same_repo_example_under_act(act: Act) -> None:
     done = act.run("pull_request", act.pull(head), merge, checkout_ref="${{ github.sha }}")
     assert done.returncode == 0, done.stdout[-4000:]
     assert outputs(done.stdout)["verdict"] == "pass"
-    assert f"GitHub's merge of {head[:12]} (this pull request's head)" in comment(act)
+    assert f"measured the merge of {head[:12]} into {act.shas['main'][:12]}" in comment(act)
 
     # A regressing pull request fails the job.
     train = (act.tmp / "seed" / "train.py").read_text().replace('"0.90"', '"0.70"')

@@ -153,7 +153,7 @@ def test_githubs_merge_commit_in_a_depth_1_clone_is_measured_as_the_merge(repo: 
                           capture_output=True).returncode != 0
     res = repo.ci_pr(root)
     assert res.code == 0, res.stderr
-    said = f"GitHub's merge of {repo.head[:12]} (this pull request's head) into {repo.base[:12]}"
+    said = f"measured the merge of {repo.head[:12]} into {repo.base[:12]}: GitHub's merge commit"
     assert said in plain(res.summary)
     check = json.loads((root / ".pepr/ci/check.json").read_text())
     assert any(said in note for note in check["notes"])

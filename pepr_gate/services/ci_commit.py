@@ -76,8 +76,9 @@ def _check_pull_head(ctx: EventContext, head: str | None, env: Mapping[str, str]
     if head and head == merge:
         parents = commit_parents(where, head)
         if len(parents) == 2 and parents[1] == wanted:
-            return (f"measured commit {head[:12]}: GitHub's merge of {wanted[:12]} (this pull "
-                    f"request's head) into {parents[0][:12]} (its base branch)")
+            return (f"measured the merge of {wanted[:12]} into {parents[0][:12]}: GitHub's "
+                    f"merge commit {head[:12]} of this pull request's head into its base "
+                    "branch; the runs are stored under the head")
     raise InputError(
         f"the checkout is commit {_short(head)}, but pull request #{ctx.pr_number}'s head is "
         f"{wanted[:12]}" + (f" and GitHub's merge commit for it is {merge[:12]}"
