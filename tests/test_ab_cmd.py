@@ -156,10 +156,14 @@ def test_ctrl_c_during_a_run_removes_the_worktree(repo: Path, tmp_path: Path) ->
 def test_ci_with_a_paired_baseline_runs_ab_against_the_prs_base_sha(
     repo: Path, tmp_path: Path
 ) -> None:
-    base_sha = git("rev-parse", "main", cwd=repo)
+    # The gate's settings are the base's: main chose the paired baseline.
+    git("checkout", "-q", "main", cwd=repo)
     (repo / "pepr.toml").write_text(CONFIG.replace("[gate]\n", '[gate]\nbaseline = "paired"\n'))
+    git("commit", "-q", "-am", "paired baseline", cwd=repo)
+    git("checkout", "-q", "-B", "feature", cwd=repo)
+    base_sha = git("rev-parse", "main", cwd=repo)
     (repo / "train.py").write_text(TRAIN.format(accuracy=0.80))
-    git("commit", "-q", "-am", "a worse model, paired", cwd=repo)
+    git("commit", "-q", "-am", "a worse model", cwd=repo)
     head_sha = git("rev-parse", "HEAD", cwd=repo)
     event = tmp_path / "pr.json"
     event.write_text(json.dumps({"action": "synchronize", "number": 7, "pull_request": {

@@ -45,6 +45,8 @@ class Project:
     store: str
     gh: FakeGitHub
     tmp: Path
+    head_sha: str | None = None  # the PR's head in the event (a git checkout's own HEAD)
+    base_sha: str | None = None  # the PR's base in the event (a commit that git can show)
 
     def baseline(self, accuracy: str, branch: str = "main", config: str = "pepr.toml") -> None:
         env = {**os.environ, "SELFTEST_ACCURACY": accuracy}
@@ -61,6 +63,10 @@ class Project:
             data["pull_request"]["base"]["repo"]["full_name"] = REPO
             data["pull_request"]["head"].update(ref=pr.get("head_ref", "feature"))
             data["pull_request"]["head"]["repo"]["full_name"] = pr.get("head_repo", REPO)
+            if self.head_sha:
+                data["pull_request"]["head"]["sha"] = self.head_sha
+            if self.base_sha:
+                data["pull_request"]["base"]["sha"] = self.base_sha
         else:
             data = json.loads((EVENTS / "push.json").read_text())
         path = self.tmp / f"event-{name}.json"

@@ -40,8 +40,9 @@ def gitproject(tmp_path: Path, git_env: dict[str, str]) -> Iterator[Project]:
     git("remote", "add", "origin", str(origin), cwd=root)
     git("push", "-q", "origin", "main", cwd=root)
     gh = FakeGitHub().start()
-    gh.add_pull(REPO, 2, head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821")
-    yield Project(root, "", gh, tmp_path)
+    head = git("rev-parse", "HEAD", cwd=root)  # the checkout is the PR's head
+    gh.add_pull(REPO, 2, head_sha=head)
+    yield Project(root, "", gh, tmp_path, head_sha=head, base_sha=head)
     gh.stop()
 
 
@@ -57,7 +58,7 @@ def test_history_survives_on_the_data_branch_per_branch_and_not_for_forks(
     origin = gitproject.tmp / "origin.git"
     event = gitproject.tmp / "push-main.json"
     event.write_text(json.dumps({"ref": "refs/heads/main", "before": "1" * 40,
-                                 "after": "2" * 40, "repository": {"full_name": REPO}}))
+                                 "after": gitproject.head_sha, "repository": {"full_name": REPO}}))
     push = gitproject.ci(event="push", ref="refs/heads/main", payload=event, PEPR_STORE="",
                          GITHUB_WORKSPACE=str(gitproject.root), SELFTEST_ACCURACY="0.9")
     assert push.code == 0, push.stderr

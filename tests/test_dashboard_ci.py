@@ -41,12 +41,15 @@ def project(tmp_path: Path, git_env: dict[str, str]) -> Iterator[Project]:
     git("commit", "-q", "-m", "project", cwd=root)
     git("remote", "add", "origin", str(bare), cwd=root)
     git("push", "-q", "origin", "main", cwd=root)
-    yield Project(root, "git:pepr-data", gh, tmp_path)
+    head = git("rev-parse", "HEAD", cwd=root)  # the checkout is the PR's head
+    gh.add_pull(REPO, 2, head_sha=head)
+    yield Project(root, "git:pepr-data", gh, tmp_path, head_sha=head, base_sha=head)
     gh.stop()
 
 
 def push_event(project: Project) -> Path:
     data = json.loads((EVENTS / "push.with-new-branch.json").read_text())
+    data["after"] = project.head_sha  # the commit checked out
     path = project.tmp / "push.json"
     path.write_text(json.dumps(data))
     return path

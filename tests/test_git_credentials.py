@@ -157,12 +157,13 @@ def test_credentials_in_the_origin_url_never_reach_a_message_or_a_file(
         f'[meter]\nkind = {json.dumps(f"replay:{trace}")}\n'
     )
     event = tmp_path / "push.json"
+    head = git("rev-parse", "HEAD", cwd=work)  # the commit checked out is the one pushed
     event.write_text(json.dumps({"ref": "refs/heads/main", "before": "1" * 40,
-                                 "after": "2" * 40, "repository": {"full_name": "octo/net"}}))
+                                 "after": head, "repository": {"full_name": "octo/net"}}))
     summary, output = tmp_path / "summary.md", tmp_path / "output"
     env = {**os.environ, "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(event),
            "GITHUB_REPOSITORY": "octo/net", "GITHUB_REF": "refs/heads/main",
-           "GITHUB_SHA": "2" * 40, "GITHUB_STEP_SUMMARY": str(summary),
+           "GITHUB_SHA": head, "GITHUB_STEP_SUMMARY": str(summary),
            "GITHUB_OUTPUT": str(output), "GITHUB_WORKSPACE": str(work),
            "PEPR_CONFIG": "pepr.toml", "SELFTEST_ACCURACY": "0.9"}
     env.pop("PEPR_STORE", None)

@@ -32,3 +32,11 @@ def code_block(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
+
+
+def plain_text(markdown: str) -> str:
+    """What `escape_md` text reads as, for a log line or a console (no escapes shown)."""
+    import html
+
+    text = re.sub(r"\\([\\`*_{}\[\]()#|~$^])", r"\1", markdown)
+    return html.unescape(text).replace("@" + ZWJ, "@")

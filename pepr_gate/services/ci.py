@@ -19,6 +19,7 @@ from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.text import escape_md as md_text
+from pepr_gate.publish.text import plain_text
 from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ def _measure_and_publish(
     try:
         if ctx.needs_pr_lookup:
             ctx = _lookup_pull(ctx, client)
+        from pepr_gate.services.ci_commit import judged
+
+        judge = judged(ctx, config, env)  # refuses a checkout of another commit (exit 2)
+        config = judge.config
         if ctx.fork:
             out.notices.append("pull request from a fork: its runs are not stored in the "
                                "history (only runs of this repository's branches are)")
@@ -108,13 +113,15 @@ def _measure_and_publish(
         site_later = opts.dashboard and not ctx.fork and _stores_site(store.url)
         from pepr_gate.services.ci_measure import measure
 
-        measured = measure(ctx, config, opts, store.url, hold_back=site_later)
+        measured = measure(ctx, config, opts, store.url, hold_back=site_later,
+                           note=judge.record_note)
         records = measured.outcome.records
         paths = _copy_records(measured.outcome.record_paths)
         if measured.outcome.error is not None:
             raise measured.outcome.error
         assert measured.result is not None
-        result = measured.result
+        result = measured.result.model_copy(
+            update={"notes": [*measured.result.notes, *judge.notes]})
         out.notices += measured.notices
         if not ctx.fork:  # like the store: a fork's runs go nowhere
             from pepr_gate.services.export import export_runs
@@ -154,8 +161,8 @@ def _publish_result(ctx: EventContext, result: CheckResult, config: Config, opts
     publish.write_summary(report, env)
     publish.set_outputs(_outputs(result, report_path, paths, out.comment_url), env)
     publish.annotation(publish.level_for(result.verdict), _headline(result))
-    for notice in out.notices:
-        print(f"pepr-gate: {notice}")
+    for notice in out.notices:  # the log is plain text: no Markdown escapes
+        print(f"pepr-gate: {plain_text(notice)}")
     if out.error is not None:  # GitHub's API is misconfigured: the result stands, exit 2
         publish.annotation("error", f"pepr-gate: {out.error.message}")
         setattr(out.error, PUBLISHED, True)
@@ -272,9 +279,10 @@ def _comment(
         if isinstance(exc, GitHubReplyError):
             out.error = exc
         return
-    out.comment_url = done.url
-    if done.action == "skipped":
+    if done.action == "skipped":  # the output `comment-url` names a comment posted now
         out.notices.append(f"comment not changed: {md_text(done.reason)}")
+    else:
+        out.comment_url = done.url
 
 
 def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) -> str:
@@ -299,7 +307,7 @@ def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) ->
 
 
 def _headline(result: CheckResult) -> str:
-    reasons = "; ".join(result.reasons) or "no reason given"
+    reasons = "; ".join(r.rstrip(". ") for r in result.reasons) or "no reason given"
     return f"{result.variant} {result.verdict}: {reasons}"
 
 

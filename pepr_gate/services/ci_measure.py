@@ -32,8 +32,9 @@ class CiMeasured:
 
 
 def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,
-            *, hold_back: bool = False) -> CiMeasured:
-    """`hold_back`: store nothing yet (the caller stores the runs with the dashboard)."""
+            *, hold_back: bool = False, note: str | None = None) -> CiMeasured:
+    """`hold_back`: store nothing yet (the caller stores the runs with the dashboard);
+    `note`: added to each run record (which commit was measured)."""
     no_store = ctx.fork or hold_back
     if config.gate.baseline == "paired" and ctx.kind == "pull_request":
         return _paired(ctx, config, opts, store_url, no_store)
@@ -58,7 +59,7 @@ def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,
 
     measured = measure_and_check(
         config, opts.repeats, check, meter=opts.meter, store_url=store_url,
-        no_store=no_store, branch=ctx.branch, sha=ctx.sha,
+        no_store=no_store, branch=ctx.branch, sha=ctx.sha, note=note,
     )
     looks = describe_looks(measured, config.run.max_repeats)
     if looks:

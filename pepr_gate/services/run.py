@@ -85,11 +85,13 @@ def execute(
     repeat_group: str | None = None,
     first_index: int = 0,
     label: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> Outcome:
     """Run `repeats` times (an int; "auto" is `services.adaptive`'s loop).
 
     `repeat_group`/`first_index` continue a repeat group that earlier calls started;
-    `label` sets more record fields (`paired` for `pepr-gate ab`).
+    `label` sets more record fields (`paired` for `pepr-gate ab`); `note` is added to each
+    record's notes (`ci`: the merge commit that was measured).
     """
     stages = _stages(config, argv)
     intensity = _check_inputs(config, meter, record_trace)
@@ -114,8 +116,8 @@ def execute(
             )
             record = record.model_copy(
                 update={"repeat_group": group, "repeat_index": i, **(label or {})})
-            if withheld:
-                record.notes.append(withheld_note(withheld))
+            record.notes.extend([withheld_note(withheld)] if withheld else [])
+            record.notes.extend([note] if note else [])
             path = _record_path(runs_dir, out, record, i)
             if _keep(outcome, unstored, store, record, result, error, path):
                 break

@@ -151,7 +151,9 @@ def upsert_comment(
         return CommentOutcome("skipped", None, "comment mode is 'never'")
     existing = find_comment(client, repo, pr, marker)
     if existing is None:
-        if mode == "on-regression" and verdict not in ("fail", "warn", "accepted"):
+        # As documented: `on-regression` speaks up for fail and warn only (an accepted
+        # regression was already reviewed; an existing comment is still kept current).
+        if mode == "on-regression" and verdict not in ("fail", "warn"):
             return CommentOutcome("skipped", None, f"verdict {verdict}: no regression to report")
         made = client.create_comment(repo, pr, body)
         return CommentOutcome("created", made.html_url, "no comment yet")
