@@ -25,7 +25,7 @@ from pepr_gate.config import Config
 from pepr_gate.decide import noise as noise_mod
 from pepr_gate.decide import rules, sequential
 from pepr_gate.decide.select import NoBaseline, diagnose_given, hardware_label, newest_first
-from pepr_gate.decide.stats import median, side
+from pepr_gate.decide.stats import geomean, median, side
 from pepr_gate.records import VARIANTS, CheckResult, Normalization, Resource, RunRecord
 from pepr_gate.score import rescore, resource_value
 
@@ -136,7 +136,8 @@ def _compare(facts: rules.Facts, score: _Scorer, settings: Settings,
     judgement, noise, change = sequential.decided_yet(
         bp, cp, threshold=settings.max_pepr_drop, max_looks=settings.looks,
         history=older, prior_key=key, widen=bool(facts.flagged))
-    return rules.Comparison(change, judgement, noise)
+    return rules.Comparison(change, judgement, noise, (geomean(bp), geomean(cp)),
+                            (len(bp), len(cp)))
 
 
 def _baseline(primary: RunRecord, ok: bool, baselines: Sequence[RunRecord],
@@ -305,4 +306,6 @@ def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRec
     done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
                          settings.max_pepr_drop, history=older, prior_key=key,
                          widen=bool(facts.flagged))
-    return rules.Comparison(done.change, done.judgement, done.noise)
+    bs, hs = [b for b, _ in pairs], [h for _, h in pairs]
+    return rules.Comparison(done.change, done.judgement, done.noise,
+                            (geomean(bs), geomean(hs)), (len(bs), len(hs)))

@@ -1,0 +1,66 @@
+"""The sentence beside a PePR change says what the numbers say: its direction, the two
+numbers it was computed from, and multiples that can be told apart."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+
+from pepr_gate.config import Config
+from pepr_gate.decide import gate, rules
+from pepr_gate.records import CheckResult, RunRecord
+
+NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+Make = Callable[..., RunRecord]
+
+
+def check(cands: list[RunRecord], base: list[RunRecord]) -> CheckResult:
+    return gate.evaluate(cands, base, base, gate.Settings.from_config(Config()),
+                         gate.Context(created_at=NOW, base_branch="main"))
+
+
+@pytest.mark.parametrize(("performance", "words", "not_words"), [
+    (0.99, "rose 8.8%", "allowed"),  # a rise: never "more than the 5% allowed"
+    (0.91, "did not change (0.607 -> 0.607)", "allowed"),
+    (0.89, "fell 2.2%", "more than"),
+    (0.80, "fell 12.1%", "within"),
+])
+def test_too_few_runs_say_which_way_pepr_moved(make_record: Make, performance: float,
+                                              words: str, not_words: str) -> None:
+    # One run a side: the spread is assumed, the verdict inconclusive, whatever the change.
+    res = check([make_record(branch="pr", performance=performance)], [make_record()])
+    assert res.verdict == "inconclusive" and res.noise_source == "assumed"
+    sentence = res.reasons[0]
+    assert words in sentence and not_words not in sentence, sentence
+    assert "too noisy to decide" in sentence
+
+
+def test_a_drop_with_too_few_runs_is_still_past_the_threshold(make_record: Make) -> None:
+    res = check([make_record(branch="pr", performance=0.80)], [make_record()])
+    assert "fell 12.1% (0.607 -> 0.533), more than the 5% allowed" in res.reasons[0]
+    res = check([make_record(branch="pr", performance=0.89)], [make_record()])
+    assert "fell 2.2% (0.607 -> 0.593), within the 5% allowed" in res.reasons[0]
+
+
+def test_the_numbers_beside_a_change_are_the_ones_it_was_computed_from(
+        make_record: Make) -> None:
+    # Skewed windows: the medians (0.600) and the geometric means differ at 3 decimals.
+    base = [make_record(performance=p) for p in (0.91, 0.91, 0.91, 0.70, 0.70)]
+    cands = [make_record(branch="pr", performance=p) for p in (0.91, 0.91, 0.70)]
+    res = check(cands, base)
+    assert res.baseline is not None and res.candidate.pepr is not None
+    sentence = res.reasons[0]
+    assert f"{res.baseline.pepr:.3f}" == f"{res.candidate.pepr:.3f}" == "0.607"  # medians
+    # The change is of geometric means, and the sentence shows those, labelled as such.
+    b = math.exp((3 * math.log(0.91 / 1.5) + 2 * math.log(0.70 / 1.5)) / 5)
+    c = math.exp((2 * math.log(0.91 / 1.5) + math.log(0.70 / 1.5)) / 3)
+    assert f"rose {(c / b - 1) * 100:.1f}% ({b:.3f} -> {c:.3f}, geometric means)" in sentence
+
+
+def test_multiples_are_printed_so_that_they_differ() -> None:
+    assert rules.multiples(2.501, 2.539) == ("2.50", "2.54")
+    assert rules.multiples(2.5001, 2.5004) == ("2.500", "2.500")  # 3 decimals at most
+    assert rules.multiples(12.0, 3.7) == ("12.0", "3.7")
