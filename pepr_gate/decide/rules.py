@@ -223,7 +223,8 @@ def _moved(f: Facts, comp: Comparison) -> str:
     shown_b, shown_c = units.distinct(b, c) if f"{b:.3f}" == f"{c:.3f}" and b != c \
         else (f"{b:.3f}", f"{c:.3f}")
     medians = (f.base_side.pepr if f.base_side else None, f.cand.pepr)
-    same = all(m is not None and f"{m:.3f}" == f"{g:.3f}" for m, g in zip(medians, (b, c)))
+    same = all(m is not None and f"{m:.3f}" == f"{g:.3f}"
+               for m, g in zip(medians, (b, c), strict=True))
     label = "" if same else ", geometric means"
     if _unchanged(change):
         return f"{f.variant} did not change ({shown_b} -> {shown_c}{label})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from pepr_gate.config import Config
@@ -137,6 +138,8 @@ def run_check(
             window, history = [b for b in baselines if b.id not in own], []
         else:
             window, history = chosen.window, chosen.history
+    settings, looks_note = _adaptive(settings, group, max_looks)
+    notes += looks_note
     ctx = gate.Context(
         created_at=utcnow(),
         base_branch=base_branch,
@@ -147,6 +150,22 @@ def run_check(
         notes=notes,
     )
     return gate.evaluate(group, window, history, settings, ctx)
+
+
+def _adaptive(settings: gate.Settings, group: list[RunRecord],
+              max_looks: int) -> tuple[gate.Settings, list[str]]:
+    """A repeat group made by an adaptive loop is judged as that loop judged its last
+    look (the same share of alpha), so `check` afterwards gives the loop's verdict."""
+    looks = {r.adaptive_looks for r in group if r.adaptive_looks}
+    if max_looks > 1 or len(looks) != 1:
+        return settings, []
+    most = looks.pop()
+    if most <= 1:
+        return settings, []
+    n = sum(r.status == "ok" for r in group)
+    return replace(settings, looks=most), [
+        f"Judged as look {n} of at most {most} of the adaptive loop that ran these repeats "
+        "([run] repeats = \"auto\"): each look tests at its share of the false-alarm rate."]
 
 
 def exit_code_for(result: CheckResult) -> int:
