@@ -64,3 +64,21 @@ def test_multiples_are_printed_so_that_they_differ() -> None:
     assert rules.multiples(2.501, 2.539) == ("2.50", "2.54")
     assert rules.multiples(2.5001, 2.5004) == ("2.500", "2.500")  # 3 decimals at most
     assert rules.multiples(12.0, 3.7) == ("12.0", "3.7")
+
+
+def test_a_capped_r_is_said_with_the_raw_resource_change(make_record: Make) -> None:
+    # The scale is 2x the baseline's energy; a candidate using 4.73x that energy has R
+    # capped at 1, so PePR shows only part of the change.
+    base = [make_record(performance=0.91 * (1 + 0.002 * d)) for d in (-1, 1, 0, 0.5, -0.5)]
+    cand = make_record(branch="pr", performance=0.91, energy_kwh=0.0084 * 4.73)
+    res = check([cand], base)
+    assert res.candidate.over_scale and res.baseline is not None
+    assert not res.baseline.over_scale
+    capped = [r for r in res.reasons if r.startswith("R is capped")]
+    assert capped == [
+        "R is capped at 1 for the candidate: energy 8.4 Wh -> 39.7 Wh (+373.0% raw) against "
+        "a scale of 16.8 Wh (2x baseline), so PePR-E shows less of the change than the energy "
+        "made; set [score.scale] energy above both to compare them in full."], res.reasons
+    # Not said when both sides are inside the scale.
+    inside = check([make_record(branch="pr", performance=0.91, energy_kwh=0.009)], base)
+    assert not any(r.startswith("R is capped") for r in inside.reasons)

@@ -173,6 +173,7 @@ def prepare(candidates: Sequence[RunRecord], baselines: Sequence[RunRecord],
         flagged=sum(_flagged(r) for r in [*ok_cands, *base]),
         all_cands_shared=bool(ok_cands) and all(r.exclusive is False for r in ok_cands),
         variant=VARIANTS[settings.resource],
+        scale=score.scale, scale_source=score.source,
     )
     if base:
         facts.comparison = _compare(facts, score, settings, cand_peprs)

@@ -61,6 +61,8 @@ class Facts:
     all_cands_shared: bool = False  # another process used the GPU in every candidate run
     variant: str = ""
     paired: bool = False  # `pepr-gate ab`: more pairs settle it, not more candidate runs
+    scale: float | None = None  # the resource value at R = 1, and where it came from
+    scale_source: str | None = None
 
 
 def pct(x: float) -> str:
@@ -285,10 +287,28 @@ def pepr_change(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
                    f"{_settle(j.repeats_needed, f.paired)}.")]
 
 
+def r_capped(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
+    """R stops at 1 past the scale, and PePR stops falling with it: a side over the scale
+    hides how much more it used, so the raw change is said beside the PePR change."""
+    b, c = f.base_side, f.cand
+    if not f.ok_cands or b is None or f.scale is None or not (b.over_scale or c.over_scale):
+        return []
+    sides = " and ".join(n for n, x in (("the baseline", b), ("the candidate", c))
+                         if x.over_scale)
+    raw = units.change(c.resource_value, b.resource_value)
+    return [Reason("info", "r-capped",
+                   f"R is capped at 1 for {sides}: {s.resource} "
+                   f"{units.resource(b.resource_value, s.resource)} -> "
+                   f"{units.resource(c.resource_value, s.resource)} ({raw} raw) against a "
+                   f"scale of {units.resource(f.scale, s.resource)} ({f.scale_source}), so "
+                   f"{f.variant} shows less of the change than the {s.resource} made; set "
+                   f"[score.scale] {s.resource} above both to compare them in full.")]
+
+
 Rule = Callable[[Facts, "Settings", "Context"], list[Reason]]
 RULES: tuple[Rule, ...] = (
     candidate_failed, failed_repeats, comparability, budgets, telemetry, no_baseline,
-    energy_method, guardrail, pepr_change, confidence,
+    energy_method, guardrail, pepr_change, r_capped, confidence,
 )
 ORDER: dict[Level, int] = {"fail": 0, "unsure": 1, "warn": 2, "info": 3, "note": 4}
 
