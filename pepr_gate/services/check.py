@@ -12,7 +12,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from pepr_gate.config import Config
+from pepr_gate.config import DEFAULT_STORE, Config
 from pepr_gate.decide import gate, select
 from pepr_gate.errors import InputError
 from pepr_gate.measure.gitinfo import head_branch
@@ -42,6 +42,23 @@ def current_branch(root: Path) -> str | None:
         if os.environ.get(var):
             return os.environ[var]
     return head_branch(root)
+
+
+def no_store(config: Config, store_url: str | None) -> select.NoBaseline | None:
+    """Why there is no baseline when no store was named (no --store, no [store] url) and
+    the default one does not exist; None when a store was named or the default exists.
+    A store that was named and is missing stays an error (exit 2): a typo must not pass."""
+    if store_url is not None or "url" in config.store.model_fields_set:
+        return None
+    default = DEFAULT_STORE.removeprefix("sqlite:///")
+    if (Path(config.root) / default).exists():
+        return None
+    return select.NoBaseline(
+        "no-store",
+        f"no history store is configured and none exists ({default}), so only the "
+        "budgets were judged; the PePR change and the performance guardrail need base runs",
+        "store base runs with `pepr-gate run` on the base branch (it creates the store), or "
+        "name one with --store or [store] url")
 
 
 def _latest(store: Store, branch: str) -> RunRecord:
@@ -119,10 +136,11 @@ def run_check(
         baselines, note = select.unique(baselines, "baseline")
         notes += [note] if note else []
     given = None if candidate_latest else candidates
-    why = None
-    if baselines and given:
+    why = None if not given or baselines else no_store(config, store_url)
+    if (baselines and given) or (given and why is not None):
         own = {c.id for c in given}
-        window, history = [b for b in baselines if b.id not in own], list[RunRecord]()
+        window = [b for b in baselines or [] if b.id not in own]
+        history: list[RunRecord] = []
         group = list(given)
     else:
         from pepr_gate.store import open_store
