@@ -85,6 +85,9 @@ class Performance(_Model):
     raw_value: float | None = None
     file: str | None = None
     key: str | None = None
+    mapping: str | None = Field(
+        default=None, description="how a lower-is-better metric became P ([performance] "
+        "better = \"lower\", to_p), e.g. \"P = exp(-x), x = val_loss (lower is better)\"")
 
 
 class Resources(_Model):

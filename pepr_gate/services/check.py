@@ -157,7 +157,7 @@ def run_check(
         else:
             window, history = chosen.window, chosen.history
     settings, looks_note = _adaptive(settings, group, max_looks)
-    notes += looks_note
+    notes += looks_note + _mappings(group)
     ctx = gate.Context(
         created_at=utcnow(),
         base_branch=base_branch,
@@ -168,6 +168,13 @@ def run_check(
         notes=notes,
     )
     return gate.evaluate(group, window, history, settings, ctx)
+
+
+def _mappings(group: list[RunRecord]) -> list[str]:
+    """A lower-is-better metric's mapping to P, said in the comment beside the numbers."""
+    named = {r.performance.mapping: r.performance.name for r in group if r.performance.mapping}
+    return [f"P is computed from {name}: {how}."
+            for how, name in named.items()]
 
 
 def _adaptive(settings: gate.Settings, group: list[RunRecord],
