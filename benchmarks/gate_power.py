@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(missed)} target(s) missed ({time.perf_counter() - t0:.0f} s)"
               + "".join(f"\n  {m}" for m in missed))
         return 0 if not missed else 1
-    print(f"threshold {THRESHOLD:.0%}; alpha {rule.ALPHA:.0%} (auto: / {MAX_REPEATS} looks); "
+    print(f"threshold {THRESHOLD:.0%}; alpha {rule.ALPHA:.0%} (auto: spent over {MAX_REPEATS} "
+          f"looks, pass/warn level {sequential.ADAPTIVE_BETA:.0%}); "
           f"prior for {PRIOR} energy {noise_mod.PRIORS[PRIOR]:.0%}; drift {args.drift:.0%}; "
           f"{args.trials} trials per cell and scenario\n")
     print("| mode | drift | spread | window | repeats | false alarms | 2x drop caught "

@@ -35,7 +35,9 @@ def test_each_look_spends_a_share_of_the_false_alarm_rate() -> None:
     shares = [sequential.look_levels(5)(n)[0] for n in range(1, 6)]
     assert sum(shares) == pytest.approx(0.01) and shares == sorted(shares)
     assert sequential.look_levels(5)(9) == sequential.look_levels(5)(5)  # past the last look
-    assert sequential.look_levels(1)(3) == (0.01, 0.025)  # fixed repeats: one look
+    assert sequential.look_levels(1)(3) == (0.01, 0.025, 0.025)  # fixed repeats: one look
+    # warn never ends the loop early, so its bound keeps the whole 2.5% at every look
+    assert sequential.look_levels(5)(2)[2] == 0.025
 
 
 def test_adaptive_repeats_keep_false_alarms_under_the_target() -> None:

@@ -54,9 +54,10 @@ def _pairs_needed(mean: float, noise: noise_mod.Noise, limit: float, n: int,
     """Fewest pairs (more than n, at most `most`) that would decide at this spread."""
     for more in range(n + 1, most + 1):
         dof = noise.dof + (more - n)
-        a, b = levels(more)
+        a, b, w = levels(more)
         again, _, _ = judge(mean, noise.spread * math.sqrt(2 / more), limit,
-                            dof=dof, measured=dof >= noise_mod.MIN_DOF, alpha=a, beta=b)
+                            dof=dof, measured=dof >= noise_mod.MIN_DOF, alpha=a, beta=b,
+                            warn=w)
         if again != "inconclusive":
             return more
     return None
@@ -86,9 +87,9 @@ def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
     levels = look_levels(max_looks, alpha)
     sigma = noise.spread * math.sqrt(2 / n)
     mean, limit = -statistics.fmean(logs), log_drop(threshold)
-    a, b = levels(n)
+    a, b, w = levels(n)
     verdict, why, q = judge(mean, sigma, limit, dof=noise.dof,
-                            measured=noise.measured, alpha=a, beta=b)
+                            measured=noise.measured, alpha=a, beta=b, warn=w)
     needed = None
     if verdict == "inconclusive":
         needed = _pairs_needed(mean, noise, limit, n, levels, MAX_REPEATS)

@@ -48,13 +48,13 @@ class Judgement:
     repeats_needed: int | None = None
 
 
-# (fail level, pass/warn level) for a decision made after n candidate runs
-Levels = Callable[[int], tuple[float, float]]
+# (fail, pass, warn) one-sided levels for a decision made after n candidate runs
+Levels = Callable[[int], tuple[float, float, float]]
 
 
-def single_look(n: int) -> tuple[float, float]:
+def single_look(n: int) -> tuple[float, float, float]:
     """One decision on all the runs (fixed repeats): alpha and beta whole."""
-    return ALPHA, WARN_ALPHA
+    return ALPHA, WARN_ALPHA, WARN_ALPHA
 
 
 def quantiles(dof: int, measured: bool, alpha: float,
@@ -66,10 +66,14 @@ def quantiles(dof: int, measured: bool, alpha: float,
 
 
 def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bool,
-          alpha: float = ALPHA, beta: float = WARN_ALPHA) -> tuple[Outcome, Why, float]:
-    """The verdict for a drop with noise sigma; also why, and the fail quantile used."""
-    q_fail, q_warn = quantiles(dof, measured, alpha, beta)
-    upper = drop + q_warn * sigma
+          alpha: float = ALPHA, beta: float = WARN_ALPHA,
+          warn: float | None = None) -> tuple[Outcome, Why, float]:
+    """The verdict for a drop with noise sigma; also why, and the fail quantile used.
+    `beta` is the pass bound's level, `warn` the warn bound's (default: beta)."""
+    q_fail, q_pass = quantiles(dof, measured, alpha, beta)
+    q_warn = q_pass if warn is None or warn == beta else quantiles(dof, measured, alpha,
+                                                                     warn)[1]
+    upper, upper_warn = drop + q_pass * sigma, drop + q_warn * sigma
     if not measured:
         return "inconclusive", "assumed", q_fail
     if drop > threshold:
@@ -78,7 +82,7 @@ def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bo
         return "inconclusive", "too-noisy", q_fail
     if upper <= threshold:
         return "pass", "within", q_fail
-    if upper <= 2 * threshold:
+    if upper_warn <= 2 * threshold:
         return "warn", "under-threshold", q_fail
     return "inconclusive", "wide", q_fail
 
@@ -92,9 +96,10 @@ def repeats_needed(drop: float, spread: float, threshold: float, *, nb: int, nc:
     for n in range(nc + 1, most + 1):
         more = dof + (n - nc)
         sigma = noise_sigma(spread, nb, n)
-        alpha, beta = levels(n)
+        alpha, beta, warn = levels(n)
         verdict, _, _ = judge(drop, sigma, threshold, dof=more,
-                              measured=measured or more >= MIN_DOF, alpha=alpha, beta=beta)
+                              measured=measured or more >= MIN_DOF, alpha=alpha, beta=beta,
+                              warn=warn)
         if verdict != "inconclusive":
             return n
     return None
@@ -111,9 +116,9 @@ def decide(drop: float, spread: float, threshold: float, *, nb: int, nc: int, do
     """`judge` at the levels for `nc` runs, plus the repeats (up to `most`) that would
     decide when it is inconclusive."""
     s = noise_sigma(spread, nb, nc) if sigma is None else sigma
-    alpha, beta = levels(nc)
+    alpha, beta, warn = levels(nc)
     verdict, why, q = judge(drop, s, threshold, dof=dof, measured=measured, alpha=alpha,
-                            beta=beta)
+                            beta=beta, warn=warn)
     needed = None
     if verdict == "inconclusive":
         needed = repeats_needed(drop, spread, threshold, nb=nb, nc=nc, dof=dof,

@@ -12,9 +12,10 @@ at K = 5 the shares are 0.8%, 5.6%, 15.2%, 29.6% and 48.8% of alpha.
 pass spends ADAPTIVE_BETA the same way: it ends the loop only once the drop's one-sided
 bound at that look's level is within the threshold. warn never ends the loop early: it
 says the drop is under the threshold but not bounded yet, which more repeats can settle,
-so the loop keeps looking until max_repeats. The loop stops on pass, fail, or when more
-repeats cannot change the verdict (no baseline, an assumed spread that max_repeats
-cannot measure, a budget broken, ...).
+so the loop keeps looking until max_repeats. Only the last look's warn is ever a verdict,
+so warn's own bound (a drop of twice the threshold ruled out) keeps the whole 2.5%. The
+loop stops on pass, fail, or when more repeats cannot change the verdict (no baseline, an
+assumed spread that max_repeats cannot measure, a budget broken, ...).
 
 Why beta is 15% here and 2.5% for fixed repeats: at a 3% per-run spread, window 5 and
 max_repeats 5, a 2.5% level spent over five looks passed identical code in only 55% of
@@ -45,11 +46,13 @@ def spent(total: float, look: int, max_looks: int) -> float:
 
 
 def look_levels(max_looks: int, alpha: float = ALPHA) -> Levels:
-    """(fail level, pass/warn level) for the look made after n candidate runs; a single
-    look (fixed repeats) keeps alpha and WARN_ALPHA whole."""
+    """(fail, pass, warn) levels for the look made after n candidate runs; a single look
+    (fixed repeats) keeps alpha and WARN_ALPHA whole. warn keeps WARN_ALPHA at every look:
+    it never ends the loop early, so only the last look's warn is ever a verdict."""
     if max_looks <= 1:
-        return lambda n: (alpha, WARN_ALPHA * alpha / ALPHA)
-    return lambda n: (spent(alpha, n, max_looks), spent(ADAPTIVE_BETA, n, max_looks))
+        return lambda n: (alpha, WARN_ALPHA * alpha / ALPHA, WARN_ALPHA * alpha / ALPHA)
+    return lambda n: (spent(alpha, n, max_looks), spent(ADAPTIVE_BETA, n, max_looks),
+                      WARN_ALPHA)
 
 
 def decided_yet(base: Sequence[float], head: Sequence[float], *, threshold: float,
