@@ -54,3 +54,22 @@ def test_check_after_an_adaptive_loop_gives_the_loops_verdict(tmp_path: Path,
     assert result["noise_z"] == loop.noise_z
     assert any("look 2 of at most 5 of the adaptive loop" in n
                for n in result["notes"])  # type: ignore[attr-defined]
+
+
+def test_the_loop_says_why_it_stopped(make_record: Make) -> None:
+    from pepr_gate.services.adaptive import Measured, describe_looks
+    from pepr_gate.services.run import Outcome
+
+    ctx = gate.Context(created_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    settings = gate.Settings.from_config(Config(), looks=5)
+    steady = [make_record(performance=p) for p in (0.891, 0.909, 0.8955, 0.9045, 0.900)]
+    cands = [make_record(branch="pr", performance=0.87) for _ in range(5)]
+    warned = gate.evaluate(cands[:1], steady, steady, settings, ctx)
+    assert warned.verdict == "warn"
+    assert describe_looks(Measured(Outcome(), warned, True, 5), 5) == (
+        "Adaptive repeats: stopped at the maximum of 5 candidate repeats ([run] max_repeats "
+        "= 5); the drop stayed under the threshold without being bounded (warn).")
+    none = gate.evaluate(cands[:1], [], [], settings, ctx)  # no baseline: nothing to wait for
+    assert describe_looks(Measured(Outcome(), none, True, 1), 5) == (
+        "Adaptive repeats: stopped after 1 candidate repeat: more repeats could not change "
+        "the verdict.")

@@ -79,8 +79,11 @@ def describe_looks(measured: Measured, most: int) -> str | None:
 
     n = measured.looks
     runs = f"{n} candidate repeat{'s' if n != 1 else ''}"
-    if decided(measured.result):
+    if measured.result.verdict != "inconclusive" and decided(measured.result):
         return f"Adaptive repeats: stopped after {runs}, the verdict was decided."
+    if decided(measured.result):
+        return (f"Adaptive repeats: stopped after {runs}: more repeats could not change the "
+                "verdict.")
     if measured.result.verdict == "warn":
         return (f"Adaptive repeats: stopped at the maximum of {runs} ([run] max_repeats = "
                 f"{most}); the drop stayed under the threshold without being bounded (warn).")
