@@ -304,9 +304,8 @@ def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRec
     older = _positive(score([r for r in facts.history if r.id not in ids]))
     key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
                               facts.primary.meter.startswith("replay"))
-    done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
-                         settings.max_pepr_drop, history=older, prior_key=key,
-                         widen=bool(facts.flagged))
     bs, hs = [b for b, _ in pairs], [h for _, h in pairs]
+    done = decide_paired(bs, hs, settings.max_pepr_drop, history=older, prior_key=key,
+                         widen=bool(facts.flagged))
     return rules.Comparison(done.change, done.judgement, done.noise,
                             (geomean(bs), geomean(hs)), (len(bs), len(hs)))

@@ -136,26 +136,8 @@ def run_check(
         baselines, note = select.unique(baselines, "baseline")
         notes += [note] if note else []
     given = None if candidate_latest else candidates
-    why = None if not given or baselines else no_store(config, store_url)
-    if (baselines and given) or (given and why is not None):
-        own = {c.id for c in given}
-        window = [b for b in baselines or [] if b.id not in own]
-        history: list[RunRecord] = []
-        group = list(given)
-    else:
-        from pepr_gate.store import open_store
-
-        # A reader: a mistyped store path is an error, never a new empty store.
-        with open_store(store_url or config.store.url, root=Path(config.root),
-                        must_exist=True) as store:
-            chosen, why = _load(store, config, given, head_branch, base_branch,
-                                settings.window)
-        group = chosen.candidates
-        own = {c.id for c in group}
-        if baselines:
-            window, history = [b for b in baselines if b.id not in own], []
-        else:
-            window, history = chosen.window, chosen.history
+    group, window, history, why = _gather(config, given, baselines, store_url, head_branch,
+                                          base_branch, settings.window)
     settings, looks_note = _adaptive(settings, group, max_looks)
     notes += looks_note + _mappings(group)
     ctx = gate.Context(
@@ -168,6 +150,29 @@ def run_check(
         notes=notes,
     )
     return gate.evaluate(group, window, history, settings, ctx)
+
+
+def _gather(config: Config, given: list[RunRecord] | None,
+            baselines: list[RunRecord] | None, store_url: str | None,
+            head_branch: str | None, base_branch: str, window_size: int,
+            ) -> tuple[list[RunRecord], list[RunRecord], list[RunRecord],
+                       select.NoBaseline | None]:
+    """(candidate group, baseline window, noise history, why no baseline): from the files
+    given, else from the store; no store at all when none was named or exists."""
+    why = None if not given or baselines else no_store(config, store_url)
+    if (baselines and given) or (given and why is not None):
+        own = {c.id for c in given}
+        return list(given), [b for b in baselines or [] if b.id not in own], [], why
+    from pepr_gate.store import open_store
+
+    # A reader: a mistyped store path is an error, never a new empty store.
+    with open_store(store_url or config.store.url, root=Path(config.root),
+                    must_exist=True) as store:
+        chosen, why = _load(store, config, given, head_branch, base_branch, window_size)
+    own = {c.id for c in chosen.candidates}
+    if baselines:
+        return chosen.candidates, [b for b in baselines if b.id not in own], [], why
+    return chosen.candidates, chosen.window, chosen.history, why
 
 
 def _mappings(group: list[RunRecord]) -> list[str]:
