@@ -18,7 +18,7 @@ a comparison with history) and `decide.paired.decide_paired` (the paired ABBA te
 
 A target counts as missed only when the simulated rate is off by more than two standard
 errors of the simulation itself (with 4000 trials: 0.3 points at 1%, 0.7 at 95%).
-4000 trials per cell and scenario take about 50 s on one core.
+4000 trials per cell and scenario take about 7 minutes on a busy shared core.
 
     .venv/bin/python benchmarks/gate_power.py [--trials 4000] [--drift 0.03] [--seed 1]
     .venv/bin/python benchmarks/gate_power.py --target   # the adaptive loop's targets
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
               + "".join(f"\n  {m}" for m in missed))
         return 0 if not missed else 1
     print(f"threshold {THRESHOLD:.0%}; alpha {rule.ALPHA:.0%} (auto: spent over {MAX_REPEATS} "
-          f"looks, pass/warn level {sequential.ADAPTIVE_BETA:.0%}); "
+          f"looks, pass level {sequential.ADAPTIVE_BETA:.0%}); "
           f"prior for {PRIOR} energy {noise_mod.PRIORS[PRIOR]:.0%}; drift {args.drift:.0%}; "
           f"{args.trials} trials per cell and scenario\n")
     print("| mode | drift | spread | window | repeats | false alarms | 2x drop caught "
