@@ -18,7 +18,7 @@ a comparison with history) and `decide.paired.decide_paired` (the paired ABBA te
 
 A target counts as missed only when the simulated rate is off by more than two standard
 errors of the simulation itself (with 4000 trials: 0.3 points at 1%, 0.7 at 95%).
-4000 trials per cell and scenario take about 7 minutes on a busy shared core.
+The whole grid at 4000 trials per cell and scenario takes about 7 minutes on a busy core.
 
     .venv/bin/python benchmarks/gate_power.py [--trials 4000] [--drift 0.03] [--seed 1]
     .venv/bin/python benchmarks/gate_power.py --target   # the adaptive loop's targets
