@@ -82,3 +82,17 @@ def test_a_capped_r_is_said_with_the_raw_resource_change(make_record: Make) -> N
     # Not said when both sides are inside the scale.
     inside = check([make_record(branch="pr", performance=0.91, energy_kwh=0.009)], base)
     assert not any(r.startswith("R is capped") for r in inside.reasons)
+
+
+def test_paired_reasons_show_the_numbers_their_change_compares(make_record: Make) -> None:
+    # Skewed pairs: the medians would read as a fall while the pairs' change is a rise.
+    base = [make_record(performance=p) for p in (0.90, 0.90, 0.60, 0.60, 0.90)]
+    head = [make_record(branch="pr", performance=p) for p in (0.91, 0.89, 0.62, 0.61, 0.88)]
+    res = gate.evaluate_paired(base, head, [], gate.Settings.from_config(Config()),
+                               gate.Context(created_at=NOW, base_branch="main"))
+    sentence = next(r for r in res.reasons if "PePR-E" in r)
+    shown = sentence.split("(", 1)[1].split(",")[0]  # "b -> c"
+    b, c = (float(x) for x in shown.split(" -> "))
+    assert res.pepr_change is not None
+    assert ("rose" in sentence) == (c > b) == (res.pepr_change > 0), sentence
+    assert f"{(c / b - 1) * 100:.0f}" == f"{res.pepr_change * 100:.0f}"
