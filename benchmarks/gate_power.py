@@ -6,7 +6,8 @@ gate itself decides with: `decide.sequential.decided_yet` (what `gate.evaluate` 
 a comparison with history) and `decide.paired.decide_paired` (the paired ABBA test).
 
 - history: the store holds `window` base runs; the candidate runs `repeats` times
-  (`auto`: one at a time, stopping when decided, at most MAX_REPEATS looks).
+  (`auto`: one at a time, stopping on pass, fail or when nothing could settle it, at most
+  MAX_REPEATS looks; warn looks again).
 - paired: `repeats` ABBA pairs of base and head on one runner (`auto`: pairs one at a
   time, at most MAX_REPEATS); the store's `window` older base runs join the spread.
 - drift: the runner's load changes between the base batch and the candidate batch: the
@@ -17,9 +18,15 @@ a comparison with history) and `decide.paired.decide_paired` (the paired ABBA te
 
 A target counts as missed only when the simulated rate is off by more than two standard
 errors of the simulation itself (with 4000 trials: 0.3 points at 1%, 0.7 at 95%).
-4000 trials per cell and scenario take about 50 s on one core.
+The whole grid at 4000 trials per cell and scenario takes about 7 minutes on a busy core.
 
     .venv/bin/python benchmarks/gate_power.py [--trials 4000] [--drift 0.03] [--seed 1]
+    .venv/bin/python benchmarks/gate_power.py --target   # the adaptive loop's targets
+
+`--target` prints, for `repeats = auto` at a 3% per-run spread, window 5 and max_repeats
+5, how often unchanged code, a drop of the threshold and one of twice the threshold get
+each verdict and how many candidate runs each verdict cost. Targets: unchanged code
+passes >= 80% and fails <= 1%; a drop of twice the threshold fails >= 90%.
 """
 
 from __future__ import annotations
@@ -44,20 +51,33 @@ PRIOR = "estimated"  # the shared-runner case: estimated energy
 Draw = Callable[[float], float]
 
 
-def _history(draw: Draw, window: int, repeats: str, true: float, drift: float) -> str:
+def _ends(verdict: str, repeats_needed: int | None) -> bool:
+    """The loop's stopping rule (`decide.sequential.decided`): pass, fail, or an
+    inconclusive that no repeat up to the maximum settles; warn looks again."""
+    return verdict in ("pass", "fail") or (verdict == "inconclusive" and repeats_needed is None)
+
+
+def _history_runs(draw: Draw, window: int, repeats: str, true: float,
+                  drift: float) -> tuple[str, int]:
+    """(verdict, candidate runs it cost)."""
     base = [draw(P0) for _ in range(window)]
     level = P0 * (1 - true) * (1 - drift)
     if repeats != "auto":
         head = [draw(level) for _ in range(int(repeats))]
-        return sequential.decided_yet(base, head, threshold=THRESHOLD, prior_key=PRIOR)[0].verdict
+        judged = sequential.decided_yet(base, head, threshold=THRESHOLD, prior_key=PRIOR)[0]
+        return judged.verdict, len(head)
     head = []
     for _ in range(MAX_REPEATS):
         head.append(draw(level))
         judged, _, _ = sequential.decided_yet(base, head, threshold=THRESHOLD,
                                               max_looks=MAX_REPEATS, prior_key=PRIOR)
-        if judged.verdict != "inconclusive" or judged.repeats_needed is None:
+        if _ends(judged.verdict, judged.repeats_needed):
             break
-    return judged.verdict
+    return judged.verdict, len(head)
+
+
+def _history(draw: Draw, window: int, repeats: str, true: float, drift: float) -> str:
+    return _history_runs(draw, window, repeats, true, drift)[0]
 
 
 def _pair(draw: Draw, i: int, true: float, drift: float) -> tuple[float, float]:
@@ -86,7 +106,7 @@ def _paired(draw: Draw, window: int, repeats: str, true: float, drift: float) ->
             continue
         d = paired.decide_paired(base, head, THRESHOLD, history=history, prior_key=PRIOR,
                                  max_looks=looks)
-        if d.verdict != "inconclusive" or d.judgement.repeats_needed is None:
+        if _ends(d.verdict, d.judgement.repeats_needed):
             break
     return d.verdict
 
@@ -107,15 +127,63 @@ def cell(rng: random.Random, mode: str, spread: float, window: int, repeats: str
     return alarms / trials, caught / trials, failed / trials
 
 
+TARGET = {"spread": 0.03, "window": 5}  # the adaptive loop's targets (issue 19, item 4)
+VERDICTS = ("pass", "warn", "fail", "inconclusive")
+
+
+def target(rng: random.Random, trials: int) -> list[str]:
+    """`repeats = auto` at a 3% per-run spread, window 5, max_repeats 5: how often each
+    verdict comes and how many candidate runs it cost, for unchanged code, a drop of the
+    threshold and a drop of twice the threshold; returns the targets missed."""
+    spread, window = TARGET["spread"], TARGET["window"]
+
+    def draw(level: float) -> float:
+        return level * math.exp(rng.gauss(0, spread))
+
+    print(f"repeats auto, max_repeats {MAX_REPEATS}, spread {spread:.0%}, window {window}, "
+          f"threshold {THRESHOLD:.0%}, {trials} trials per scenario\n")
+    print("| true change | " + " | ".join(VERDICTS) + " | runs per verdict (mean) |")
+    print("| --- | " + " | ".join("---:" for _ in VERDICTS) + " | --- |")
+    rates: dict[float, dict[str, float]] = {}
+    for true in (0.0, THRESHOLD, 2 * THRESHOLD):
+        count = dict.fromkeys(VERDICTS, 0)
+        runs = dict.fromkeys(VERDICTS, 0)
+        for _ in range(trials):
+            verdict, n = _history_runs(draw, window, "auto", true, 0.0)
+            count[verdict] += 1
+            runs[verdict] += n
+        rates[true] = {v: count[v] / trials for v in VERDICTS}
+        cost = ", ".join(f"{v} {runs[v] / count[v]:.2f}" for v in VERDICTS if count[v])
+        overall = sum(runs.values()) / trials
+        print(f"| PePR -{true:.0%} | " + " | ".join(f"{rates[true][v]:.1%}" for v in VERDICTS)
+              + f" | {cost}; all {overall:.2f} |")
+    missed = []
+    if _off(rates[0.0]["pass"], 0.80, trials, above=False):
+        missed.append(f"unchanged code passed {rates[0.0]['pass']:.1%} < 80%")
+    if _off(rates[0.0]["fail"], 0.01, trials, above=True):
+        missed.append(f"unchanged code failed {rates[0.0]['fail']:.1%} > 1%")
+    if _off(rates[2 * THRESHOLD]["fail"], 0.90, trials, above=False):
+        missed.append(f"2x drop failed {rates[2 * THRESHOLD]['fail']:.1%} < 90%")
+    return missed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--trials", type=int, default=4000)
     ap.add_argument("--drift", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--target", action="store_true",
+                    help="only the adaptive loop's target cell (3%% spread, window 5)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
-    print(f"threshold {THRESHOLD:.0%}; alpha {rule.ALPHA:.0%} (auto: / {MAX_REPEATS} looks); "
+    if args.target:
+        missed = target(rng, args.trials)
+        print(f"\n{len(missed)} target(s) missed ({time.perf_counter() - t0:.0f} s)"
+              + "".join(f"\n  {m}" for m in missed))
+        return 0 if not missed else 1
+    print(f"threshold {THRESHOLD:.0%}; alpha {rule.ALPHA:.0%} (auto: spent over {MAX_REPEATS} "
+          f"looks, pass level {sequential.ADAPTIVE_BETA:.0%}); "
           f"prior for {PRIOR} energy {noise_mod.PRIORS[PRIOR]:.0%}; drift {args.drift:.0%}; "
           f"{args.trials} trials per cell and scenario\n")
     print("| mode | drift | spread | window | repeats | false alarms | 2x drop caught "

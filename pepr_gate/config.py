@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pepr_gate import metric_map
 from pepr_gate.config_errors import describe
 from pepr_gate.errors import ConfigError
 from pepr_gate.records import Resource
@@ -119,6 +120,15 @@ class PerformanceConfig(_Section):
     name: str | None = None
     scale: PositiveFloat = 1.0
     params_key: str | None = None
+    better: metric_map.Better = "higher"  # "lower": a loss, perplexity, error rate ...
+    to_p: metric_map.ToP | None = None  # ... mapped to P this way (`metric_map`)
+    best: float | None = None  # to_p = "linear": the metric's value at P = 1 ...
+    worst: float | None = None  # ... and at P = 0
+
+    @model_validator(mode="after")
+    def _mapping(self) -> PerformanceConfig:
+        metric_map.check(self.better, self.to_p, self.best, self.worst)
+        return self
 
     @property
     def label(self) -> str:
@@ -317,6 +327,10 @@ class Config(_Section):
         relevant = self.model_dump(include=HASHED_SECTIONS)
         # Without [meter.prometheus] the hash stays what it was before that table existed
         # (stored baselines keep matching); its timeout changes no figure.
+        perf = relevant.get("performance")
+        if perf is not None and perf["better"] == "higher":  # as before these keys existed
+            for key in ("better", "to_p", "best", "worst"):
+                perf.pop(key)
         prom = relevant["meter"].pop("prometheus")
         if prom is not None:
             relevant["meter"]["prometheus"] = {k: v for k, v in prom.items() if k != "timeout_s"

@@ -85,6 +85,9 @@ class Performance(_Model):
     raw_value: float | None = None
     file: str | None = None
     key: str | None = None
+    mapping: str | None = Field(
+        default=None, description="how a lower-is-better metric became P ([performance] "
+        "better = \"lower\", to_p), e.g. \"P = exp(-x), x = val_loss (lower is better)\"")
 
 
 class Resources(_Model):
@@ -217,6 +220,11 @@ class RunRecord(_Model):
     exclusive: bool | None = None
     repeat_group: str | None = None
     repeat_index: int = 0
+    adaptive_looks: int | None = Field(
+        default=None, ge=1,
+        description="set on the repeats of an adaptive loop (`repeats = \"auto\"`): the "
+        "most looks it could take ([run] max_repeats); `check` judges the group as that "
+        "loop did, look n at its share of the false-alarm rate")
     notes: list[str] = Field(default_factory=list)
     pepr_gate_version: str | None = None
     paired: Pairing | None = Field(

@@ -112,6 +112,11 @@ def test_auto_repeats_run_on_until_the_drop_is_decided(project: Project) -> None
     assert res.outputs["verdict"] == "fail"
     assert 1 < candidate_runs(project) <= 5
     assert f"stopped after {candidate_runs(project)} candidate repeats" in res.summary
+    # Each repeat's record says an adaptive loop of at most 5 looks made it, so a later
+    # `pepr-gate check` of the group judges it at the loop's levels.
+    records = [json.loads(p.read_text())
+               for p in (project.root / ".pepr" / "ci" / "runs").glob("*.json")]
+    assert {r["adaptive_looks"] for r in records} == {5}
 
 
 def test_config_takes_auto_repeats_and_a_paired_baseline(tmp_path: Path) -> None:

@@ -29,8 +29,15 @@ def test_each_look_spends_a_share_of_the_false_alarm_rate() -> None:
     head = [0.57, 0.575, 0.565]  # a 5.7% drop on a ~1% spread: past the 5% threshold
     once, _, _ = sequential.decided_yet(base, head, threshold=0.05, max_looks=1)
     five, _, _ = sequential.decided_yet(base, head, threshold=0.05, max_looks=5)
-    assert sequential.look_alpha(5) == pytest.approx(0.002)
+    # 3 candidate runs = look 3 of 5: (3/5)^3 - (2/5)^3 = 15.2% of alpha
+    assert sequential.look_levels(5)(3)[0] == pytest.approx(0.01 * 0.152)
     assert five.q > once.q  # every one of 5 looks must clear a higher bar
+    shares = [sequential.look_levels(5)(n)[0] for n in range(1, 6)]
+    assert sum(shares) == pytest.approx(0.01) and shares == sorted(shares)
+    assert sequential.look_levels(5)(9) == sequential.look_levels(5)(5)  # past the last look
+    assert sequential.look_levels(1)(3) == (0.01, 0.025, 0.025)  # fixed repeats: one look
+    # warn never ends the loop early, so its bound keeps the whole 2.5% at every look
+    assert sequential.look_levels(5)(2)[2] == 0.025
 
 
 def test_adaptive_repeats_keep_false_alarms_under_the_target() -> None:
@@ -44,9 +51,9 @@ def test_adaptive_repeats_keep_false_alarms_under_the_target() -> None:
         for _look in range(5):
             head.append(0.6 * (1 + rng.gauss(0, 0.05)))
             judged, _, _ = sequential.decided_yet(base, head, threshold=0.05, max_looks=5)
-            if judged.verdict != "inconclusive":
-                alarms += judged.verdict == "fail"
+            if judged.verdict in ("pass", "fail"):  # warn looks again
                 break
+        alarms += judged.verdict == "fail"
     assert alarms / trials <= 0.01
 
 
@@ -59,6 +66,13 @@ def test_the_loop_stops_when_decided_or_nothing_more_would_help(make_record: Mak
     assert not sequential.stop(noisy, 1, 5) and sequential.stop(noisy, 5, 5)
     none = gate.evaluate([make_record(performance=0.9)], [], [], settings, ctx)
     assert none.repeats_needed is None and sequential.stop(none, 1, 5)  # no baseline
+    steady = [make_record(performance=p) for p in (0.891, 0.909, 0.8955, 0.9045, 0.900)]
+    warned = gate.evaluate([make_record(performance=0.87)], steady, [], settings, ctx)
+    assert warned.verdict == "warn"  # 3.3% down on a 1% spread: not bounded at look 1
+    assert not sequential.stop(warned, 1, 5) and sequential.stop(warned, 5, 5)
+    flat = [make_record(performance=p) for p in (0.898, 0.902, 0.899, 0.901, 0.900)]
+    passed = gate.evaluate([make_record(performance=0.9)], flat, [], settings, ctx)
+    assert passed.verdict == "pass" and sequential.stop(passed, 1, 5)
 
 
 def test_paired_pairs_cancel_a_drift_that_fools_history() -> None:

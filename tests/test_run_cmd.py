@@ -129,7 +129,8 @@ def test_run_scores_stores_and_prints_the_table(tmp_path: Path) -> None:
     assert rec["schema"] == "pepr-gate/run/1"
     assert rec["status"] == "ok"
     assert rec["performance"] == {"name": "accuracy", "value": 0.9, "raw_value": 0.9,
-                                  "file": "metrics.json", "key": "test.accuracy"}
+                                  "file": "metrics.json", "key": "test.accuracy",
+                                  "mapping": None}  # higher is better: no mapping
     res = rec["resources"]
     assert res["energy_method"] == "estimated" and res["energy_kwh"] > 0
     assert res["carbon_intensity_g_per_kwh"] == pytest.approx(151.65)

@@ -26,7 +26,7 @@ from pepr_gate.decide import conditions as cond
 from pepr_gate.decide import noise as noise_mod
 from pepr_gate.decide import rules, sequential
 from pepr_gate.decide.select import NoBaseline, diagnose_given, hardware_label, newest_first
-from pepr_gate.decide.stats import median, side
+from pepr_gate.decide.stats import geomean, median, side
 from pepr_gate.records import VARIANTS, CheckResult, Normalization, Resource, RunRecord
 from pepr_gate.score import rescore, resource_value
 
@@ -137,7 +137,8 @@ def _compare(facts: rules.Facts, score: _Scorer, settings: Settings,
     judgement, noise, change = sequential.decided_yet(
         bp, cp, threshold=settings.max_pepr_drop, max_looks=settings.looks,
         history=older, prior_key=key, widen=bool(facts.flagged))
-    return rules.Comparison(change, judgement, noise)
+    return rules.Comparison(change, judgement, noise, (geomean(bp), geomean(cp)),
+                            (len(bp), len(cp)))
 
 
 def _baseline(primary: RunRecord, ok: bool, baselines: Sequence[RunRecord],
@@ -176,6 +177,7 @@ def prepare(candidates: Sequence[RunRecord], baselines: Sequence[RunRecord],
         flagged=sum(_flagged(r) for r in [*ok_cands, *base]),
         all_cands_shared=bool(ok_cands) and all(r.exclusive is False for r in ok_cands),
         variant=VARIANTS[settings.resource],
+        scale=score.scale, scale_source=score.source,
     )
     if base:
         facts.comparison = _compare(facts, score, settings, cand_peprs)
@@ -312,10 +314,11 @@ def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRec
     sessions = _older_sessions(facts, score)
     key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
                               facts.primary.meter.startswith("replay"))
-    done = decide_paired([b for b, _ in pairs], [h for _, h in pairs],
-                         settings.max_pepr_drop, prior_key=key,
+    bs, hs = [b for b, _ in pairs], [h for _, h in pairs]
+    done = decide_paired(bs, hs, settings.max_pepr_drop, prior_key=key,
                          widen=bool(facts.flagged), sessions=sessions)
-    return rules.Comparison(done.change, done.judgement, done.noise)
+    return rules.Comparison(done.change, done.judgement, done.noise,
+                            (geomean(bs), geomean(hs)), (len(bs), len(hs)))
 
 
 def _older_sessions(facts: rules.Facts, score: _Scorer) -> list[list[float]]:

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pepr_gate.decide import noise as noise_mod
-from pepr_gate.decide.rule import ALPHA, Judgement, judge, log_drop
-from pepr_gate.decide.sequential import look_alpha
+from pepr_gate.decide.rule import ALPHA, Judgement, Levels, judge, log_drop
+from pepr_gate.decide.sequential import look_levels
 from pepr_gate.decide.stats import MAX_REPEATS, spread_ss
 
 
@@ -55,6 +55,20 @@ def _spread(logs: Sequence[float], history: Sequence[float],
     return noise_mod.Noise(noise_mod.PRIORS[key], "assumed", runs, dof, key)
 
 
+def _pairs_needed(mean: float, noise: noise_mod.Noise, limit: float, n: int,
+                  levels: Levels, most: int) -> int | None:
+    """Fewest pairs (more than n, at most `most`) that would decide at this spread."""
+    for more in range(n + 1, most + 1):
+        dof = noise.dof + (more - n)
+        a, b, w = levels(more)
+        again, _, _ = judge(mean, noise.spread * math.sqrt(2 / more), limit,
+                            dof=dof, measured=dof >= noise_mod.MIN_DOF, alpha=a, beta=b,
+                            warn=w)
+        if again != "inconclusive":
+            return more
+    return None
+
+
 def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
                   threshold: float, *, history: Sequence[float] = (),
                   prior_key: str = "estimated", max_looks: int = 1,
@@ -65,7 +79,8 @@ def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
     `history`: PePR values of older comparable base runs, pooled into the spread as one
     group (the gate passes none: see `sessions`).
     `sessions`: PePR values of older paired sessions' base runs, one list per session.
-    `max_looks`: how often an adaptive loop may call this (Bonferroni, as `sequential`).
+    `max_looks`: how often an adaptive loop may call this (pair n is look n, as in
+    `sequential`).
     `widen`: runs were flagged low-confidence or shared the GPU; the spread is widened.
     """
     if len(base_values) != len(head_values) or not base_values:
@@ -78,18 +93,13 @@ def decide_paired(base_values: Sequence[float], head_values: Sequence[float],
     noise = _spread(logs, history, prior_key, sessions)
     if widen:
         noise = noise.widen()
-    level = look_alpha(max_looks, alpha)
+    levels = look_levels(max_looks, alpha)
     sigma = noise.spread * math.sqrt(2 / n)
     mean, limit = -statistics.fmean(logs), log_drop(threshold)
+    a, b, w = levels(n)
     verdict, why, q = judge(mean, sigma, limit, dof=noise.dof,
-                            measured=noise.measured, alpha=level)
+                            measured=noise.measured, alpha=a, beta=b, warn=w)
     needed = None
     if verdict == "inconclusive":
-        for more in range(n + 1, MAX_REPEATS + 1):
-            dof = noise.dof + (more - n)
-            again, _, _ = judge(mean, noise.spread * math.sqrt(2 / more), limit,
-                                dof=dof, measured=dof >= noise_mod.MIN_DOF, alpha=level)
-            if again != "inconclusive":
-                needed = more
-                break
+        needed = _pairs_needed(mean, noise, limit, n, levels, MAX_REPEATS)
     return PairedDecision(Judgement(verdict, why, mean, sigma, q, needed), change, noise, n)

@@ -16,14 +16,15 @@ spread's degrees of freedom:
 
 A spread that could not be measured (assumed from a prior) decides nothing: the verdict
 on the change is inconclusive, with the repeats that would measure and decide it. When
-the candidate is repeated adaptively, alpha and beta are divided by the number of looks
-(Bonferroni, `decide.sequential`), so stopping early neither raises false alarms nor
-lets a real drop of twice the threshold slip through as pass or warn.
+the candidate is repeated adaptively, each look n tests at its own share of alpha and
+beta (`decide.sequential.look_levels`), so looking again and again does not raise the
+false-alarm rate past alpha.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,18 +48,32 @@ class Judgement:
     repeats_needed: int | None = None
 
 
-def quantiles(dof: int, measured: bool, alpha: float) -> tuple[float, float]:
-    """(fail quantile, pass/warn quantile) for a spread with `dof` degrees of freedom;
-    `alpha` below ALPHA means several looks, and the pass/warn level is split alike."""
+# (fail, pass, warn) one-sided levels for a decision made after n candidate runs
+Levels = Callable[[int], tuple[float, float, float]]
+
+
+def single_look(n: int) -> tuple[float, float, float]:
+    """One decision on all the runs (fixed repeats): alpha and beta whole."""
+    return ALPHA, WARN_ALPHA, WARN_ALPHA
+
+
+def quantiles(dof: int, measured: bool, alpha: float,
+              beta: float = WARN_ALPHA) -> tuple[float, float]:
+    """(fail quantile, pass/warn quantile) for a spread with `dof` degrees of freedom, at
+    the one-sided levels `alpha` (fail) and `beta` (pass/warn)."""
     d = dof if measured else None
-    return t_quantile(1 - alpha, d), t_quantile(1 - WARN_ALPHA * alpha / ALPHA, d)
+    return t_quantile(1 - alpha, d), t_quantile(1 - beta, d)
 
 
 def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bool,
-          alpha: float = ALPHA) -> tuple[Outcome, Why, float]:
-    """The verdict for a drop with noise sigma; also why, and the fail quantile used."""
-    q_fail, q_warn = quantiles(dof, measured, alpha)
-    upper = drop + q_warn * sigma
+          alpha: float = ALPHA, beta: float = WARN_ALPHA,
+          warn: float | None = None) -> tuple[Outcome, Why, float]:
+    """The verdict for a drop with noise sigma; also why, and the fail quantile used.
+    `beta` is the pass bound's level, `warn` the warn bound's (default: beta)."""
+    q_fail, q_pass = quantiles(dof, measured, alpha, beta)
+    q_warn = q_pass if warn is None or warn == beta else quantiles(dof, measured, alpha,
+                                                                     warn)[1]
+    upper, upper_warn = drop + q_pass * sigma, drop + q_warn * sigma
     if not measured:
         return "inconclusive", "assumed", q_fail
     if drop > threshold:
@@ -67,20 +82,24 @@ def judge(drop: float, sigma: float, threshold: float, *, dof: int, measured: bo
         return "inconclusive", "too-noisy", q_fail
     if upper <= threshold:
         return "pass", "within", q_fail
-    if upper <= 2 * threshold:
+    if upper_warn <= 2 * threshold:
         return "warn", "under-threshold", q_fail
     return "inconclusive", "wide", q_fail
 
 
 def repeats_needed(drop: float, spread: float, threshold: float, *, nb: int, nc: int,
-                   dof: int, measured: bool, alpha: float = ALPHA) -> int | None:
-    """Fewest candidate repeats (more than nc) that would decide this drop at this spread:
-    each added repeat adds a degree of freedom; None when even MAX_REPEATS would not."""
-    for n in range(nc + 1, MAX_REPEATS + 1):
+                   dof: int, measured: bool, levels: Levels = single_look,
+                   most: int = MAX_REPEATS) -> int | None:
+    """Fewest candidate repeats (more than nc, at most `most`) that would decide this drop
+    at this spread, each judged at its own `levels`: each added repeat adds a degree of
+    freedom; None when even `most` would not."""
+    for n in range(nc + 1, most + 1):
         more = dof + (n - nc)
         sigma = noise_sigma(spread, nb, n)
+        alpha, beta, warn = levels(n)
         verdict, _, _ = judge(drop, sigma, threshold, dof=more,
-                              measured=measured or more >= MIN_DOF, alpha=alpha)
+                              measured=measured or more >= MIN_DOF, alpha=alpha, beta=beta,
+                              warn=warn)
         if verdict != "inconclusive":
             return n
     return None
@@ -92,12 +111,16 @@ def log_drop(fraction: float) -> float:
 
 
 def decide(drop: float, spread: float, threshold: float, *, nb: int, nc: int, dof: int,
-           measured: bool, alpha: float = ALPHA, sigma: float | None = None) -> Judgement:
-    """`judge` plus the repeats that would decide when it is inconclusive."""
+           measured: bool, levels: Levels = single_look, most: int = MAX_REPEATS,
+           sigma: float | None = None) -> Judgement:
+    """`judge` at the levels for `nc` runs, plus the repeats (up to `most`) that would
+    decide when it is inconclusive."""
     s = noise_sigma(spread, nb, nc) if sigma is None else sigma
-    verdict, why, q = judge(drop, s, threshold, dof=dof, measured=measured, alpha=alpha)
+    alpha, beta, warn = levels(nc)
+    verdict, why, q = judge(drop, s, threshold, dof=dof, measured=measured, alpha=alpha,
+                            beta=beta, warn=warn)
     needed = None
     if verdict == "inconclusive":
         needed = repeats_needed(drop, spread, threshold, nb=nb, nc=nc, dof=dof,
-                                measured=measured, alpha=alpha)
+                                measured=measured, levels=levels, most=most)
     return Judgement(verdict, why, drop, s, q, needed)

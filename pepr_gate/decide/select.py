@@ -21,7 +21,7 @@ from typing import Literal
 from pepr_gate.decide.hardware_diff import hardware_changes
 from pepr_gate.records import RunRecord
 
-NoBaselineKind = Literal["empty-store", "no-base-runs", "only-own-runs", "no-ok-runs",
+NoBaselineKind = Literal["no-store", "empty-store", "no-base-runs", "only-own-runs", "no-ok-runs",
                          "hardware", "config", "hardware-and-config", "no-match"]
 
 

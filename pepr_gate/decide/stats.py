@@ -23,6 +23,11 @@ def median(values: Sequence[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def geomean(values: Sequence[float]) -> float:
+    """Geometric mean of positive values: the centre `log_change` compares."""
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
 def spread_ss(values: Sequence[float]) -> tuple[float, int]:
     """Sum of squared log deviations from the mean, and the degrees of freedom."""
     if len(values) < 2 or any(v <= 0 for v in values):

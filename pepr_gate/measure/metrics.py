@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from pepr_gate import metric_map
 from pepr_gate.config import PerformanceConfig
 from pepr_gate.errors import MetricsError
 
@@ -81,6 +82,34 @@ def _fits_float(value: int) -> bool:
     return True
 
 
+def mapping_of(perf: PerformanceConfig) -> str | None:
+    """The mapping from the metric to P in words, when lower is better; else None."""
+    if perf.to_p is None:
+        return None
+    return metric_map.describe(perf.key, perf.to_p, perf.best, perf.worst, perf.scale)
+
+
+def _to_p(raw: float, perf: PerformanceConfig, path: Path) -> float:
+    """P in [0, 1] from the metric: raw / scale, through `to_p` when lower is better."""
+    x = raw / perf.scale
+    value = x if perf.to_p is None else metric_map.to_p(x, perf.to_p, perf.best, perf.worst)
+    if -_ROUNDING <= value < 0.0 or 1.0 < value <= 1.0 + _ROUNDING:
+        value = min(max(value, 0.0), 1.0)  # floating-point rounding in the job, not an error
+    if 0.0 <= value <= 1.0:
+        return value
+    if perf.to_p is not None:
+        how = mapping_of(perf)
+        domain = metric_map.domain(perf.to_p, perf.best, perf.worst)
+        raise MetricsError(
+            f"{path}: '{perf.key}' = {raw:g} gives P = {value:g} by {how}, outside [0, 1]",
+            hint=f"to_p = \"{perf.to_p}\" needs {domain}; pick the mapping that fits the "
+                 f"metric ({metric_map.DOCS})")
+    tip = (metric_map.out_of_range_hint(raw) if perf.scale == 1.0
+           else "P must lie in [0, 1]; set [performance] scale so that value / scale does")
+    raise MetricsError(
+        f"{path}: '{perf.key}' = {raw:g} gives P = {value:g}, outside [0, 1]", hint=tip)
+
+
 def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, int | None]:
     """Return (P in [0, 1], the raw value, parameter count or None)."""
     path = (workdir / perf.file) if not Path(perf.file).is_absolute() else Path(perf.file)
@@ -114,18 +143,7 @@ def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, 
         raise MetricsError(f"{path}: unreadable number: {exc}",
                            hint="make the job write plain numbers such as 0.93") from None
     raw = _number(_dig(data, perf.key, path), f"'{perf.key}'", path)
-    value = raw / perf.scale
-    if -_ROUNDING <= value < 0.0 or 1.0 < value <= 1.0 + _ROUNDING:
-        value = min(max(value, 0.0), 1.0)  # floating-point rounding in the job, not an error
-    if not 0.0 <= value <= 1.0:
-        tip = (
-            "it looks like a percentage: set [performance] scale = 100"
-            if 1.5 < raw <= 100.0 and perf.scale == 1.0
-            else "P must lie in [0, 1]; set [performance] scale so that value / scale does"
-        )
-        raise MetricsError(
-            f"{path}: '{perf.key}' = {raw:g} gives P = {value:g}, outside [0, 1]", hint=tip
-        )
+    value = _to_p(raw, perf, path)
     params = None
     if perf.params_key:
         p = _number(_dig(data, perf.params_key, path), f"'{perf.params_key}'", path)

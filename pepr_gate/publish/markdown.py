@@ -73,10 +73,22 @@ def _rows(result: CheckResult) -> list[dict[str, str]]:
         "label": f"**{escape_md(result.variant)}**",
         "baseline": units.number(get(b, "pepr")),
         "candidate": f"**{units.number(c.pepr)}**",
-        "change": units.MISSING if result.pepr_change is None
-        else f"**{result.pepr_change * 100:+.1f}%**",
+        "change": _pepr_change(result),
     })
     return rows
+
+
+def _pepr_change(result: CheckResult) -> str:
+    """The gate's PePR change, of geometric means; said so where the medians in the same
+    row would read as another change, so the row never contradicts itself."""
+    if result.pepr_change is None:
+        return units.MISSING
+    shown = f"**{result.pepr_change * 100:+.1f}%**"
+    b, c = result.baseline, result.candidate
+    medians = units.change(c.pepr, None if b is None else b.pepr)
+    if medians in (units.MISSING, f"{result.pepr_change * 100:+.1f}%"):
+        return shown
+    return f"{shown} (geometric means; medians {medians})"
 
 
 def _context(result: CheckResult, *, details: bool, run_url: str | None) -> dict[str, Any]:

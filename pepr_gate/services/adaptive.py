@@ -1,10 +1,12 @@
 """Measure, then check: a fixed number of repeats, or `repeats = "auto"`.
 
 With "auto" the candidate runs one repeat at a time; after each, the gate is asked
-whether the verdict is decided (`decide.sequential.stop`) and the loop ends as soon as it
-is, or at `[run] max_repeats`. The gate tests each look at a level split over the
-maximum number of looks, so stopping early never raises the false-alarm rate; that is
-why `check` is told `max_looks`.
+whether the verdict is decided (`decide.sequential.stop`: pass, fail, or nothing more
+repeats could change; warn looks again) and the loop ends as soon as it is, or at
+`[run] max_repeats`. Look n tests at its share of the false-alarm rate
+(`decide.sequential.look_levels`), so stopping early never raises it; that is why `check`
+is told `max_looks`, and why each repeat's record carries `adaptive_looks`: a later
+`pepr-gate check` of the group judges it at the same levels.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def measure_and_check(config: Config, repeats: Repeats, check: Check,
     total = Outcome()
     result: CheckResult | None = None
     for i in range(most):
-        step = execute(config, repeats=1, repeat_group=group, first_index=i, **execute_args)
+        step = execute(config, repeats=1, repeat_group=group, first_index=i,
+                       label={"adaptive_looks": most}, **execute_args)
         total.records += step.records
         total.record_paths += step.record_paths
         total.meter_results += step.meter_results
@@ -72,9 +75,17 @@ def describe_looks(measured: Measured, most: int) -> str | None:
     """A sentence for the report: how many repeats the adaptive loop ran, and why it stopped."""
     if not measured.adaptive or measured.result is None:
         return None
+    from pepr_gate.decide.sequential import decided
+
     n = measured.looks
     runs = f"{n} candidate repeat{'s' if n != 1 else ''}"
-    if measured.result.verdict != "inconclusive" or measured.result.repeats_needed is None:
+    if measured.result.verdict != "inconclusive" and decided(measured.result):
         return f"Adaptive repeats: stopped after {runs}, the verdict was decided."
+    if decided(measured.result):
+        return (f"Adaptive repeats: stopped after {runs}: more repeats could not change the "
+                "verdict.")
+    if measured.result.verdict == "warn":
+        return (f"Adaptive repeats: stopped at the maximum of {runs} ([run] max_repeats = "
+                f"{most}); the drop stayed under the threshold without being bounded (warn).")
     return (f"Adaptive repeats: stopped at the maximum of {runs} ([run] max_repeats = {most}) "
             "without a decision.")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from pepr_gate.config import Config
+from pepr_gate.config import DEFAULT_STORE, Config
 from pepr_gate.decide import gate, select
 from pepr_gate.decide.hardware_diff import warm_cold_note
 from pepr_gate.errors import InputError
@@ -59,6 +60,23 @@ def config_name(config: Config) -> str | None:
         except (OSError, ValueError):
             continue
     return path.name
+
+
+def no_store(config: Config, store_url: str | None) -> select.NoBaseline | None:
+    """Why there is no baseline when no store was named (no --store, no [store] url) and
+    the default one does not exist; None when a store was named or the default exists.
+    A store that was named and is missing stays an error (exit 2): a typo must not pass."""
+    if store_url is not None or "url" in config.store.model_fields_set:
+        return None
+    default = DEFAULT_STORE.removeprefix("sqlite:///")
+    if (Path(config.root) / default).exists():
+        return None
+    return select.NoBaseline(
+        "no-store",
+        f"no history store is configured and none exists ({default}), so only the "
+        "budgets were judged; the PePR change and the performance guardrail need base runs",
+        "store base runs with `pepr-gate run` on the base branch (it creates the store), or "
+        "name one with --store or [store] url")
 
 
 def _latest(store: Store, branch: str) -> RunRecord:
@@ -136,25 +154,10 @@ def run_check(
         baselines, note = select.unique(baselines, "baseline")
         notes += [note] if note else []
     given = None if candidate_latest else candidates
-    why = None
-    if baselines and given:
-        own = {c.id for c in given}
-        window, history = [b for b in baselines if b.id not in own], list[RunRecord]()
-        group = list(given)
-    else:
-        from pepr_gate.store import open_store
-
-        # A reader: a mistyped store path is an error, never a new empty store.
-        with open_store(store_url or config.store.url, root=Path(config.root),
-                        must_exist=True) as store:
-            chosen, why = _load(store, config, given, head_branch, base_branch,
-                                settings.window)
-        group = chosen.candidates
-        own = {c.id for c in group}
-        if baselines:
-            window, history = [b for b in baselines if b.id not in own], []
-        else:
-            window, history = chosen.window, chosen.history
+    group, window, history, why = _gather(config, given, baselines, store_url, head_branch,
+                                          base_branch, settings.window)
+    settings, looks_note = _adaptive(settings, group, max_looks)
+    notes += looks_note + _mappings(group)
     thermal = warm_cold_note(group, window)
     notes += [thermal] if thermal else []
     ctx = gate.Context(
@@ -167,6 +170,52 @@ def run_check(
         notes=notes,
     )
     return gate.evaluate(group, window, history, settings, ctx)
+
+
+def _gather(config: Config, given: list[RunRecord] | None,
+            baselines: list[RunRecord] | None, store_url: str | None,
+            head_branch: str | None, base_branch: str, window_size: int,
+            ) -> tuple[list[RunRecord], list[RunRecord], list[RunRecord],
+                       select.NoBaseline | None]:
+    """(candidate group, baseline window, noise history, why no baseline): from the files
+    given, else from the store; no store at all when none was named or exists."""
+    why = None if not given or baselines else no_store(config, store_url)
+    if (baselines and given) or (given and why is not None):
+        own = {c.id for c in given}
+        return list(given), [b for b in baselines or [] if b.id not in own], [], why
+    from pepr_gate.store import open_store
+
+    # A reader: a mistyped store path is an error, never a new empty store.
+    with open_store(store_url or config.store.url, root=Path(config.root),
+                    must_exist=True) as store:
+        chosen, why = _load(store, config, given, head_branch, base_branch, window_size)
+    own = {c.id for c in chosen.candidates}
+    if baselines:
+        return chosen.candidates, [b for b in baselines if b.id not in own], [], why
+    return chosen.candidates, chosen.window, chosen.history, why
+
+
+def _mappings(group: list[RunRecord]) -> list[str]:
+    """A lower-is-better metric's mapping to P, said in the comment beside the numbers."""
+    named = {r.performance.mapping: r.performance.name for r in group if r.performance.mapping}
+    return [f"P is computed from {name}: {how}."
+            for how, name in named.items()]
+
+
+def _adaptive(settings: gate.Settings, group: list[RunRecord],
+              max_looks: int) -> tuple[gate.Settings, list[str]]:
+    """A repeat group made by an adaptive loop is judged as that loop judged its last
+    look (the same share of alpha), so `check` afterwards gives the loop's verdict."""
+    looks = {r.adaptive_looks for r in group if r.adaptive_looks}
+    if max_looks > 1 or len(looks) != 1:
+        return settings, []
+    most = looks.pop()
+    if most <= 1:
+        return settings, []
+    n = sum(r.status == "ok" for r in group)
+    return replace(settings, looks=most), [
+        f"Judged as look {n} of at most {most} of the adaptive loop that ran these repeats "
+        "([run] repeats = \"auto\"): each look tests at its share of the false-alarm rate."]
 
 
 def exit_code_for(result: CheckResult) -> int:

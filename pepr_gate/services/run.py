@@ -38,7 +38,7 @@ from pepr_gate.measure.jobenv import job_environment
 from pepr_gate.measure.meter.base import MeterResult, Window
 from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.meter.factory import build_session
-from pepr_gate.measure.metrics import read_metrics
+from pepr_gate.measure.metrics import mapping_of, read_metrics
 from pepr_gate.measure.stages import StageSpec, describe_failure, run_stage
 from pepr_gate.publish.live import LiveLine, open_live
 from pepr_gate.record_ranges import require_branch
@@ -335,7 +335,7 @@ def _performance(
     pc = config.performance
     if pc is None:
         return Performance(name="performance"), None, error
-    perf = Performance(name=pc.label, file=pc.file, key=pc.key)
+    perf = Performance(name=pc.label, file=pc.file, key=pc.key, mapping=mapping_of(pc))
     if error is not None:
         return perf, None, error
     try:
