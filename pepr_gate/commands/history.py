@@ -21,6 +21,8 @@ examples:
   pepr-gate history --all-branches --format csv > runs.csv
   pepr-gate history --store git:pepr-data --format json
   pepr-gate history --store git:pepr-data --import .pepr/runs/RUN_ID.json
+  pepr-gate history --changes --branch main       where PePR, P or R stepped
+  pepr-gate history --changes --variant E --json  the same as JSON
 """
 
 CSV_COLUMNS = ("id", "created_at", "branch", "sha", "status", "performance_name",
@@ -50,12 +52,18 @@ def register(sub: Any) -> None:
     which.add_argument("--branch", metavar="B", help="the branch to show")
     which.add_argument("--all-branches", action="store_true", help="show every branch")
     p.add_argument("--status", choices=("ok", "failed"), help="only runs with this status")
-    p.add_argument("--limit", type=_positive_int, default=20, metavar="N",
-                   help="at most N runs, newest first (default: 20)")
+    p.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="at most N runs, newest first (default: 20; with --changes 1000)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--import", dest="import_files", nargs="+", metavar="FILE",
                    help="store these run-record files (e.g. ones a failed push left in "
                    ".pepr/runs/) instead of listing; ids already stored are skipped")
+    p.add_argument("--changes", action="store_true",
+                   help="find the change points of PePR, P and the resource in the branch's "
+                   "comparable runs (hardware or config changes are boundaries)")
+    p.add_argument("--variant", metavar="E",
+                   help="with --changes: only runs scored with this variant (E, C, T, M, P)")
+    p.add_argument("--json", action="store_true", help="with --changes: print JSON")
     p.set_defaults(func=run)
 
 
@@ -63,6 +71,15 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
     from pepr_gate.store import open_store
 
+    if args.changes:
+        from pepr_gate.commands.changes import run_changes
+
+        return run_changes(args)
+    if args.json or args.variant:
+        from pepr_gate.errors import InputError
+
+        raise InputError("--json and --variant go with --changes",
+                         hint="for runs as JSON use --format json")
     config = load_config(args.config, required=False)
     root = Path(config.root).resolve() if config.source else Path.cwd()
     url = args.store or config.store.url
@@ -74,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             from pepr_gate.measure.gitinfo import current_branch
 
             branch = args.branch or current_branch(Path.cwd())
-        records = store.runs(branch, limit=args.limit, status=args.status)
+        records = store.runs(branch, limit=args.limit or 20, status=args.status)
     if args.format == "json":
         import json
 
