@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pepr_gate.decide.changepoints import (  # noqa: E402
+from pepr_gate.decide.changepoints import (
     MIN_CONFIDENCE,
     MIN_SIZE,
     MIN_STEP,

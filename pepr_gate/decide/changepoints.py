@@ -12,6 +12,7 @@ new config) is a boundary, never a change point: runs on either side are not com
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -189,7 +190,7 @@ def noise(values: Sequence[float]) -> float:
     level = statistics.median(abs(v) for v in values) or 1.0
     if len(values) < 3:
         return level * NOISE_FLOOR
-    diffs = sorted(abs(b - a) for a, b in zip(values, values[1:], strict=False))
+    diffs = sorted(abs(b - a) for a, b in itertools.pairwise(values))
     sigma = statistics.median(diffs) / (0.6745 * math.sqrt(2.0))
     return max(sigma, level * NOISE_FLOOR)
 
