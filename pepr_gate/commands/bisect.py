@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.commands.check import write_output
     from pepr_gate.config import load_config
     from pepr_gate.decide.gate import Settings
-    from pepr_gate.services.bisect_report import headline, render
     from pepr_gate.services.bisect import BisectRequest, run_bisect
+    from pepr_gate.services.bisect_report import headline, render
 
     threshold = _threshold(args.threshold)
     config = load_config(args.config, required=args.config is not None)

@@ -34,6 +34,14 @@ def run_changes(args: argparse.Namespace) -> int:
         print(json.dumps(as_json(analysis, branch, shown_url), indent=2))
     else:
         _print(analysis, branch, shown_url)
+    if args.open_issues:
+        import os
+        import sys
+
+        from pepr_gate.services.watch import publish
+
+        for line in publish(analysis, branch, os.environ):
+            print(f"pepr-gate: {line}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -64,6 +64,10 @@ def register(sub: Any) -> None:
     p.add_argument("--variant", metavar="E",
                    help="with --changes: only runs scored with this variant (E, C, T, M, P)")
     p.add_argument("--json", action="store_true", help="with --changes: print JSON")
+    p.add_argument("--open-issues", action="store_true",
+                   help="with --changes: open or update one GitHub issue per change point "
+                   "that made the branch worse (GITHUB_TOKEN, GITHUB_REPOSITORY; see "
+                   "action/examples/watch.yml)")
     p.set_defaults(func=run)
 
 
@@ -75,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
         from pepr_gate.commands.changes import run_changes
 
         return run_changes(args)
-    if args.json or args.variant:
+    if args.json or args.variant or args.open_issues:
         from pepr_gate.errors import InputError
 
-        raise InputError("--json and --variant go with --changes",
+        raise InputError("--json, --variant and --open-issues go with --changes",
                          hint="for runs as JSON use --format json")
     config = load_config(args.config, required=False)
     root = Path(config.root).resolve() if config.source else Path.cwd()
