@@ -3,8 +3,9 @@
 Endpoints (under a configurable prefix, `/api/v3` by default, as on GitHub Enterprise
 Server): list/create issue comments (with `per_page`/`page` and `Link` headers), update a
 comment, list/create/update issues, get a pull request, compare two commits. Switches
-reproduce GitHub's failure modes: a read-only token (403 on writes), a body over 65,536 characters (422), a 5xx
-once, a secondary rate limit once (403 + Retry-After), or one fixed answer to everything.
+reproduce GitHub's failure modes: a read-only token (403 on writes), a body over 65,536
+characters (422), a 5xx once, a secondary rate limit once (403 + Retry-After), or one
+fixed answer to everything.
 """
 
 from __future__ import annotations
