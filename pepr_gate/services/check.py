@@ -131,6 +131,10 @@ def run_check(
                         must_exist=True) as store:
             chosen, why = _load(store, config, given, head_branch, base_branch,
                                 settings.window)
+            from pepr_gate.services.drift import drift_from_store
+
+            drift = drift_from_store(store, base_branch, chosen.candidates)
+            notes += [drift] if drift else []
         group = chosen.candidates
         own = {c.id for c in group}
         if baselines:
