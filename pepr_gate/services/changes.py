@@ -103,3 +103,38 @@ def boundary_line(boundary: Boundary) -> str:
     return (f"boundary: the {what} changed at {at[:12]} "
             f"({boundary.after.created_at:%Y-%m-%d %H:%M}); runs before and after are "
             "not compared")
+
+
+MARKER_SCAN = 2000  # newest runs per branch the dashboard looks for change points in
+
+
+def dashboard_markers(runs: list[RunRecord], branches: list[str]) -> list[dict[str, Any]]:
+    """One marker per run that starts a change point or a boundary, per branch: `i` is the
+    run's position in `runs` (the dashboard's columns), `b` its branch's in `branches`."""
+    from pepr_gate.publish.dashboard.data import NO_BRANCH
+
+    position = {r.id: k for k, r in enumerate(runs)}
+    by_branch: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        by_branch.setdefault(run.branch or NO_BRANCH, []).append(run)
+    out: list[dict[str, Any]] = []
+    for b, name in enumerate(branches):
+        mine = by_branch.get(name, [])[-MARKER_SCAN:]
+        if len(mine) < 6:
+            continue
+        analysis = analyse(mine)
+        found: dict[str, dict[str, Any]] = {}
+        for change in analysis.changes:
+            run = change.after.first
+            marker = found.setdefault(run.id, {"i": position[run.id], "b": b, "kind": "change",
+                                               "steps": [], "changed": []})
+            resource = change.before.first.score.resource if change.before.first.score else ""
+            label = resource if change.metric == "resource" else METRIC_NAMES[change.metric]
+            marker["steps"].append({"metric": label, "step": round(change.step, 6),
+                                    "confidence": round(change.confidence, 6)})
+        for boundary in analysis.boundaries:
+            run = boundary.after.first
+            found.setdefault(run.id, {"i": position[run.id], "b": b, "kind": "boundary",
+                                      "steps": [], "changed": boundary.changed})
+        out += sorted(found.values(), key=lambda m: m["i"])
+    return out
