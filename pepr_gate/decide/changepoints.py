@@ -3,11 +3,12 @@
 The runs of a branch are split into series of comparable runs (same hardware fingerprint
 and config hash, as the gate compares them); a repeat group is one point (its median).
 Within a series, `ruptures`' PELT search with a least-squares cost (KernelCPD, linear
-kernel) finds the steps of the mean on the values scaled by their noise (estimated from successive differences, so the
-steps themselves do not inflate it). Each step gets its size and a Welch t-test between
-the runs before and after it; only steps with confidence >= `MIN_CONFIDENCE` and size
->= `MIN_STEP` are reported. Where one series ends and the next begins (new hardware or a
-new config) is a boundary, never a change point: runs on either side are not compared.
+kernel) finds the steps of the mean on the values scaled by their noise (estimated from
+successive differences, so the steps themselves do not inflate it). Each step gets its
+size and a Welch t-test between the runs before and after it; only steps with confidence
+>= `MIN_CONFIDENCE` and size >= `MIN_STEP` are reported. Where one series ends and the
+next begins (new hardware or a new config) is a boundary,
+never a change point: runs on either side are not compared.
 """
 
 from __future__ import annotations
