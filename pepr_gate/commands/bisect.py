@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     done = run_bisect(config, req,
                       announce=lambda line: print(f"pepr-gate: {line}", flush=True))
     limit = Settings.from_config(config, threshold=threshold).max_pepr_drop
-    command = shlex.join(["pepr-gate", "bisect", "--good", args.good, "--bad", args.bad,
+    command = shlex.join(["pepr-gate", "bisect", "--good", done.good_sha, "--bad", done.bad_sha,
                           "--pairs", str(done.pairs), "--threshold", f"{limit:g}"])
     out = args.markdown or str(Path(config.root) / ".pepr" / "bisect.md")
     write_output(out, render(done, limit, command))

@@ -54,7 +54,7 @@ def _print(analysis: object, branch: str, url: str) -> None:
     from pepr_gate.services.changes import boundary_line, change_line
 
     assert isinstance(analysis, Analysis)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(Text(f"pepr-gate history --changes · branch {printable(branch, None)} · "
                        f"{url}"))
     if not analysis.series:

@@ -93,8 +93,13 @@ def change_line(change: Change) -> str:
     after, before = change.after.sha or change.after.first.id, change.before.sha or "?"
     return (f"{name} {change.step:+.1%} at {after[:12]} (after {before[:12]}), "
             f"{change.mean_before:.4g} -> {change.mean_after:.4g}, "
-            f"confidence {change.confidence:.1%}, {change.runs_before} point(s) before and "
+            f"confidence {confidence_text(change.confidence)}, {change.runs_before} point(s) "
+            "before and "
             f"{change.runs_after} after")
+
+
+def confidence_text(value: float) -> str:
+    return "> 99.9%" if value > 0.999 else f"{value:.1%}"
 
 
 def boundary_line(boundary: Boundary) -> str:

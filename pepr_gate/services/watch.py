@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pepr_gate.decide.changepoints import Analysis, Change, Point
 from pepr_gate.errors import InputError
 from pepr_gate.publish.text import escape_md
-from pepr_gate.services.changes import METRIC_NAMES, is_worse
+from pepr_gate.services.changes import METRIC_NAMES, confidence_text, is_worse
 
 LABEL = "pepr-gate"
 MARKER = re.compile(r"<!-- pepr-gate:change-point branch=(\S+) series=(\S+) sha=(\w+) -->")
@@ -86,7 +86,7 @@ def body(item: Item, server_url: str, repo: str) -> str:
     for c in item.changes:
         name = METRIC_NAMES[c.metric] if c.metric != "resource" else _resource(c)
         lines.append(f"| {escape_md(name)} | {c.step:+.1%} | {c.mean_before:.4g} | "
-                     f"{c.mean_after:.4g} | {c.confidence:.1%} | {c.runs_before}/"
+                     f"{c.mean_after:.4g} | {confidence_text(c.confidence)} | {c.runs_before}/"
                      f"{c.runs_after} |")
     good, bad = item.before.sha or "GOOD", item.after.sha or "BAD"
     lines += [
