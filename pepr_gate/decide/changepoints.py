@@ -7,8 +7,8 @@ kernel) finds the steps of the mean on the values scaled by their noise (estimat
 successive differences, so the steps themselves do not inflate it). Each step gets its
 size and a Welch t-test between the runs before and after it; only steps with confidence
 >= `MIN_CONFIDENCE` and size >= `MIN_STEP` are reported. Where one series ends and the
-next begins (new hardware or a new config) is a boundary,
-never a change point: runs on either side are not compared.
+next begins (new hardware or a new config) is a boundary, never a change point: runs on
+either side are not compared.
 """
 
 from __future__ import annotations
