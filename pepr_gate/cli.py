@@ -28,7 +28,7 @@ from pepr_gate.errors import EXIT_INTERNAL, PeprError, SignalReceived, signal_of
 
 COMMANDS = (
     "init", "run", "check", "ci", "ab", "score", "history", "report", "comment", "probe",
-    "schema", "dashboard",
+    "schema", "dashboard", "bisect",
 )
 
 EPILOG = """\

@@ -2,9 +2,10 @@
 
 Endpoints (under a configurable prefix, `/api/v3` by default, as on GitHub Enterprise
 Server): list/create issue comments (with `per_page`/`page` and `Link` headers), update a
-comment, get a pull request, compare two commits. Switches reproduce GitHub's failure
-modes: a read-only token (403 on writes), a body over 65,536 characters (422), a 5xx
-once, a secondary rate limit once (403 + Retry-After), or one fixed answer to everything.
+comment, list/create/update issues, get a pull request, compare two commits. Switches
+reproduce GitHub's failure modes: a read-only token (403 on writes), a body over 65,536
+characters (422), a 5xx once, a secondary rate limit once (403 + Retry-After), or one
+fixed answer to everything.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class FakeGitHub:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)  # commit shas, oldest first
+    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # repo -> issues
     log: list[tuple[str, str, int]] = field(default_factory=list)  # method, path+query, status
     _next_id: int = 1000
     _clock: int = 0
@@ -190,6 +192,9 @@ class FakeGitHub:
                         )
                         return 200, item, {}
             return 404, {"message": "Not Found"}, {}
+        answer = self._issues(method, path, query, body)
+        if answer is not None:
+            return answer
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls/(\d+)", path)
         if m and method == "GET":
             pull = self.pulls.get((m.group(1), int(m.group(2))))
@@ -203,6 +208,11 @@ class FakeGitHub:
             status = "identical" if i == j else ("ahead" if j > i else "behind")
             return 200, {"status": status}, {}
         return 404, {"message": "Not Found"}, {}
+
+    def _issues(
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]] | None:
+        return _issue_routes(self, method, path, query, body)
 
     def _list(
         self, repo: str, number: int, query: dict[str, list[str]]
@@ -220,6 +230,41 @@ class FakeGitHub:
         if page > 1:
             links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
         return 200, chunk, ({"Link": ", ".join(links)} if links else {})
+
+
+def _issue_routes(
+    fake: FakeGitHub, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
+) -> tuple[int, Any, dict[str, str]] | None:
+    """Issues: list (labels filter, state=all, pages of `per_page`), create, update."""
+    m = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues", path)
+    if m and method == "GET":
+        wanted = set(filter(None, query.get("labels", [""])[0].split(",")))
+        items = [i for i in fake.issues.get(m.group(1), [])
+                 if wanted <= {label["name"] for label in i["labels"]}]
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        more = page * per_page < len(items)
+        base = f"{fake.api_url}/repos/{m.group(1)}/issues"
+        link = (f'<{base}?state=all&per_page={per_page}&page={page + 1}>; rel="next"'
+                if more else "")
+        return 200, chunk, ({"Link": link} if link else {})
+    if m and method == "POST":
+        items = fake.issues.setdefault(m.group(1), [])
+        number = len(items) + 1
+        item = {"number": number, "title": body["title"], "body": body.get("body", ""),
+                "state": "open", "labels": [{"name": n} for n in body.get("labels", [])],
+                "html_url": f"https://github.example/{m.group(1)}/issues/{number}"}
+        items.append(item)
+        return 201, item, {}
+    m = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/(\d+)", path)
+    if m and method == "PATCH":
+        for item in fake.issues.get(m.group(1), []):
+            if item["number"] == int(m.group(2)):
+                item.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
+                return 200, item, {}
+        return 404, {"message": "Not Found"}, {}
+    return None
 
 
 def _too_long() -> dict[str, Any]:

@@ -22,6 +22,8 @@ examples:
   pepr-gate history --store git:pepr-data --format json
   pepr-gate history --all-branches --format openmetrics > pepr-gate.prom
   pepr-gate history --store git:pepr-data --import .pepr/runs/RUN_ID.json
+  pepr-gate history --changes --branch main       where PePR, P or R stepped
+  pepr-gate history --changes --variant E --json  the same as JSON
 """
 
 CSV_COLUMNS = ("id", "created_at", "branch", "sha", "status", "performance_name",
@@ -53,14 +55,24 @@ def register(sub: Any) -> None:
     which.add_argument("--all-branches", action="store_true", help="show every branch")
     p.add_argument("--status", choices=("ok", "failed"), help="only runs with this status")
     p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                   help="at most N runs, newest first (default: 20; with --format "
-                   "openmetrics every run, to find each branch's newest)")
+                   help="at most N runs, newest first (default: 20; with --changes 1000; "
+                   "with --format openmetrics every run, to find each branch's newest)")
     p.add_argument("--format", choices=("table", "json", "csv", "openmetrics"), default="table",
                    help="openmetrics: the newest ok run of each branch as OpenMetrics text "
                    "(for a textfile collector or a Pushgateway)")
     p.add_argument("--import", dest="import_files", nargs="+", metavar="FILE",
                    help="store these run-record files (e.g. ones a failed push left in "
                    ".pepr/runs/) instead of listing; ids already stored are skipped")
+    p.add_argument("--changes", action="store_true",
+                   help="find the change points of PePR, P and the resource in the branch's "
+                   "comparable runs (hardware or config changes are boundaries)")
+    p.add_argument("--variant", metavar="E",
+                   help="with --changes: only runs scored with this variant (E, C, T, M, P)")
+    p.add_argument("--json", action="store_true", help="with --changes: print JSON")
+    p.add_argument("--open-issues", action="store_true",
+                   help="with --changes: open or update one GitHub issue per change point "
+                   "that made the branch worse (GITHUB_TOKEN, GITHUB_REPOSITORY; see "
+                   "action/examples/watch.yml)")
     p.set_defaults(func=run)
 
 
@@ -68,6 +80,15 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
     from pepr_gate.store import open_store
 
+    if args.changes:
+        from pepr_gate.commands.changes import run_changes
+
+        return run_changes(args)
+    if args.json or args.variant or args.open_issues:
+        from pepr_gate.errors import InputError
+
+        raise InputError("--json, --variant and --open-issues go with --changes",
+                         hint="for runs as JSON use --format json")
     config = load_config(args.config, required=False)
     root = Path(config.root).resolve() if config.source else Path.cwd()
     url = args.store or config.store.url

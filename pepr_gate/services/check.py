@@ -154,10 +154,10 @@ def run_check(
         baselines, note = select.unique(baselines, "baseline")
         notes += [note] if note else []
     given = None if candidate_latest else candidates
-    group, window, history, why = _gather(config, given, baselines, store_url, head_branch,
-                                          base_branch, settings.window)
+    group, window, history, why, drift = _gather(config, given, baselines, store_url,
+                                                 head_branch, base_branch, settings.window)
     settings, looks_note = _adaptive(settings, group, max_looks)
-    notes += looks_note + _mappings(group)
+    notes += looks_note + _mappings(group) + drift
     thermal = warm_cold_note(group, window)
     notes += [thermal] if thermal else []
     ctx = gate.Context(
@@ -176,23 +176,27 @@ def _gather(config: Config, given: list[RunRecord] | None,
             baselines: list[RunRecord] | None, store_url: str | None,
             head_branch: str | None, base_branch: str, window_size: int,
             ) -> tuple[list[RunRecord], list[RunRecord], list[RunRecord],
-                       select.NoBaseline | None]:
-    """(candidate group, baseline window, noise history, why no baseline): from the files
-    given, else from the store; no store at all when none was named or exists."""
+                       select.NoBaseline | None, list[str]]:
+    """(candidate group, baseline window, noise history, why no baseline, the base
+    branch's drift line if any): from the files given, else from the store; no store at
+    all when none was named or exists."""
     why = None if not given or baselines else no_store(config, store_url)
     if (baselines and given) or (given and why is not None):
         own = {c.id for c in given}
-        return list(given), [b for b in baselines or [] if b.id not in own], [], why
+        return list(given), [b for b in baselines or [] if b.id not in own], [], why, []
+    from pepr_gate.services.drift import drift_from_store
     from pepr_gate.store import open_store
 
     # A reader: a mistyped store path is an error, never a new empty store.
     with open_store(store_url or config.store.url, root=Path(config.root),
                     must_exist=True) as store:
         chosen, why = _load(store, config, given, head_branch, base_branch, window_size)
+        drift = drift_from_store(store, base_branch, chosen.candidates)
     own = {c.id for c in chosen.candidates}
+    notes = [drift] if drift else []
     if baselines:
-        return chosen.candidates, [b for b in baselines if b.id not in own], [], why
-    return chosen.candidates, chosen.window, chosen.history, why
+        return chosen.candidates, [b for b in baselines if b.id not in own], [], why, notes
+    return chosen.candidates, chosen.window, chosen.history, why, notes
 
 
 def _mappings(group: list[RunRecord]) -> list[str]:

@@ -91,7 +91,11 @@ def make_site(
         verdicts=dict(verdicts or {}),
         store=redact(store),
     )
-    return prepare(site, wanted=branches, configured_base=config.gate.base_branch)
+    site = prepare(site, wanted=branches, configured_base=config.gate.base_branch)
+    from pepr_gate.services.changes import dashboard_markers
+
+    site.changes = dashboard_markers(site.runs, site.branches)
+    return site
 
 
 def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, str]) -> Built:

@@ -46,6 +46,7 @@ class Site:
     budgets: Mapping[str, float | None] = field(default_factory=dict)
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)
     store: str = ""
+    changes: list[dict[str, Any]] = field(default_factory=list)  # markers, `history --changes`
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
@@ -112,6 +113,7 @@ def columns(site: Site) -> dict[str, Any]:
         "methods": list(METHODS),
         "budgets": {k: v for k, v in site.budgets.items() if v is not None},
         "runs": cols,
+        "changes": site.changes,
     }
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -159,6 +159,32 @@ class GitHubClient:
         url = f"{self.api_url}/repos/{repo}/compare/{base}...{head}?per_page=1"
         status = _json(self._request("GET", url), dict, "GET", url).get("status", "")
         return str(status)
+
+    def iter_issues(self, repo: str, label: str) -> Iterator[dict[str, Any]]:
+        """Open and closed issues with `label` (pull requests, which the API mixes in, left
+        out), every page."""
+        url: str | None = (f"{self.api_url}/repos/{repo}/issues?state=all&per_page=100"
+                           f"&labels={quote(label)}")
+        while url:
+            response = self._request("GET", url)
+            for item in _json(response, list, "GET", url):
+                if isinstance(item, dict) and "pull_request" not in item:
+                    yield item
+            url = self._next_link(response)
+
+    def create_issue(self, repo: str, title: str, body: str,
+                     labels: list[str]) -> dict[str, Any]:
+        url = f"{self.api_url}/repos/{repo}/issues"
+        payload = {"title": title, "body": body, "labels": labels}
+        data: dict[str, Any] = _json(self._request("POST", url, json=payload), dict, "POST", url)
+        return data
+
+    def update_issue(self, repo: str, number: int, title: str, body: str) -> dict[str, Any]:
+        url = f"{self.api_url}/repos/{repo}/issues/{number}"
+        payload = {"title": title, "body": body}
+        data: dict[str, Any] = _json(self._request("PATCH", url, json=payload), dict, "PATCH",
+                                     url)
+        return data
 
     # -- transport -------------------------------------------------------------------
     def _next_link(self, response: httpx.Response) -> str | None:

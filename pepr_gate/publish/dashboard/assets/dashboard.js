@@ -66,6 +66,17 @@
     return base && sha && /^[0-9a-fA-F]{4,64}$/.test(sha) ? base + "/commit/" + sha : null;
   }
 
+  // Change points and boundaries (`history --changes`), by the run that starts them.
+  var CHANGES = Array.isArray(D.changes) ? D.changes : [];
+  var changeAt = {};
+  CHANGES.forEach(function (c) { changeAt[c.i] = c; });
+  function changeWords(c) {
+    if (c.kind === "boundary") return "boundary: the " + c.changed.join(" and ") + " changed (runs before and after are not compared)";
+    return "change point: " + c.steps.map(function (s) {
+      return s.metric + " " + (s.step >= 0 ? "+" : "−") + Math.abs(s.step * 100).toFixed(1) + "%";
+    }).join(", ") + " (confidence " + (Math.min.apply(null, c.steps.map(function (s) { return s.confidence; })) * 100).toFixed(1) + "%)";
+  }
+
   // Run indices per branch, oldest first (the build sorts runs by time).
   var byBranch = D.branches.map(function () { return []; });
   for (var i = 0; i < N; i++) byBranch[R.b[i]].push(i);
@@ -104,6 +115,7 @@
 
   function datasets(panel) {
     var out = [], marks = {}, xmin = Infinity, xmax = -Infinity, ymax = 0;
+    var ylo = Infinity, yhi = -Infinity, shown = [];
     state.selected.forEach(function (b) {
       var pg = pageOf(b), groups = {}, line = [];
       pg.runs.forEach(function (i, k) {
@@ -111,11 +123,15 @@
         if (!R.ok[i] || y === null || (panel.keep && !panel.keep(i))) return;
         var pt = { x: xOf(b, pg.start + k, i), y: y, i: i };
         xmin = Math.min(xmin, pt.x); xmax = Math.max(xmax, pt.x); ymax = Math.max(ymax, Math.abs(y));
+        ylo = Math.min(ylo, y); yhi = Math.max(yhi, y);
         var m = methodOf(panel, i);
         (groups[m] = groups[m] || []).push(pt);
         line.push(pt);
         var v = R.verdict[i];
         if (v && VERDICTS[v]) (marks[v] = marks[v] || []).push(pt);
+      });
+      pg.runs.forEach(function (i, k) {
+        if (changeAt[i] && changeAt[i].b === b) shown.push({ c: changeAt[i], x: xOf(b, pg.start + k, i), b: b });
       });
       var c = color(b);
       out.push({ type: "line", kind: "line", branch: b, data: line, borderColor: c + "99",
@@ -133,6 +149,18 @@
                  pointStyle: VERDICTS[v].style, pointRadius: 8, pointHoverRadius: 9,
                  borderColor: c, backgroundColor: "transparent", borderWidth: 2 });
     });
+    if (ylo <= yhi) {
+      shown.forEach(function (m) {
+        var cc = css(m.c.kind === "boundary" ? "--muted" : "--change");
+        out.push({ type: "line", kind: "changeline", data: [{ x: m.x, y: ylo }, { x: m.x, y: yhi }],
+                   borderColor: cc, borderDash: m.c.kind === "boundary" ? [2, 3] : [], borderWidth: 1.5,
+                   pointRadius: 0, pointHitRadius: 0, showLine: true });
+        out.push({ type: "scatter", kind: "change", data: [{ x: m.x, y: yhi, i: m.c.i }],
+                   pointStyle: "triangle", rotation: 180, pointRadius: 7, pointHoverRadius: 9,
+                   borderColor: cc, backgroundColor: cc });
+      });
+    }
+    out.changes = shown.map(function (m) { return m.c; });
     if (panel.budget && xmin <= xmax) {
       var bc = css("--budget");
       out.push({ type: "line", kind: "budget", data: [{ x: xmin, y: panel.budget },
@@ -166,6 +194,7 @@
     }
     if (!R.ok[i]) lines.push(["failed", "failed: " + (R.failure[i] || "")]);
     if (R.verdict[i]) lines.push(["v-" + R.verdict[i], "verdict: " + R.verdict[i] + (R.reason[i] ? " \u2014 " + R.reason[i] : "")]);
+    if (changeAt[i]) lines.push(["change", changeWords(changeAt[i])]);
     if (commitUrl(i)) lines.push(["muted", "click to open the commit"]);
     return lines;
   }
@@ -194,7 +223,7 @@
       plugins: {
         legend: { display: false },
         tooltip: { enabled: false, external: showTooltip,
-                   filter: function (item) { return item.dataset.kind === "points" || item.dataset.kind === "verdict"; } }
+                   filter: function (item) { return item.dataset.kind === "points" || item.dataset.kind === "verdict" || item.dataset.kind === "change"; } }
       },
       scales: {
         x: { type: "linear", min: sets.xmin - pad, max: sets.xmax + pad,
@@ -210,7 +239,7 @@
              ticks: { callback: function (v) { return String(+(v * yUnit[0]).toPrecision(3)); } } }
       },
       onClick: function (evt, elements, chart) {
-        var hit = elements.filter(function (e) { return chart.data.datasets[e.datasetIndex].kind !== "line"; })[0];
+        var hit = elements.filter(function (e) { var k = chart.data.datasets[e.datasetIndex].kind; return k !== "line" && k !== "changeline"; })[0];
         var url = hit && commitUrl(chart.data.datasets[hit.datasetIndex].data[hit.index].i);
         if (url) window.open(url, "_blank", "noopener");
       }
@@ -251,11 +280,28 @@
       holder.appendChild(canvas);
       box.appendChild(holder);
       box.appendChild(el("figcaption", "points \u2014 " + counts.join(" \u00B7 "), "caption"));
+      if (sets.changes.length) box.appendChild(changeList(sets.changes));
       host.appendChild(box);
       charts[panel.key] = new Chart(canvas, { type: "scatter", data: { datasets: sets },
                                              options: chartOptions(panel, sets) });
       if (api.firstChartMs === null) api.firstChartMs = performance.now();
     });
+  }
+
+  // The change points drawn on a panel, as text with a link to each commit.
+  function changeList(found) {
+    var list = el("ul", null, "changes");
+    found.forEach(function (c) {
+      var item = el("li", null, c.kind === "boundary" ? "boundary" : "change");
+      item.dataset.run = R.id[c.i];
+      var url = commitUrl(c.i), label = R.sha[c.i] ? R.sha[c.i].slice(0, 12) : R.id[c.i];
+      var link = url ? el("a", label) : el("span", label);
+      if (url) { link.href = url; link.target = "_blank"; link.rel = "noopener"; }
+      item.appendChild(link);
+      item.appendChild(document.createTextNode(" " + D.branches[c.b] + " \u2014 " + changeWords(c)));
+      list.appendChild(item);
+    });
+    return list;
   }
 
   function drawLegend() {
