@@ -44,7 +44,7 @@ from pepr_gate.store.gitcmd import (
     push_reason,
     remote_auth,
 )
-from pepr_gate.store.gittree import MARKER, commit_files
+from pepr_gate.store.gittree import MARKER, commit_files, read_blobs, record_names
 
 TRIES = 6
 BACKOFF_S = 0.25
@@ -286,8 +286,7 @@ class GitStore(Store):
             if tip is None:
                 return []
             prefix = "runs/" if branch is None else f"runs/{safe_name(branch)}/"
-            listed = git("ls-tree", "-r", "--name-only", tip, prefix, cwd=self._cache)
-            names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+            names = self._record_names(tip, prefix)
             names.sort(key=lambda n: n.rsplit("/", 1)[-1], reverse=True)
             out: list[RunRecord] = []
             chunk = max(50, 2 * (limit or 0))
@@ -302,22 +301,11 @@ class GitStore(Store):
         out.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return out if limit is None else out[:limit]
 
+    def _record_names(self, tip: str, prefix: str) -> list[str]:
+        return record_names(self._cache, tip, prefix, self.branch)
+
     def _read(self, tip: str, names: list[str]) -> list[tuple[str, bytes]]:
-        """Many blobs in one `git cat-file --batch` call."""
-        request = "".join(f"{tip}:{name}\n" for name in names).encode()
-        raw = git("cat-file", "--batch", cwd=self._cache, stdin=request).stdout
-        found: list[tuple[str, bytes]] = []
-        pos = 0
-        for name in names:
-            end = raw.index(b"\n", pos)
-            header = raw[pos:end].split()
-            pos = end + 1
-            if len(header) < 3 or header[1] != b"blob":
-                continue
-            size = int(header[2])
-            found.append((name, raw[pos:pos + size]))
-            pos += size + 1
-        return found
+        return read_blobs(self._cache, tip, names)
 
     def publish(self, records: list[RunRecord], *, folder: str, build: FolderBuilder) -> None:
         """Append `records` and replace `folder/` with what `build` makes, in ONE commit.
@@ -372,8 +360,7 @@ class GitStore(Store):
         return f"pepr-gate: run {runs}; {folder}/ rebuilt" if runs else f"pepr-gate: {folder}/"
 
     def _all_runs(self, tip: str) -> list[RunRecord]:
-        listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
-        names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+        names = self._record_names(tip, "runs/")
         out = []
         for start in range(0, len(names), 2000):
             for name, blob in self._read(tip, names[start:start + 2000]):
