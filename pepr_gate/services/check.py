@@ -30,6 +30,10 @@ def validate_threshold(threshold: float | None) -> None:
         )
 
 
+def _is_git(url: str | None) -> bool:
+    return (url or "").strip().lower().startswith("git:")
+
+
 def base_branch_for(config: Config, baseline_branch: str | None) -> str:
     return (baseline_branch or config.gate.base_branch
             or os.environ.get("GITHUB_BASE_REF") or "main")
@@ -98,6 +102,7 @@ def run_check(
     strict: bool | None = None,
     labels: list[str] | None = None,
     max_looks: int = 1,
+    store_must_exist: bool = True,
 ) -> CheckResult:
     """Compare the candidate with the baseline; raises PeprError (exit 2) on bad input.
 
@@ -105,6 +110,8 @@ def run_check(
     `labels`: the pull request's labels (`[gate] accept_label` turns a fail into accepted).
     `max_looks`: with adaptive repeats, how many times the loop may call this (each call
     then tests at a share of the false-alarm rate; see `decide.sequential`).
+    `store_must_exist=False` (`ci`, whose first stored run creates the data branch): a
+    git store's missing branch is an empty history, not a typo.
     """
     validate_threshold(threshold)
     settings = gate.Settings.from_config(config, threshold=threshold, strict=strict,
@@ -127,8 +134,9 @@ def run_check(
         from pepr_gate.store import open_store
 
         # A reader: a mistyped store path is an error, never a new empty store.
-        with open_store(store_url or config.store.url, root=Path(config.root),
-                        must_exist=True) as store:
+        url = store_url or config.store.url
+        with open_store(url, root=Path(config.root),
+                        must_exist=store_must_exist or not _is_git(url)) as store:
             chosen, why = _load(store, config, given, head_branch, base_branch,
                                 settings.window)
         group = chosen.candidates

@@ -7,6 +7,7 @@ written first; only then is the exit code decided.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Mapping
@@ -50,6 +51,7 @@ class Published:
 
 def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
     ctx: EventContext | None = None
+    _clear_last_job()
     try:
         ctx = load_event(env)
         if ctx.kind in ("tag", "other"):
@@ -69,6 +71,18 @@ def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
         # leaves the summary, outputs, error.json and report.md behind.
         publish_failure(ctx, exc, [], env)  # once: a published failure is marked
         raise
+
+
+def _clear_last_job() -> None:
+    """A self-hosted runner keeps the workspace: an older job's check.json must not sit
+    beside this job's error.json (nor its run copies in the artifact)."""
+    runs = CI_DIR / "runs"
+    old = [CI_DIR / n for n in ("check.json", "error.json", "report.md", "pr-number")]
+    if runs.is_dir() and not runs.is_symlink():
+        old += runs.glob("*.json")
+    for path in old:
+        with contextlib.suppress(OSError):  # a folder there, or none: nothing to clear
+            path.unlink()
 
 
 def _client(ctx: EventContext, token: str) -> GitHubClient | None:
@@ -223,7 +237,7 @@ def _comment(
 ) -> None:
     if opts.comment == "never":
         return
-    if ctx.fork:
+    if ctx.fork and ctx.event_name != "pull_request_target":  # _target's token can write
         out.notices.append(
             f"pull request from a fork ({md_text(ctx.head_repo or 'deleted repository')}): its "
             "token is read-only, so no comment was posted. Use the two-workflow pattern "
@@ -342,6 +356,10 @@ def _nothing_to_do(ctx: EventContext, env: Mapping[str, str]) -> int:
         why = f"tag {ctx.tag!r}: pepr-gate measures pull requests and branch pushes, not tags"
     elif ctx.deleted:
         why = f"branch {ctx.branch!r} was deleted: nothing to measure"
+    elif ctx.event_name == "merge_group":
+        why = ("merge queue (merge_group): not measured; this job passes without a verdict. "
+               "The pull request's own pepr-gate check decided before it was queued; to "
+               "gate the queue too, run `pepr-gate run` and `pepr-gate check` in that job")
     else:
         why = f"event {ctx.event_name!r}: pepr-gate measures pull requests and branch pushes"
     publish.write_summary(f"## pepr-gate: nothing to do\n\n{md_text(why)}\n", env)
