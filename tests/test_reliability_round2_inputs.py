@@ -198,3 +198,19 @@ def test_a_forged_check_result_is_never_rendered_or_posted(
                      cwd=tmp_path, env=env)
     assert_exit(proc, 2, "invalid check result", said)
     assert_exit(pepr_gate("report", str(forged(tmp_path)), cwd=tmp_path), 0)  # the real one
+
+
+def test_a_narrow_terminal_keeps_the_clock_and_a_figure() -> None:
+    import re
+
+    from pepr_gate.config import BudgetConfig
+    from pepr_gate.publish.live import LiveLine, LiveReading, summarise
+
+    fig = summarise([LiveReading("gpu", "measured", 100.0, 3.6e6 * 0.85)], 10.0, g_per_kwh=0,
+                    pue=1.0, budgets=BudgetConfig(energy_kwh=1.0))
+    live = LiveLine("terminal", interval_s=1, budgets=BudgetConfig(), g_per_kwh=0, pue=1)
+    live.stage("train", 1, 2, ", repeat 2/3")
+    shown = {cols: re.sub(r"\x1b\[[0-9;]*m", "", live._render(fig, cols)) for cols in (20, 40)}
+    assert shown[20].startswith("0:00:10 · energy bu")
+    assert shown[40].startswith("train 1/2") and "0:00:10 · energy budget" in shown[40]
+    assert all(len(text) <= max(20, cols - 1) for cols, text in shown.items())

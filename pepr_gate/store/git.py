@@ -407,7 +407,8 @@ def _check_branch_name(branch: str, root: Path) -> None:
     """Names git's check-ref-format --branch lets through but a ref cannot hold (`@`),
     or a file system cannot (a ref is a file: 255 bytes at most for a name)."""
     full = git("check-ref-format", f"refs/heads/{branch}", cwd=root, check=False)
-    if branch and full.returncode != 0:
+    # `@` alone passes git's checks, yet means HEAD to every git command that reads it.
+    if branch == "@" or (branch and full.returncode != 0):
         raise StoreError(f"store URL 'git:{branch}': {branch!r} is not a valid branch name",
                          hint="write git:BRANCH, for example git:pepr-data")
     if len(branch.encode()) > 200:
