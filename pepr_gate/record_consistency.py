@@ -3,8 +3,9 @@
 A hand-made or forged file can hold numbers that each look fine but contradict each
 other: a PePR that is not P / (1 + R), a run dated centuries ahead (it would head every
 baseline window), a `pass` verdict on a drop far past the threshold, `accepted` with no
-accept label on the pull request. Such a file is refused by name, never scored, stored
-or published.
+accept label on the pull request. Such a file is refused by name: a run record when it
+is imported into a history (`history --import`), a check result whenever it is loaded
+(`comment --from`, `report`, `dashboard --check`), so it is never stored or published.
 """
 
 from __future__ import annotations

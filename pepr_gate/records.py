@@ -228,11 +228,11 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
             f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
         ) from None
     if isinstance(parsed, (RunRecord, CheckResult)):
-        from pepr_gate.record_consistency import check_problem, run_problem
+        from pepr_gate.record_consistency import check_problem
         from pepr_gate.record_ranges import range_problem
 
-        problem = (range_problem(parsed) or run_problem(parsed)
-                   if isinstance(parsed, RunRecord) else check_problem(parsed))
+        problem = (range_problem(parsed) if isinstance(parsed, RunRecord)
+                   else check_problem(parsed))
         if problem is not None:
             raise InputError(
                 f"{source}: invalid {what} at field '{problem[0]}': {problem[1]}", hint=hint

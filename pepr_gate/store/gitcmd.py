@@ -80,10 +80,10 @@ def push_reason(raw: bytes) -> str:
     return "; ".join(picked) if picked else last_line(raw)
 
 
-# A refusal that another try cannot change (a read-only token, a protected branch, a
-# hook saying no), unlike a lost race ("fetch first", "non-fast-forward").
-_FOR_GOOD = ("[remote rejected]", "error: 403", "returned error: 403", "permission to",
-             "permission denied", "authentication failed", "write access to repository not")
+# A refusal that another try cannot change: the token may not write (GitHub's words for
+# a read-only token), unlike a lost race ("fetch first", "non-fast-forward", a ref lock).
+_FOR_GOOD = ("error: 403", "returned error: 403", "permission to", "permission denied",
+             "authentication failed", "write access to repository not granted")
 
 
 def refused_for_good(raw: bytes) -> bool:
