@@ -104,7 +104,8 @@ exit 1
 """
 
 
-def test_a_token_that_cannot_push_still_gives_the_verdict(project: Project,
+@pytest.mark.parametrize("dashboard", ["false", "true"])
+def test_a_token_that_cannot_push_still_gives_the_verdict(project: Project, dashboard: str,
                                                          git_env: dict[str, str]) -> None:
     """A read-only token: the history is read, the verdict is given, the summary says the
     runs were not stored and where their records are; one push, no six retries."""
@@ -121,7 +122,7 @@ def test_a_token_that_cannot_push_still_gives_the_verdict(project: Project,
     hook = origin / "hooks" / "pre-receive"
     hook.write_text(REFUSE)
     hook.chmod(0o755)
-    res = project.ci()
+    res = project.ci(PEPR_DASHBOARD=dashboard)  # true: runs and site go in one commit
     assert res.code == 1, res.stderr  # the gate's verdict: a regression
     assert res.outputs["verdict"] == "fail"
     assert "the runs were NOT stored in git:pepr-data" in res.summary

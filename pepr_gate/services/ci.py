@@ -129,7 +129,8 @@ def _measure_and_publish(
         result = measured.result
         out.notices += measured.notices
         if opts.dashboard and not ctx.fork:
-            out.notices.append(_dashboard(records, result, config, opts, store.url, env))
+            out.notices.append(_dashboard_or_notice(records, result, config, opts, store.url,
+                                                    env))
     except BaseException as exc:
         # A failed job's runs still join the history (the git store held them back for the
         # one-commit dashboard); an interrupt or a store failure stores nothing more.
@@ -183,6 +184,18 @@ def _dashboard(records: list[RunRecord], result: CheckResult | None, config: Con
 
     path = Path(opts.dashboard_path) if opts.dashboard_path else None
     return publish_ci(records, result, config, store_url=store_url, path=path, env=env)
+
+
+def _dashboard_or_notice(records: list[RunRecord], result: CheckResult, config: Config,
+                         opts: CiOptions, store_url: str, env: Mapping[str, str]) -> str:
+    """The runs and the site in one commit; a push the token may not make leaves the
+    verdict standing, with a notice that the runs were not stored."""
+    try:
+        return _dashboard(records, result, config, opts, store_url, env)
+    except StoreError as exc:
+        from pepr_gate.services.ci_measure import unstored_notice
+
+        return unstored_notice(exc, store_url)
 
 
 def _store_anyway(records: list[RunRecord], config: Config, opts: CiOptions, store_url: str,
