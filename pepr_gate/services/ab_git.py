@@ -35,8 +35,8 @@ def repo_top(root: Path) -> Path:
 
 
 def _rev(top: Path, name: str) -> str | None:
-    got = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}",
-              cwd=top, check=False)
+    # `name` never starts with "-" (resolve_commit refuses that), so it is no option.
+    got = git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", cwd=top, check=False)
     return got.stdout.decode().strip() if got.returncode == 0 else None
 
 
