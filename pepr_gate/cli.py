@@ -78,8 +78,9 @@ def _main(args_list: list[str]) -> int:
         parser = build_parser()
         args = parser.parse_args(args_list)
         if not getattr(args, "func", None):
-            parser.print_help()
-            return 0
+            parser.print_help(sys.stderr)
+            print("pepr-gate: error: name a command, e.g. `pepr-gate run`", file=sys.stderr)
+            return 2
         code: int = args.func(args)
         return code
     except PeprError as exc:
@@ -114,6 +115,10 @@ class _PipeSafe(io.TextIOBase):
                 self._inner.write(text)
             except BrokenPipeError:
                 self._drop()
+            except UnicodeEncodeError:
+                # PYTHONIOENCODING=ascii, a C locale: "µWh" or "·" must not end the job.
+                encoding = self._inner.encoding or "ascii"
+                self._inner.write(text.encode(encoding, "replace").decode(encoding))
         return len(text)
 
     def flush(self) -> None:

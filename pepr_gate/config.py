@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pepr_gate import metric_map
 from pepr_gate.config_errors import describe
 from pepr_gate.errors import ConfigError
+from pepr_gate.readfile import CONFIG_LIMIT, read_text_limited
 from pepr_gate.records import Resource
 
 if sys.version_info >= (3, 11):
@@ -45,8 +46,22 @@ class StageConfig(_Section):
     shell: bool = False
     timeout_s: PositiveFloat | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        # A stage's name is printed in progress lines and workflow commands (`::notice`):
+        # a newline in it could start an `::error` or `::add-mask::` line of its own.
+        bad = next((ch for ch in name if not ch.isprintable()), None)
+        if bad is not None:
+            raise ValueError(f"the stage name {name!r} contains the control character "
+                             f"{bad!a}; stage names must be printable")
+        return name
+
     @model_validator(mode="after")
     def _check_cmd(self) -> StageConfig:
+        if any("\0" in part for part in self.argv):
+            raise ValueError("cmd contains a NUL character (\\0), which no command line "
+                             "can carry; remove it")
         if isinstance(self.cmd, str):
             if not self.shell:
                 raise ValueError(
@@ -374,12 +389,12 @@ class Config(_Section):
 def find_config(start: Path | None = None) -> Path | None:
     here = start or Path.cwd()
     pepr = here / "pepr.toml"
-    if pepr.is_file():
+    if pepr.exists() and not pepr.is_dir():  # a FIFO or device there is refused by name
         return pepr
     pyproject = here / "pyproject.toml"
-    if pyproject.is_file():
+    if pyproject.exists() and not pyproject.is_dir():
         try:
-            text = pyproject.read_text(encoding="utf-8")
+            text = read_text_limited(pyproject, CONFIG_LIMIT)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
         data = _parse_toml(text, pyproject)
@@ -434,7 +449,7 @@ def load_config(path: str | Path | None = None, *, required: bool = True) -> Con
             )
         p = found
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text_limited(p, CONFIG_LIMIT)
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found", hint="check --config") from None
     except (OSError, UnicodeDecodeError) as exc:

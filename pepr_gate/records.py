@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pepr_gate.errors import InputError
+from pepr_gate.readfile import read_text_limited
 
 RUN_SCHEMA: Final = "pepr-gate/run/1"
 CHECK_SCHEMA: Final = "pepr-gate/check/1"
@@ -258,7 +259,8 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
             hint=hint,
         )
     try:
-        parsed = model.model_validate(data)
+        # Strict: `true` or "12" where a number belongs is an error, never coerced.
+        parsed = model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         from pepr_gate.record_ranges import printable
@@ -267,10 +269,12 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
         raise InputError(
             f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
         ) from None
-    if isinstance(parsed, RunRecord):
+    if isinstance(parsed, (RunRecord, CheckResult)):
+        from pepr_gate.record_consistency import check_problem
         from pepr_gate.record_ranges import range_problem
 
-        problem = range_problem(parsed)
+        problem = (range_problem(parsed) if isinstance(parsed, RunRecord)
+                   else check_problem(parsed))
         if problem is not None:
             raise InputError(
                 f"{source}: invalid {what} at field '{problem[0]}': {problem[1]}", hint=hint
@@ -281,7 +285,7 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
 def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) -> _M:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text_limited(p)
     except FileNotFoundError:
         raise InputError(f"{p}: {what} not found", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, required=args.config is not None)
     req = AbRequest(
         base_ref=args.base, pairs=args.pairs, meter=args.meter, store_url=args.store,
-        no_store=args.no_store, base_branch=args.base,
+        no_store=args.no_store,
         head_branch=head_branch(Path(config.root)), threshold=threshold,
     )
     done = run_ab(config, req, announce=lambda line: print(f"pepr-gate: {line}", flush=True))

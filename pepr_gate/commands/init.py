@@ -54,12 +54,18 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def toml_string(text: str) -> str:
+    """A TOML basic string. JSON's escapes are TOML's, except that JSON writes a character
+    beyond U+FFFF (an emoji) as a surrogate pair TOML refuses: those stay literal UTF-8,
+    and DEL, which TOML forbids raw, is escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def render(cmd: list[str], metrics_file: str, key: str) -> str:
-    # JSON strings are valid TOML basic strings (same quotes and escapes).
     text = TEMPLATE.format(
-        cmd="[" + ", ".join(json.dumps(a) for a in cmd) + "]",
-        file=json.dumps(metrics_file),
-        key=json.dumps(key),
+        cmd="[" + ", ".join(toml_string(a) for a in cmd) + "]",
+        file=toml_string(metrics_file),
+        key=toml_string(key),
     )
     # Line the comments up again after values of any length.
     lines = []
@@ -81,9 +87,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--cmd {args.cmd!r}: {exc}", hint="check the quotes") from None
     if not cmd:
         raise InputError("--cmd is empty", hint="e.g. --cmd 'python train.py --epochs 3'")
-    for flag, value in (("--metrics-file", args.metrics_file), ("--key", args.key)):
+    for flag, value in (("--cmd", args.cmd), ("--metrics-file", args.metrics_file),
+                        ("--key", args.key)):
         if not value.strip():
             raise InputError(f"{flag} is empty", hint="see `pepr-gate init --help`")
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            raise InputError(f"{flag}: holds bytes that are not UTF-8 text",
+                             hint="pepr.toml is UTF-8; pass the value as UTF-8 text")
+    if any(not part.strip() for part in args.key.split(".")):
+        raise InputError(f"--key {args.key!r}: an empty part between dots",
+                         hint="a dotted path to P in the metrics file, e.g. test.accuracy")
     here = Path.cwd()
     existing = find_config(here)
     if existing is not None:

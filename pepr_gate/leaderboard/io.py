@@ -17,6 +17,7 @@ import numpy as np
 
 from pepr_gate.errors import InputError
 from pepr_gate.leaderboard.table import Table
+from pepr_gate.readfile import read_limited
 
 PERFORMANCE_DEFAULTS = ("P", "performance", "accuracy", "acc")
 NAME_DEFAULTS = ("model", "name")
@@ -25,7 +26,7 @@ NO_GROUP = "all"
 
 def read_text(path: Path) -> str:
     try:
-        data = path.read_bytes()
+        data = read_limited(path)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found", hint="check the path") from None
     except OSError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 from pepr_gate import metric_map
 from pepr_gate.config import PerformanceConfig
 from pepr_gate.errors import MetricsError
+from pepr_gate.readfile import read_text_limited
 
 _ROUNDING = 1e-9  # a job's float arithmetic may land this far outside [0, 1]
 
@@ -110,6 +111,19 @@ def _to_p(raw: float, perf: PerformanceConfig, path: Path) -> float:
         f"{path}: '{perf.key}' = {raw:g} gives P = {value:g}, outside [0, 1]", hint=tip)
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key[:80])
+        out[key] = value
+    return out
+
+
 def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, int | None]:
     """Return (P in [0, 1], the raw value, parameter count or None)."""
     path = (workdir / perf.file) if not Path(perf.file).is_absolute() else Path(perf.file)
@@ -120,7 +134,7 @@ def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, 
                 "folder); pepr-gate reads the metrics only from a plain file",
                 hint="make the job write a plain JSON file there",
             )
-        text = path.read_text(encoding="utf-8")
+        text = read_text_limited(path)
     except FileNotFoundError:
         raise MetricsError(
             f"metrics file {path} was not written by the run",
@@ -129,7 +143,12 @@ def read_metrics(perf: PerformanceConfig, workdir: Path) -> tuple[float, float, 
     except (OSError, UnicodeDecodeError) as exc:
         raise MetricsError(f"cannot read metrics file {path}: {exc}") from None
     try:
-        data = json.loads(text, parse_int=_parse_int)
+        data = json.loads(text, parse_int=_parse_int, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise MetricsError(
+            f"{path}: the key {exc.args[0]!r} appears twice in one object; which value is P "
+            "would depend on the JSON reader",
+            hint="make the job write each key once") from None
     except json.JSONDecodeError as exc:
         raise MetricsError(
             f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",

@@ -9,6 +9,7 @@ straight to pepr-gate's stdout and stderr, so logs stream live at no cost.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from pepr_gate.errors import CommandFailed, Interrupted
 from pepr_gate.measure.leftovers import Leftover, Subreaper, own_descendants, sweep
+from pepr_gate.record_ranges import printable
 from pepr_gate.records import Stage
 
 KILL_GRACE_S = 5.0
@@ -156,6 +158,15 @@ def run_stage(
     return outcome
 
 
+_START_HINTS = {
+    errno.ENOEXEC: "a script needs a first line like `#!/usr/bin/env python3` (or run it "
+    "through its interpreter: cmd = [\"python\", \"train.py\"])",
+    errno.ENAMETOOLONG: "the program's name is longer than the system allows; use a "
+    "shorter path",
+    errno.E2BIG: "the command line or environment is larger than the system allows",
+}
+
+
 def _start(
     spec: StageSpec, argv: list[str], cwd: Path, env: Mapping[str, str]
 ) -> subprocess.Popen[bytes]:
@@ -175,6 +186,12 @@ def _start(
     except NotADirectoryError:
         raise CommandFailed(
             f"stage '{spec.name}': working directory {cwd} is not a folder"
+        ) from None
+    except OSError as exc:  # ENOEXEC (a script without `#!`), ENAMETOOLONG, E2BIG, ...
+        raise CommandFailed(
+            f"stage '{spec.name}': cannot start {printable(argv[0][:200])!r}: "
+            f"{exc.strerror or exc}",
+            hint=_START_HINTS.get(exc.errno or 0, "check the stage's command in the config"),
         ) from None
 
 

@@ -119,6 +119,19 @@ def parts(stage: str, fig: Figures) -> list[tuple[str, str]]:
     return out
 
 
+def fit_label(pieces: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+    """On a narrow terminal the label gives way first: the clock and the first figure (a
+    budget share, the power) stay on the line, the label is cut to what is left."""
+    label, rest = pieces[0][0], pieces[1:]
+    keep = sum(len(text) for text, _ in rest[:3])  # the clock, " · ", the first figure
+    if len(label) + keep <= width:
+        return pieces
+    room = max(0, width - keep)
+    short = label.removeprefix("pepr-gate ")
+    short = short if len(short) <= room else short[:max(0, room - 2)].rstrip() + "…"
+    return [((short + " ") if room > 2 else "", pieces[0][1]), *rest]
+
+
 def plain_line(stage: str, fig: Figures) -> str:
     return "".join(text for text, _ in parts(stage, fig))
 
@@ -260,7 +273,7 @@ class LiveLine:
         from rich.text import Text
 
         line = Text(no_wrap=True, overflow="ellipsis")
-        for piece, style in parts(self._label, fig):
+        for piece, style in fit_label(parts(self._label, fig), max(20, cols - 1)):
             line.append(piece, style=style or None)
         # One column short of the edge: a character in the last column of the last row
         # would make some terminals wrap onto the row itself.

@@ -13,23 +13,20 @@ has the config file (its stages may differ, e.g. a PR that changes the training 
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import shutil
 import signal
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pepr_gate.config import Config, load_config
 from pepr_gate.errors import ConfigError, InputError, Interrupted, PeprError, StoreError
-from pepr_gate.records import CheckResult, Pairing, RunRecord
+from pepr_gate.records import CheckResult, GitInfo, Pairing, RunRecord
+from pepr_gate.services.ab_git import base_worktree, branch_of, repo_top, resolve_commit
 from pepr_gate.services.run import Outcome, execute
 from pepr_gate.store import Store, open_store
-from pepr_gate.store.gitcmd import git, remote_auth
 
 DEFAULT_PAIRS = 4  # the fewest whose spread is measured from the pairs alone (3 dof)
 SIDES = ("base", "head")
@@ -84,14 +81,16 @@ def run_ab(config: Config, req: AbRequest, announce: Callable[[str], None] = pri
     """Run the session; raises the first failure (after cleaning up), returns the result."""
     pairs = pair_count(config, req.pairs)
     top = repo_top(Path(config.root))
-    base_sha = resolve_commit(top, req.base_ref)
+    base_sha = resolve_commit(top, req.base_ref, announce)
+    if req.base_branch is None:
+        req = replace(req, base_branch=branch_of(top, req.base_ref))
     announce(cost_line(req, pairs, base_sha))
     done = AbOutcome(base_sha=base_sha, pairs=pairs)
     store = None if req.no_store else open_store(req.store_url or config.store.url,
                                                  root=Path(config.root))
     try:
         with _sigterm_interrupts(), base_worktree(top, base_sha) as base_top:
-            sides = {"base": side_config(config, top, base_top), "head": config}
+            sides = {"base": side_config(config, top, base_top, announce), "head": config}
             session = secrets.token_hex(4)
             runs_dir = Path(config.root) / ".pepr" / "runs"
             for index, side in abba(pairs):
@@ -123,7 +122,7 @@ def _one(config: Config, req: AbRequest, session: str, side: str, index: int, ba
         branch=req.base_branch if side == "base" else req.head_branch,
         sha=base_sha if side == "base" else req.head_sha,
         repeat_group=f"{session}-{side}", first_index=index,
-        label={"paired": pairing},
+        label={"paired": pairing, **_base_git(req, side, base_sha)},
     )
     total.records += step.records
     total.record_paths += step.record_paths
@@ -132,6 +131,14 @@ def _one(config: Config, req: AbRequest, session: str, side: str, index: int, ba
         total.error = step.error
         return None
     return step.records[-1]
+
+
+def _base_git(req: AbRequest, side: str, base_sha: str) -> dict[str, GitInfo]:
+    """The base runs' commit and branch exactly: its detached worktree has no branch, and
+    the CI's branch variables name the head's."""
+    if side != "base":
+        return {}
+    return {"git": GitInfo(sha=base_sha, branch=req.base_branch, dirty=False)}
 
 
 def _store(store: Store, record: RunRecord, path: Path) -> None:
@@ -158,53 +165,8 @@ def _history(config: Config, req: AbRequest, base: list[RunRecord]) -> list[RunR
     return [r for r in found if r.paired and r.paired.session != session][:40]
 
 
-def repo_top(root: Path) -> Path:
-    top = git("rev-parse", "--show-toplevel", cwd=root, check=False)
-    if top.returncode != 0:
-        raise InputError(f"paired A/B needs a git repository: {root} is not inside one",
-                         hint="run `pepr-gate ab` in your repository's checkout")
-    return Path(top.stdout.decode().strip())
-
-
-def resolve_commit(top: Path, ref: str) -> str:
-    """The commit `ref` names; fetched from origin when a shallow checkout lacks it."""
-    if ref.startswith("-"):
-        raise InputError(f"--base {ref!r}: not a git revision", hint="e.g. --base main")
-
-    def rev_parse(name: str) -> str | None:
-        got = git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", cwd=top, check=False)
-        return got.stdout.decode().strip() if got.returncode == 0 else None
-
-    sha = rev_parse(ref)
-    if sha is None:
-        origin = git("config", "--get", "remote.origin.url", cwd=top, check=False)
-        if origin.returncode == 0:
-            url = origin.stdout.decode().strip()
-            git("fetch", "-q", "--no-tags", "--depth=1", "origin", ref, cwd=top, check=False,
-                config=remote_auth(top, url))
-            sha = rev_parse("FETCH_HEAD")
-    if sha is None:
-        raise InputError(
-            f"--base {ref!r}: no such commit in {top}, and origin did not have it either",
-            hint="name a branch, tag or SHA; in Actions, check out with `fetch-depth: 0`")
-    return sha
-
-
-@contextmanager
-def base_worktree(top: Path, sha: str) -> Iterator[Path]:
-    """`sha` checked out (detached) in a temporary worktree, removed on any exit."""
-    folder = Path(tempfile.mkdtemp(prefix="pepr-gate-ab-"))
-    path = folder / "base"
-    try:
-        git("worktree", "add", "--detach", "--quiet", str(path), sha, cwd=top)
-        yield path
-    finally:
-        git("worktree", "remove", "--force", "--force", str(path), cwd=top, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
-        git("worktree", "prune", cwd=top, check=False)
-
-
-def side_config(config: Config, top: Path, base_top: Path) -> Config:
+def side_config(config: Config, top: Path, base_top: Path,
+                announce: Callable[[str], None] = print) -> Config:
     """The config for the base side: the head's settings, rooted in the base worktree."""
     try:
         rel = Path(config.root).resolve().relative_to(top.resolve())
@@ -215,9 +177,12 @@ def side_config(config: Config, top: Path, base_top: Path) -> Config:
     update: dict[str, Any] = {"root": str(root)}
     name = Path(config.source).name if config.source else None
     if name and (root / name).is_file():
-        # An older config the head's pepr-gate cannot read: the head's [run] stands in.
-        with contextlib.suppress(ConfigError):
+        try:
             update["run"] = load_config(root / name).run
+        except ConfigError as exc:
+            # An older config the head's pepr-gate cannot read: the head's [run] stands in.
+            announce(f"the base commit's {name} cannot be read ({exc.message}); the base "
+                     "runs the head's [run] stages instead")
     return config.model_copy(update=update)
 
 

@@ -58,6 +58,9 @@ def measure_and_check(config: Config, repeats: Repeats, check: Check,
         total.records += step.records
         total.record_paths += step.record_paths
         total.meter_results += step.meter_results
+        if step.unstored is not None:
+            total.unstored = step.unstored
+            execute_args = {**execute_args, "no_store": True}  # kept as files from now on
         if step.error is not None:
             total.error = step.error
             return Measured(total, None, True, i)

@@ -32,6 +32,10 @@ def validate_threshold(threshold: float | None) -> None:
         )
 
 
+def _is_git(url: str | None) -> bool:
+    return (url or "").strip().lower().startswith("git:")
+
+
 def base_branch_for(config: Config, baseline_branch: str | None) -> str:
     return (baseline_branch or config.gate.base_branch
             or os.environ.get("GITHUB_BASE_REF") or "main")
@@ -134,6 +138,7 @@ def run_check(
     strict: bool | None = None,
     labels: list[str] | None = None,
     max_looks: int = 1,
+    store_must_exist: bool = True,
 ) -> CheckResult:
     """Compare the candidate with the baseline; raises PeprError (exit 2) on bad input.
 
@@ -141,6 +146,8 @@ def run_check(
     `labels`: the pull request's labels (`[gate] accept_label` turns a fail into accepted).
     `max_looks`: with adaptive repeats, how many times the loop may call this (each call
     then tests at a share of the false-alarm rate; see `decide.sequential`).
+    `store_must_exist=False` (`ci`, whose first stored run creates the data branch): a
+    git store's missing branch is an empty history, not a typo.
     """
     validate_threshold(threshold)
     settings = gate.Settings.from_config(config, threshold=threshold, strict=strict,
@@ -155,7 +162,8 @@ def run_check(
         notes += [note] if note else []
     given = None if candidate_latest else candidates
     group, window, history, why, drift = _gather(config, given, baselines, store_url,
-                                                 head_branch, base_branch, settings.window)
+                                                 head_branch, base_branch, settings.window,
+                                                 store_must_exist)
     settings, looks_note = _adaptive(settings, group, max_looks)
     notes += looks_note + _mappings(group) + drift
     thermal = warm_cold_note(group, window)
@@ -175,6 +183,7 @@ def run_check(
 def _gather(config: Config, given: list[RunRecord] | None,
             baselines: list[RunRecord] | None, store_url: str | None,
             head_branch: str | None, base_branch: str, window_size: int,
+            store_must_exist: bool = True,
             ) -> tuple[list[RunRecord], list[RunRecord], list[RunRecord],
                        select.NoBaseline | None, list[str]]:
     """(candidate group, baseline window, noise history, why no baseline, the base
@@ -187,9 +196,11 @@ def _gather(config: Config, given: list[RunRecord] | None,
     from pepr_gate.services.drift import drift_from_store
     from pepr_gate.store import open_store
 
-    # A reader: a mistyped store path is an error, never a new empty store.
-    with open_store(store_url or config.store.url, root=Path(config.root),
-                    must_exist=True) as store:
+    # A reader: a mistyped store path is an error, never a new empty store (`ci` alone
+    # may find a git data branch missing: its first stored run creates it).
+    url = store_url or config.store.url
+    with open_store(url, root=Path(config.root),
+                    must_exist=store_must_exist or not _is_git(url)) as store:
         chosen, why = _load(store, config, given, head_branch, base_branch, window_size)
         drift = drift_from_store(store, base_branch, chosen.candidates)
     own = {c.id for c in chosen.candidates}

@@ -7,6 +7,7 @@ written first; only then is the exit code decided.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Mapping
@@ -51,6 +52,7 @@ class Published:
 
 def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
     ctx: EventContext | None = None
+    _clear_last_job()
     try:
         ctx = load_event(env)
         if ctx.kind in ("tag", "other"):
@@ -70,6 +72,18 @@ def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
         # leaves the summary, outputs, error.json and report.md behind.
         publish_failure(ctx, exc, [], env)  # once: a published failure is marked
         raise
+
+
+def _clear_last_job() -> None:
+    """A self-hosted runner keeps the workspace: an older job's check.json must not sit
+    beside this job's error.json (nor its run copies in the artifact)."""
+    runs = CI_DIR / "runs"
+    old = [CI_DIR / n for n in ("check.json", "error.json", "report.md", "pr-number")]
+    if runs.is_dir() and not runs.is_symlink():
+        old += runs.glob("*.json")
+    for path in old:
+        with contextlib.suppress(OSError):  # a folder there, or none: nothing to clear
+            path.unlink()
 
 
 def _client(ctx: EventContext, token: str) -> GitHubClient | None:
@@ -128,7 +142,8 @@ def _measure_and_publish(
 
             out.notices += export_runs(config, records, env, verdict=result.verdict)
         if opts.dashboard and not ctx.fork:
-            out.notices.append(_dashboard(records, result, config, opts, store.url, env))
+            out.notices.append(_dashboard_or_notice(records, result, config, opts, store.url,
+                                                    env))
     except BaseException as exc:
         # A failed job's runs still join the history (the git store held them back for the
         # one-commit dashboard); an interrupt or a store failure stores nothing more.
@@ -184,6 +199,18 @@ def _dashboard(records: list[RunRecord], result: CheckResult | None, config: Con
     return publish_ci(records, result, config, store_url=store_url, path=path, env=env)
 
 
+def _dashboard_or_notice(records: list[RunRecord], result: CheckResult, config: Config,
+                         opts: CiOptions, store_url: str, env: Mapping[str, str]) -> str:
+    """The runs and the site in one commit; a push the token may not make leaves the
+    verdict standing, with a notice that the runs were not stored."""
+    try:
+        return _dashboard(records, result, config, opts, store_url, env)
+    except StoreError as exc:
+        from pepr_gate.services.ci_measure import unstored_notice
+
+        return unstored_notice(exc, store_url)
+
+
 def _store_anyway(records: list[RunRecord], config: Config, opts: CiOptions, store_url: str,
                   env: Mapping[str, str]) -> None:
     """The check failed after the runs were held back for the dashboard: store them now."""
@@ -236,7 +263,7 @@ def _comment(
 ) -> None:
     if opts.comment == "never":
         return
-    if ctx.fork:
+    if ctx.fork and ctx.event_name != "pull_request_target":  # _target's token can write
         out.notices.append(
             f"pull request from a fork ({md_text(ctx.head_repo or 'deleted repository')}): its "
             "token is read-only, so no comment was posted. Use the two-workflow pattern "
@@ -356,6 +383,10 @@ def _nothing_to_do(ctx: EventContext, env: Mapping[str, str]) -> int:
         why = f"tag {ctx.tag!r}: pepr-gate measures pull requests and branch pushes, not tags"
     elif ctx.deleted:
         why = f"branch {ctx.branch!r} was deleted: nothing to measure"
+    elif ctx.event_name == "merge_group":
+        why = ("merge queue (merge_group): not measured; this job passes without a verdict. "
+               "The pull request's own pepr-gate check decided before it was queued; to "
+               "gate the queue too, run `pepr-gate run` and `pepr-gate check` in that job")
     else:
         why = f"event {ctx.event_name!r}: pepr-gate measures pull requests and branch pushes"
     publish.write_summary(f"## pepr-gate: nothing to do\n\n{md_text(why)}\n", env)

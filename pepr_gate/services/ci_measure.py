@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pepr_gate.config import Config
-from pepr_gate.errors import InputError
+from pepr_gate.errors import InputError, PeprError
 from pepr_gate.records import CheckResult, RunRecord
 from pepr_gate.services.run import Outcome
 
@@ -55,15 +55,18 @@ def measure(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,
             threshold=opts.threshold,
             labels=list(ctx.labels),
             max_looks=looks,
+            store_must_exist=False,
         )
 
     measured = measure_and_check(
         config, opts.repeats, check, meter=opts.meter, store_url=store_url,
-        no_store=no_store, branch=ctx.branch, sha=ctx.sha, note=note,
+        no_store=no_store, branch=ctx.branch, sha=ctx.sha, note=note, unstored_ok=True,
     )
     looks = describe_looks(measured, config.run.max_repeats)
     if looks:
         notices.append(looks)
+    if measured.outcome.unstored is not None:
+        notices.append(unstored_notice(measured.outcome.unstored, store_url))
     done = CiMeasured(measured.outcome, measured.result, notices)
     if config.gate.baseline == "auto":
         return _auto(ctx, config, opts, store_url, no_store, done)
@@ -96,6 +99,17 @@ def _auto(ctx: EventContext, config: Config, opts: CiOptions, store_url: str, no
                       error=then.error, meter_results=first.meter_results + then.meter_results)
     return CiMeasured(outcome, paired.result, [*history.notices, line[0].upper() + line[1:],
                                                *paired.notices])
+
+
+def unstored_notice(exc: PeprError, store_url: str) -> str:
+    """The verdict stands (the history was read); the runs are not in it."""
+    from pepr_gate.publish.text import escape_md
+
+    return escape_md(
+        f"the runs were NOT stored in {store_url}, so later checks will not see them: "
+        f"{exc.message}. Their records are in .pepr/ci/runs/ (upload it as an artifact) "
+        "and `pepr-gate history --import FILE...` stores them once the token may push "
+        "(`permissions: contents: write`).")
 
 
 def _paired(ctx: EventContext, config: Config, opts: CiOptions, store_url: str,

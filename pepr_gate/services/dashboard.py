@@ -51,8 +51,9 @@ def repo_url(config: Config, given: str | None, env: Mapping[str, str], root: Pa
         url = checked_repo_url(explicit)
         if url is None:
             source = "--repo-url" if given else f"{config.source}: field 'dashboard.repo_url'"
-            raise InputError(f"{source}: {explicit!r} is not an http(s) address",
-                             hint="give the repository's web page, e.g. https://github.com/o/r")
+            raise InputError(f"{source}: {explicit!r} is not a plain http(s) address",
+                             hint="give the repository's web page, e.g. https://github.com/o/r "
+                             "(letters, digits and - . _ ~ / in its path)")
         return url
     server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
     if server and repo:

@@ -6,11 +6,15 @@ import os
 from pathlib import Path
 
 from pepr_gate.config import Config
-from pepr_gate.errors import StoreError
+from pepr_gate.errors import InputError, StoreError
 from pepr_gate.store import Store, open_store
 
 
 def runs_dir_for(config: Config, out: Path | None) -> Path:
+    if out is not None and (out.is_dir() or not out.name):
+        # `--out /` or `--out .pepr/`: found before the job, not after it.
+        raise InputError(f"--out {out}: is a folder; --out names the run record's file",
+                         hint="e.g. --out .pepr/runs/latest.json")
     folder = out.parent if out else Path(config.root) / ".pepr" / "runs"
     try:
         folder.mkdir(parents=True, exist_ok=True)

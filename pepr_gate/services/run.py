@@ -55,6 +55,8 @@ class Outcome:
     record_paths: list[Path] = field(default_factory=list)
     error: PeprError | None = None
     meter_results: list[MeterResult] = field(default_factory=list)
+    # With `unstored_ok`: why the runs could not be stored (each is kept as a file).
+    unstored: StoreError | None = None
 
 
 def _stages(config: Config, argv: list[str] | None) -> list[StageSpec]:
@@ -86,12 +88,15 @@ def execute(
     first_index: int = 0,
     label: Mapping[str, Any] | None = None,
     note: str | None = None,
+    unstored_ok: bool = False,
 ) -> Outcome:
     """Run `repeats` times (an int; "auto" is `services.adaptive`'s loop).
 
     `repeat_group`/`first_index` continue a repeat group that earlier calls started;
     `label` sets more record fields (`paired` for `pepr-gate ab`); `note` is added to each
-    record's notes (`ci`: the merge commit that was measured).
+    record's notes (`ci`: the merge commit that was measured). `unstored_ok`: a store
+    that refuses the runs (a token that cannot push) is no error; `Outcome.unstored` says
+    why, and `ci` still gives the verdict from the history it could read.
     """
     stages = _stages(config, argv)
     intensity = _check_inputs(config, meter, record_trace)
@@ -119,7 +124,7 @@ def execute(
             record.notes.extend([withheld_note(withheld)] if withheld else [])
             record.notes.extend([note] if note else [])
             path = _record_path(runs_dir, out, record, i)
-            if _keep(outcome, unstored, store, record, result, error, path):
+            if _keep(outcome, unstored, store, record, result, error, path, unstored_ok):
                 break
     except KeyboardInterrupt as exc:  # SIGINT or SIGTERM between stages or while storing
         stop = Interrupted(f"interrupted by {signal.Signals(signal_of(exc)).name}",
@@ -161,7 +166,8 @@ def _repeat_label(i: int, n: int) -> str:
 
 
 def _keep(outcome: Outcome, unstored: list[Path], store: Store | None, record: RunRecord,
-          result: MeterResult, error: PeprError | None, path: Path) -> bool:
+          result: MeterResult, error: PeprError | None, path: Path,
+          unstored_ok: bool = False) -> bool:
     """Write the run's record file and store the run; True when no repeat may follow."""
     try:
         write_atomic(path, record.to_json())
@@ -179,10 +185,16 @@ def _keep(outcome: Outcome, unstored: list[Path], store: Store | None, record: R
         unstored.append(path)
         outcome.error = kept_after_interrupt(error, unstored, store)
         return True
-    if store is not None:
+    if store is not None and outcome.unstored is None:
         unstored.append(path)
-        _append(store, record, path)
-        unstored.remove(path)
+        try:
+            _append(store, record, path)
+        except StoreError as exc:
+            if not unstored_ok:
+                raise
+            outcome.unstored = exc  # later repeats are kept as files without trying again
+        else:
+            unstored.remove(path)
     outcome.error = error
     return error is not None
 

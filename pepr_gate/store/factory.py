@@ -20,7 +20,7 @@ def open_store_url(url: str, *, root: Path | None = None, must_exist: bool = Fal
     """Open the store named by `url`; relative SQLite paths resolve against `root` (or cwd).
 
     `must_exist` (for commands that only read) refuses a SQLite file that is not there
-    instead of creating an empty one.
+    instead of creating an empty one, and a git data branch that origin does not have.
     """
     url = url.strip()
     base = Path(root) if root is not None else Path.cwd()
@@ -36,7 +36,7 @@ def open_store_url(url: str, *, root: Path | None = None, must_exist: bool = Fal
     if scheme == "git":
         from pepr_gate.store.git import GitStore
 
-        return GitStore(url[len("git:"):], root=base)
+        return GitStore(url[len("git:"):], root=base, must_exist=must_exist)
     raise StoreError(
         f"unsupported store URL {url!r}"
         + (f" (scheme {scheme!r})" if scheme else " (no scheme)"),

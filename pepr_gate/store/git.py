@@ -42,9 +42,10 @@ from pepr_gate.store.gitcmd import (
     git,
     last_line,
     push_reason,
+    refused_for_good,
     remote_auth,
 )
-from pepr_gate.store.gittree import MARKER, commit_files
+from pepr_gate.store.gittree import MARKER, commit_files, read_blobs, record_names
 
 TRIES = 6
 BACKOFF_S = 0.25
@@ -78,11 +79,14 @@ def run_path(record: RunRecord) -> str:
 
 class GitStore(Store):
     def __init__(self, branch: str, *, root: Path, tries: int = TRIES,
-                 backoff_s: float = BACKOFF_S) -> None:
+                 backoff_s: float = BACKOFF_S, must_exist: bool = False) -> None:
         self.url = f"git:{branch}"
         self.branch = branch
+        self._must_exist = must_exist
+        _check_branch_name(branch, root)
         self._root = Path(root)
         self._tries = tries
+        self._attempts = 0
         self._backoff = backoff_s
         ok = git("check-ref-format", "--branch", branch, cwd=self._root, check=False)
         # check-ref-format accepts `refs/heads/main` (pushed as refs/heads/refs/heads/main)
@@ -165,6 +169,16 @@ class GitStore(Store):
         self._check_marker(tip_sha)
         return tip_sha
 
+    def _missing(self) -> None:
+        """A reader of a branch origin does not have: a typo must not read as empty
+        history (and a `check` pass as inconclusive); the first stored run creates it."""
+        if self._must_exist:
+            raise StoreError(
+                f"store {self.url}: origin ({self.shown_origin}) has no branch "
+                f"{self.branch!r}, so there is no history to read",
+                hint="check the branch name in --store or [store] url; the first "
+                "`pepr-gate run` or `pepr-gate ci` that stores a run creates it")
+
     def _check_marker(self, tip: str) -> None:
         shown = git("cat-file", "-p", f"{tip}:{MARKER}", cwd=self._cache, check=False)
         if shown.returncode != 0:
@@ -173,10 +187,16 @@ class GitStore(Store):
                 f"store (no {MARKER}); refusing to read or write it",
                 hint="pick another branch for the store, e.g. --store git:pepr-data")
         try:
-            version = int(json.loads(shown.stdout)["schema_version"])
-        except (ValueError, KeyError, TypeError):
-            raise StoreError(f"branch {self.branch!r}: {MARKER} is unreadable",
-                             hint="restore it from the branch's history") from None
+            version = json.loads(shown.stdout)["schema_version"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            version = None
+        # Exactly a whole number from 1: "1", 1.5, -1 or true are not versions.
+        if type(version) is not int or version < 1:
+            found = json.dumps(version)[:40]
+            raise StoreError(
+                f"branch {self.branch!r}: {MARKER} is unreadable (schema_version must be a "
+                f"whole number from 1; found {found})",
+                hint="restore it from the branch's history") from None
         check_version(version, f"git store {self.branch!r} on {self.shown_origin}")
 
     def check_writable(self) -> None:
@@ -209,7 +229,7 @@ class GitStore(Store):
         kept = self._keep_locally(record)
         raise StoreError(
             f"could not store run {record.id!r} on branch {self.branch!r} of {self.shown_origin} "
-            f"after {self._tries} tries: {last}",
+            f"after {_tries(self._attempts)}: {last}",
             hint=f"nothing is lost: the record is in {kept}; once origin accepts pushes, "
             f"store it with `pepr-gate history --store {self.url} --import {kept}`")
 
@@ -218,6 +238,7 @@ class GitStore(Store):
         origin with jittered back-off; None once pushed, else the last failure's reason."""
         last = "no attempt made"
         for attempt in range(self._tries):
+            self._attempts = attempt + 1
             if attempt:
                 # Jitter keeps racing jobs from colliding again in lockstep.
                 time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
@@ -233,6 +254,8 @@ class GitStore(Store):
             if pushed.returncode == 0:
                 return None
             last = push_reason(pushed.stderr)
+            if refused_for_good(pushed.stderr):
+                break  # another try would be refused the same way
         return last
 
     def _has_id(self, tip: str, run_id: str) -> bool:
@@ -284,10 +307,10 @@ class GitStore(Store):
         with self._session():
             tip = self._fetch()
             if tip is None:
+                self._missing()
                 return []
             prefix = "runs/" if branch is None else f"runs/{safe_name(branch)}/"
-            listed = git("ls-tree", "-r", "--name-only", tip, prefix, cwd=self._cache)
-            names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+            names = self._record_names(tip, prefix)
             names.sort(key=lambda n: n.rsplit("/", 1)[-1], reverse=True)
             out: list[RunRecord] = []
             chunk = max(50, 2 * (limit or 0))
@@ -302,25 +325,14 @@ class GitStore(Store):
         out.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return out if limit is None else out[:limit]
 
+    def _record_names(self, tip: str, prefix: str) -> list[str]:
+        return record_names(self._cache, tip, prefix, self.branch)
+
     def _read(self, tip: str, names: list[str]) -> list[tuple[str, bytes]]:
-        """Many blobs in one `git cat-file --batch` call."""
-        request = "".join(f"{tip}:{name}\n" for name in names).encode()
-        raw = git("cat-file", "--batch", cwd=self._cache, stdin=request).stdout
-        found: list[tuple[str, bytes]] = []
-        pos = 0
-        for name in names:
-            end = raw.index(b"\n", pos)
-            header = raw[pos:end].split()
-            pos = end + 1
-            if len(header) < 3 or header[1] != b"blob":
-                continue
-            size = int(header[2])
-            found.append((name, raw[pos:pos + size]))
-            pos += size + 1
-        return found
+        return read_blobs(self._cache, tip, names)
 
     def publish(self, records: list[RunRecord], *, folder: str, build: FolderBuilder) -> None:
-        """Append `records` and replace `folder/` with what `build` makes, in ONE commit.
+        """Append `records` and write what `build` makes into `folder/`, in ONE commit.
 
         The same fetch-commit-push loop as `append` (`_push_until`): on a lost race
         `build` runs again over the new tip's runs, so a site never drops a concurrent
@@ -333,8 +345,8 @@ class GitStore(Store):
             stored = self._all_runs(parent) if parent is not None else []
             made = build(stored + records, self._reader(parent, folder))
             files.update({f"{folder}/{name}": data for name, data in made.items()})
-            return commit_files(self._cache, parent, files, replace=f"{folder}/",
-                                message=self._message(records, folder))
+            # Other files in the folder (a CNAME for GitHub Pages, a 404 page) are kept.
+            return commit_files(self._cache, parent, files, message=self._message(records, folder))
 
         with self._session():
             last = self._push_until(commit)
@@ -343,7 +355,7 @@ class GitStore(Store):
         kept = [self._keep_locally(r) for r in records]
         raise StoreError(
             f"could not store {len(records)} run(s) and the {folder}/ folder on branch "
-            f"{self.branch!r} of {self.shown_origin} after {self._tries} tries: {last}",
+            f"{self.branch!r} of {self.shown_origin} after {_tries(self._attempts)}: {last}",
             hint="nothing is lost: the records are in " + ", ".join(map(str, kept))
             + f"; once origin accepts pushes, store them with `pepr-gate history --store "
             f"{self.url} --import FILE...`")
@@ -372,8 +384,7 @@ class GitStore(Store):
         return f"pepr-gate: run {runs}; {folder}/ rebuilt" if runs else f"pepr-gate: {folder}/"
 
     def _all_runs(self, tip: str) -> list[RunRecord]:
-        listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
-        names = [n for n in listed.stdout.decode().splitlines() if n.endswith(".json")]
+        names = self._record_names(tip, "runs/")
         out = []
         for start in range(0, len(names), 2000):
             for name, blob in self._read(tip, names[start:start + 2000]):
@@ -391,6 +402,25 @@ class GitStore(Store):
             return shown.stdout if shown.returncode == 0 else None
 
         return read
+
+def _check_branch_name(branch: str, root: Path) -> None:
+    """Names git's check-ref-format --branch lets through but a ref cannot hold (`@`),
+    or a file system cannot (a ref is a file: 255 bytes at most for a name)."""
+    full = git("check-ref-format", f"refs/heads/{branch}", cwd=root, check=False)
+    # `@` alone passes git's checks, yet means HEAD to every git command that reads it.
+    if branch == "@" or (branch and full.returncode != 0):
+        raise StoreError(f"store URL 'git:{branch}': {branch!r} is not a valid branch name",
+                         hint="write git:BRANCH, for example git:pepr-data")
+    if len(branch.encode()) > 200:
+        raise StoreError(
+            f"store URL 'git:{branch[:40]}...': the branch name is {len(branch.encode())} "
+            "bytes long; data branch names have at most 200",
+            hint="pick a short name, for example git:pepr-data")
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
+
 
 def _matches(record: RunRecord, branch: str | None, status: str | None,
              fingerprint: str | None, config_hash: str | None) -> bool:

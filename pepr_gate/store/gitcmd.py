@@ -80,6 +80,17 @@ def push_reason(raw: bytes) -> str:
     return "; ".join(picked) if picked else last_line(raw)
 
 
+# A refusal that another try cannot change: the token may not write (GitHub's words for
+# a read-only token), unlike a lost race ("fetch first", "non-fast-forward", a ref lock).
+_FOR_GOOD = ("error: 403", "returned error: 403", "permission to", "permission denied",
+             "authentication failed", "write access to repository not granted")
+
+
+def refused_for_good(raw: bytes) -> bool:
+    text = raw.decode(errors="replace").lower()
+    return any(mark in text for mark in _FOR_GOOD)
+
+
 def github_token(origin: str) -> tuple[str, str] | None:
     """Inside GitHub Actions: an Authorization header from GITHUB_TOKEN for an origin on
     GITHUB_SERVER_URL's host, as (config key, value); None elsewhere.

@@ -12,9 +12,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args
 
-from pepr_gate.records import VARIANTS, RunRecord
+from pepr_gate.records import VARIANTS, RunRecord, VerdictName
 
 SCHEMA = "pepr-gate/dashboard/1"
 VERDICTS_SCHEMA = "pepr-gate/verdicts/1"
@@ -189,6 +189,9 @@ def to_script(payload: Mapping[str, Any]) -> bytes:
     return f"window.PEPR_DASHBOARD={text};\n".encode()
 
 
+VERDICT_NAMES = frozenset(get_args(VerdictName))
+
+
 def load_verdicts(raw: bytes | None, source: str) -> dict[str, Verdict]:
     """The verdict ledger of an earlier build; unreadable -> empty (it is rebuilt)."""
     if not raw:
@@ -197,10 +200,12 @@ def load_verdicts(raw: bytes | None, source: str) -> dict[str, Verdict]:
         data = json.loads(raw)
         if data.get("schema") != VERDICTS_SCHEMA:
             return {}
+        # An unknown verdict (`__proto__`, a typo) is dropped: only pepr-gate's own
+        # verdict names reach the page, which keys its markers by them.
         return {
             str(run_id): Verdict(str(v["verdict"]), str(v.get("reason", "")),
                                  str(v.get("checked_at", "")))
-            for run_id, v in data["runs"].items()
+            for run_id, v in data["runs"].items() if v.get("verdict") in VERDICT_NAMES
         }
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}

@@ -14,6 +14,7 @@ from pepr_gate.redact import redact as mask_secrets
 _SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!/)[^\s]+)$")
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/%+-]+")
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
@@ -24,7 +25,10 @@ def redact(url: str) -> str:
     only the credentials part is cut, the rest stays as written.
     """
     text = _USERINFO.sub(r"\g<scheme>", url.strip())
-    return mask_secrets(re.split(r"[?#]", text, maxsplit=1)[0])  # and any token it was given
+    text = re.split(r"[?#]", text, maxsplit=1)[0]
+    if text.startswith("sqlite:////"):  # the runner's folders are nobody's business
+        text = "sqlite:///…/" + text.rsplit("/", 1)[-1]
+    return mask_secrets(text)  # and any token it was given
 
 
 def web_url(remote: str | None) -> str | None:
@@ -49,8 +53,8 @@ def web_url(remote: str | None) -> str | None:
     path = path.strip("/")
     if path.endswith(".git"):
         path = path[: -len(".git")]
-    if not path:
-        return None
+    if not path or not _PLAIN_PATH.fullmatch(path) or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
+        return None  # markup or quotes in the address would reach the page's links
     scheme = "http" if text.startswith("http://") else "https"
     return f"{scheme}://{host}/{path}"
 

@@ -67,6 +67,18 @@ def render_site(site: Site) -> dict[str, bytes]:
     return files
 
 
+def _refuse_links(out: Path, name: str) -> None:
+    """A symbolic link inside the site folder would send a write anywhere on the disk."""
+    path = out
+    for part in Path(name).parts:
+        path = path / part
+        if path.is_symlink():
+            raise InputError(
+                f"--out {out}: {path} is a symbolic link; refusing to write through it",
+                hint="remove the link (pepr-gate writes plain files there), or pass a new "
+                "folder with --out")
+
+
 def write_site(files: Mapping[str, bytes], out: Path) -> None:
     """Write the files under `out`; refuses a non-empty folder that is not a site of ours."""
     if out.exists() and not out.is_dir():
@@ -80,6 +92,7 @@ def write_site(files: Mapping[str, bytes], out: Path) -> None:
     try:
         for name, data in files.items():
             path = out / name
+            _refuse_links(out, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     except OSError as exc:

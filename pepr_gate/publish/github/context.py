@@ -11,10 +11,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from pepr_gate.errors import InputError
+from pepr_gate.readfile import read_text_limited
 
 ZERO_SHA = "0" * 40
 Kind = Literal["pull_request", "push", "tag", "other"]
@@ -137,10 +137,9 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         "run_id": env.get("GITHUB_RUN_ID") or None,
         "run_attempt": env.get("GITHUB_RUN_ATTEMPT") or None,
     }
-    if event_name in PR_EVENTS and isinstance(payload.get("pull_request"), dict):
-        return EventContext(
-            kind="pull_request", **common, **_pull_fields(payload["pull_request"], repo)
-        )
+    if event_name in PR_EVENTS:
+        pull = _pull_object(event_name, payload, env)
+        return EventContext(kind="pull_request", **common, **_pull_fields(pull, repo))
     number = _dispatch_pr_number(payload) if event_name == "workflow_dispatch" else None
     if number is not None:
         return EventContext(kind="pull_request", sha=sha, branch=None, pr_number=number,
@@ -156,6 +155,21 @@ def load_event(env: Mapping[str, str]) -> EventContext:
     ):
         return _branch_event(payload, ref, sha, common)
     return EventContext(kind="other", sha=sha, branch=None, **common)
+
+
+def _pull_object(event_name: str, payload: Mapping[str, Any],
+                 env: Mapping[str, str]) -> Mapping[str, Any]:
+    """A pull request event's `pull_request`; without one there is nothing to check."""
+    pull = payload.get("pull_request")
+    if isinstance(pull, dict):
+        return pull
+    path = env.get("GITHUB_EVENT_PATH")
+    where = f"the event payload {path}" if path else "GITHUB_EVENT_PATH is not set: the payload"
+    raise InputError(
+        f"GITHUB_EVENT_NAME={event_name}, but {where} has no 'pull_request' object: there "
+        "is no pull request to check",
+        hint="run `pepr-gate ci` in the workflow's own event (GitHub sets GITHUB_EVENT_PATH), "
+        "or point GITHUB_EVENT_PATH at a pull_request payload")
 
 
 def _branch_event(payload: Mapping[str, Any], ref: str, sha: str | None,
@@ -215,7 +229,7 @@ def _read_payload(env: Mapping[str, str]) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_text_limited(path))
     except FileNotFoundError:
         raise InputError(
             f"GITHUB_EVENT_PATH={path}: event payload not found",

@@ -61,15 +61,16 @@ def write_summary(markdown: str, env: Mapping[str, str]) -> Path | None:
     if not target:
         return None
     path = Path(target)
-    used = path.stat().st_size if path.exists() else 0
+    try:
+        used = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        used = 0
     room = MAX_SUMMARY_BYTES - used - 1
     data = markdown.encode("utf-8")
     if len(data) > room:
         note = TRIM_NOTE.encode("utf-8")
         data = data[: max(0, room - len(note))].decode("utf-8", errors="ignore").encode() + note
-    with path.open("ab") as fh:
-        fh.write(data + b"\n")
-    return path
+    return path if _append("GITHUB_STEP_SUMMARY", target, data + b"\n") else None
 
 
 def set_outputs(outputs: Mapping[str, str | None], env: Mapping[str, str]) -> None:
@@ -84,8 +85,21 @@ def set_outputs(outputs: Mapping[str, str | None], env: Mapping[str, str]) -> No
         while delimiter in text or delimiter in name:  # pragma: no cover - 2**-128
             delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         lines.append(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
-    with open(target, "a", encoding="utf-8") as fh:
-        fh.write("".join(lines))
+    _append("GITHUB_OUTPUT", target, "".join(lines).encode("utf-8"))
+
+
+def _append(variable: str, target: str, data: bytes) -> bool:
+    """Append to a runner file; one that cannot be written (a folder, a full disk) is a
+    warning on stderr, never a crash that would lose the verdict's exit code."""
+    try:
+        with open(target, "ab") as fh:
+            fh.write(data)
+    except OSError as exc:
+        print(f"pepr-gate: warning: cannot write {variable}={target}: "
+              f"{exc.strerror or exc}; the verdict and its exit code stand (see the log "
+              "above and .pepr/ci/)", file=sys.stderr)
+        return False
+    return True
 
 
 # -- the sticky comment ----------------------------------------------------------------

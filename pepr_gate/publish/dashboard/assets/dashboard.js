@@ -114,7 +114,7 @@
   function xOf(b, pos, i) { return state.xaxis === "time" ? R.t[i] : pos + 1; }
 
   function datasets(panel) {
-    var out = [], marks = {}, xmin = Infinity, xmax = -Infinity, ymax = 0;
+    var out = [], marks = Object.create(null), xmin = Infinity, xmax = -Infinity, ymax = 0;
     var ylo = Infinity, yhi = -Infinity, shown = [];
     state.selected.forEach(function (b) {
       var pg = pageOf(b), groups = {}, line = [];
@@ -128,7 +128,7 @@
         (groups[m] = groups[m] || []).push(pt);
         line.push(pt);
         var v = R.verdict[i];
-        if (v && VERDICTS[v]) (marks[v] = marks[v] || []).push(pt);
+        if (v && Object.prototype.hasOwnProperty.call(VERDICTS, v)) (marks[v] = marks[v] || []).push(pt);
       });
       pg.runs.forEach(function (i, k) {
         if (changeAt[i] && changeAt[i].b === b) shown.push({ c: changeAt[i], x: xOf(b, pg.start + k, i), b: b });
@@ -305,7 +305,7 @@
   }
 
   function drawLegend() {
-    var host = $("legend"), used = {}, verdicts = {};
+    var host = $("legend"), used = {}, verdicts = Object.create(null);
     state.selected.forEach(function (b) {
       pageOf(b).runs.forEach(function (i) {
         used[R.Em[i]] = true; used[R.x[i]] = true;
