@@ -17,6 +17,7 @@ Mermaid has no escaping inside quoted labels, so every label goes through `merma
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -91,7 +92,7 @@ def fits(labels: list[str]) -> bool:
     """Whether centred labels leave a gap between each neighbour on the x-axis."""
     slot = PLOT_WIDTH / len(labels)
     widths = [len(label) * CHAR_PX + 4 for label in labels]
-    return all((a + b) / 2 <= slot for a, b in zip(widths, widths[1:]))
+    return all((a + b) / 2 <= slot for a, b in itertools.pairwise(widths))
 
 
 def axis_labels(labels: list[str], candidate: str | None) -> tuple[list[str], str | None]:
