@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 MANY_CORES = 8  # at or above this many CPUs an unset count is worth a sentence
-DOCS = "docs/benchmarking.md"
 
 
 def unset_thread_note(env: Mapping[str, str], cpus: int | None,
@@ -28,4 +27,4 @@ def unset_thread_note(env: Mapping[str, str], cpus: int | None,
             "PyTorch and NumPy then start a thread per core, so a small job runs slower and "
             "varies more from run to run. Fix the count for the job, e.g. "
             '[run] env = { OMP_NUM_THREADS = "4" } in pepr.toml '
-            f"(see {DOCS}, 'Making a CI benchmark of a training job').")
+            "(the docs page 'Making a CI benchmark of a training job' has the rest).")
