@@ -46,6 +46,7 @@ class Site:
     budgets: Mapping[str, float | None] = field(default_factory=dict)
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)
     store: str = ""
+    opened: list[str] = field(default_factory=list)  # branches the page opens on
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
