@@ -70,7 +70,7 @@ def test_a_push_calls_the_candidate_this_commit(make_record: Make) -> None:
     res = check(make_record, [f"{i}" * 40 for i in range(6)])
     text = render_markdown(res, candidate="this commit")
     assert "this PR" not in text
-    assert axis(text)[-1] == "this commit" and "orange bar: this commit" in text
+    assert axis(text)[-1] == "this commit" and "orange line: this commit" in text
 
 
 def test_the_methods_footnote_names_each_part_once(make_record: Make) -> None:

@@ -6,9 +6,10 @@ Drawn to be read at a glance in GitHub's light and dark themes:
 - the y-axis spans the threshold band around the baseline (at least 1.5 x the allowed
   drop either side), so run-to-run noise of a fraction of a percent stays a wobble
   instead of filling the chart;
-- the candidate is its own bar at the right ("this PR", "this commit" on a push), the only
-  bar drawn (the other slots hold 0, below the axis, which Mermaid leaves out); the fail
-  line is drawn flat; the caption says where the axis starts, since it is not 0;
+- the candidate ("this PR", "this commit" on a push) is an orange segment from the last
+  base run to its value at the right, beside the blue base line's step to the baseline;
+  lines, not bars, because the axis does not start at 0; the fail line is drawn flat and
+  the caption says where the axis starts;
 - 480 x 240 pixels, a third of Mermaid's default, with smaller tick labels. Mermaid draws
   every x label horizontally, so when short commits would not fit their slots the runs
   are numbered (oldest first) and the caption says which commits the numbers are.
@@ -138,8 +139,10 @@ def trend(result: CheckResult, candidate_label: str = CANDIDATE_LABEL) -> Trend 
     series = []
     names, legend = axis_labels(labels, None if cand is None else candidate_label)
     if cand is not None:
-        # Bars of 0, below the axis, are not drawn: the candidate's is the only bar.
-        series.append(("bar", [0.0] * len(values) + [cand]))
+        # The candidate is a line from the last base run to its own value, drawn first so
+        # the base line covers it up to there: a line needs no zero on the axis, where a
+        # bar on an axis that starts near the values would misstate its height.
+        series.append(("line", [*values, cand]))
         series.append(("line", [*values, centre]))
     else:
         series.append(("line", values))
