@@ -94,7 +94,8 @@ def _ci_step(result: CheckResult, base: str, quote: Callable[[str], str]) -> str
         n = result.repeats_needed
         return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`, or the "
                 f"Action's `repeats: {n}`), then re-run this job." if n else
-                f"store more runs on {base} (each push measures one), then re-run this job.")
+                f"store more runs on {base} (each push measures one; a manual run of the "
+                "seeding workflow stores several at once), then re-run this job.")
     if "another process used the GPU" in said:
         return "re-run this job on an idle GPU (a runner that runs one job at a time)."
     if "Energy was" in said:
@@ -118,8 +119,9 @@ def _baseline_step(result: CheckResult, base: str, quote: Callable[[str], str]) 
     if "hardware" in kind:
         return (f"measure {base} once on this runner (a manual run of this workflow on "
                 f"{base}), or pin this job to the runner {base} was measured on; {then}")
-    return (f"store a baseline: let this workflow run on a push to {base} (or run "
-            f"`pepr-gate run` there on this runner), {then}")
+    return (f"store a baseline: let this workflow run on a push to {base}, or store "
+            "several runs at once (the seeding workflow, or `pepr-gate run --repeats 5` "
+            f"there on this runner), {then}")
 
 
 def noise_source(result: CheckResult) -> str:
