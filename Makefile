@@ -6,11 +6,20 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# PyTorch's CPU-only wheels (about 200 MB): the example's torch is installed from there
+# first. PyPI's Linux torch is the CUDA build, several GB with its nvidia-* packages, and
+# is what pip takes where this index cannot be reached (the install says so).
+# `make demo TORCH_INDEX=` skips it (e.g. for the CUDA build on a GPU machine).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN   := $(shell grep '^torch==' examples/digits/requirements.txt)
 
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml examples/digits/requirements.txt
 	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --disable-pip-version-check --retries 1 \
+		--no-deps --index-url $(TORCH_INDEX) '$(TORCH_PIN)' || echo "make: $(TORCH_INDEX) \
+		could not be used: pip takes $(TORCH_PIN) from your usual index (PyPI: the CUDA build)")
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/digits/requirements.txt
 	touch $(STAMP)
 

@@ -1,3 +1,3 @@
 """pepr-gate: a CI gate on PePR, performance per resource unit."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

@@ -422,3 +422,25 @@ def test_push_summary_shows_the_branch_as_plain_text(project: Project) -> None:
     assert res.code == 0, res.stderr
     # Escapes inside a code span would show as backslashes ("my\\_branch").
     assert "_Push to my\\_branch: compared with this branch's own history._" in res.summary
+
+
+def test_a_manual_run_seeds_the_branch_with_n_runs_and_a_push_is_this_commit(
+        project: Project) -> None:
+    # action/examples/seed-baseline.yml: workflow_dispatch on main with `repeats: 5`.
+    payload = project.tmp / "dispatch.json"
+    data = json.loads((EVENTS / "workflow_dispatch.json").read_text())
+    data["inputs"] = {"runs": "5"}
+    payload.write_text(json.dumps(data))
+    seed = project.ci(event="workflow_dispatch", ref="refs/heads/main", payload=payload,
+                      PEPR_REPEATS="5", PEPR_FAIL_ON_REGRESSION="false")
+    assert seed.code == 0, seed.stderr
+    assert len(seed.outputs["record-path"].splitlines()) == 5
+    history = subprocess.run(
+        [sys.executable, "-m", "pepr_gate", "history", "--store", project.store,
+         "--branch", "main", "--format", "json"],
+        cwd=project.root, capture_output=True, text=True, timeout=60)
+    assert history.returncode == 0, history.stderr
+    assert len(json.loads(history.stdout)) == 5
+    push = project.ci(event="push", ref="refs/heads/main", payload=_push_payload(project))
+    assert push.outputs["verdict"] == "pass", push.summary
+    assert "this commit" in push.summary and "this PR" not in push.summary

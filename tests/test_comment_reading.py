@@ -119,9 +119,13 @@ def test_the_trend_is_scaled_to_the_threshold_band_and_shows_the_candidate(
     # at least 1.5 x the 5% threshold either side of the baseline: noise stays a wobble
     assert lo <= base * (1 - 0.075) + 1e-3 and hi >= base * (1 + 0.075) - 1e-3
     assert '"this PR"]' in chart
-    bars = re.search(r"bar \[(.*)\]", chart).group(1).split(", ")  # type: ignore[union-attr]
-    assert float(bars[-1]) == round(res.candidate.pepr, 4)  # type: ignore[arg-type]
-    assert all(float(v) == 0 < lo for v in bars[:-1])  # below the axis: not drawn
+    # The candidate is a line (no bar on an axis that does not start at 0): it follows
+    # the base runs, then goes to its own value at the "this PR" slot.
+    assert "bar [" not in chart
+    cand, base_line = (line.split("[")[1].rstrip("]").split(", ")
+                       for line in re.findall(r"line \[.*\]", chart)[:2])
+    assert float(cand[-1]) == round(res.candidate.pepr, 4)  # type: ignore[arg-type]
+    assert cand[:-1] == base_line[:-1] and lo > 0
     assert "width: 480" in chart and "height: 240" in chart
     assert 'backgroundColor: "transparent"' in chart and "theme: base" in chart
 

@@ -74,3 +74,20 @@ def test_fork_pair_builds_its_own_baseline_on_pushes() -> None:
     comment = yaml.safe_load((ROOT / "action" / "examples" / "fork-comment.yml").read_text())
     # ... while the comment workflow still acts only on pull-request runs.
     assert comment["jobs"]["comment"]["if"] == "github.event.workflow_run.event == 'pull_request'"
+
+
+def test_the_seeding_example_stores_n_runs_of_the_branch_it_is_run_on() -> None:
+    doc = yaml.safe_load((ROOT / "action" / "examples" / "seed-baseline.yml").read_text(
+        encoding="utf-8"))
+    runs = doc[True]["workflow_dispatch"]["inputs"]["runs"]
+    assert runs["default"] == 5 and runs["type"] == "number"
+    steps = doc["jobs"]["seed"]["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == "${{ github.sha }}"
+    gate = next(s for s in steps if s.get("uses", "").startswith("OWNER/pepr-gate@"))
+    assert gate["with"]["repeats"] == "${{ inputs.runs }}"
+    # Not in same-repo.yml's group, whose cancel-in-progress would let a push cancel it.
+    same = yaml.safe_load((ROOT / "action" / "examples" / "same-repo.yml").read_text())
+    assert doc["concurrency"] == {"group": "pepr-gate-seed-${{ github.ref }}",
+                                  "cancel-in-progress": False}
+    assert same["concurrency"]["group"] != doc["concurrency"]["group"]

@@ -112,3 +112,54 @@ def test_init_quotes_awkward_values_as_toml(
 )
 def test_suggested_scale_is_twice_the_run_rounded_up(value: float, expected: float | None) -> None:
     assert suggest_scale(value) == expected
+
+
+def test_init_ignores_run_outputs_in_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("__pycache__/\n.pepr\n")  # one entry already there
+    assert init(tmp_path, monkeypatch, "--metrics-file", "out/metrics.json") == 0
+    assert "added /out/metrics.json to" in capsys.readouterr().out
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines[:2] == ["__pycache__/", ".pepr"] and lines[-1] == "/out/metrics.json"
+    assert "/.pepr/" not in lines  # already ignored: not added twice
+    (tmp_path / ".pepr").mkdir()
+    (tmp_path / ".pepr" / "history.db").write_text("x")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "metrics.json").write_text("{}")
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                            cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert ".pepr" not in status and "metrics.json" not in status and "pepr.toml" in status
+
+
+def test_init_outside_git_writes_no_gitignore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert init(tmp_path, monkeypatch) == 0
+    assert not (tmp_path / ".gitignore").exists()
+
+
+def test_init_and_probe_name_an_unset_thread_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from pepr_gate.threads import THREAD_VARS
+
+    for name in THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # a many-core runner
+    assert init(tmp_path, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "64 CPUs and none of OMP_NUM_THREADS" in out and 'OMP_NUM_THREADS = "4"' in out
+    assert main(["probe", "--powercap", str(tmp_path / "none")]) == 0
+    assert "Threads: this machine has 64 CPUs" in capsys.readouterr().out
+    # A config that sets the count silences it.
+    text = (tmp_path / "pepr.toml").read_text()
+    (tmp_path / "pepr.toml").write_text(text.replace("# [run]\n# env", "[run]\nenv"))
+    assert main(["probe", "--json", "--powercap", str(tmp_path / "none")]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"] == {"cpus": 64, "note": None}
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert main(["probe", "--json", "--powercap", str(tmp_path / "none")]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"]["note"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ COMMENT_COLUMN = 31
 TEMPLATE = """\
 # pepr-gate config, written by `pepr-gate init`. Every key is described in the docs'
 # Configuration page; unknown keys are errors, so a typo never passes silently.
+
+# [run]
+# env = {{ OMP_NUM_THREADS = "4" }}  # fixed thread count: faster, steadier runs on many cores
 
 [[run.stages]]                 # run in order, metered as one window
 name = "train"
@@ -77,9 +81,37 @@ def render(cmd: list[str], metrics_file: str, key: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ignore_outputs(here: Path, metrics_file: str) -> list[str]:
+    """Add `.pepr/` (run records, logs) and the metrics file the job writes to the folder's
+    .gitignore, inside a git work tree only; lines already there are kept as they are."""
+    if not any((folder / ".git").exists() for folder in (here, *here.parents)):
+        return []
+    wanted = ["/.pepr/"]
+    metrics = Path(metrics_file)
+    if not metrics.is_absolute() and ".." not in metrics.parts:
+        wanted.append("/" + metrics.as_posix())
+    path = here / ".gitignore"
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return []  # not ours to repair; init has already written pepr.toml
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    added = [line for line in wanted if line.strip("/") not in have]
+    if added:
+        sep = "" if not text or text.endswith("\n") else "\n"
+        block = "# pepr-gate: run records and the job's metrics (written by every run)\n"
+        try:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(sep + block + "\n".join(added) + "\n")
+        except OSError:
+            return []
+    return added
+
+
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import find_config, parse_config, tomllib
     from pepr_gate.errors import ConfigError, InputError
+    from pepr_gate.threads import unset_thread_note
 
     try:
         cmd = shlex.split(args.cmd)
@@ -119,5 +151,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {target}")
     print(f"  stage 'train': {shlex.join(cmd)}")
     print(f"  P from {args.metrics_file!r}, key {args.key!r}; PePR-E; fail on a 5% drop")
+    added = ignore_outputs(here, args.metrics_file)
+    if added:
+        print(f"added {', '.join(added)} to {here / '.gitignore'} (run outputs, not sources)")
+    note = unset_thread_note(os.environ, os.cpu_count())
+    if note:
+        print(f"note: {note}")
     print("next: `pepr-gate run` measures it once and suggests a [score.scale] value")
     return 0

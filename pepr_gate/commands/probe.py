@@ -34,8 +34,11 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.measure.probe import collect
+    from pepr_gate.threads import unset_thread_note
 
     findings = collect(args.powercap, dict(os.environ))
+    threads = unset_thread_note(os.environ, os.cpu_count(), _run_env(args.config))
+    findings["threads"] = {"cpus": os.cpu_count(), "note": threads}
     if args.prometheus:
         findings["prometheus"] = _prometheus(args.config)
     if args.json:
@@ -46,7 +49,21 @@ def run(args: argparse.Namespace) -> int:
         print_probe(findings)
         if args.prometheus:
             print_prometheus_probe(findings["prometheus"])
+        if threads:
+            print(f"\nThreads: {threads}")
     return 0
+
+
+def _run_env(config_path: str | None) -> list[dict[str, str]]:
+    """`[run] env` of the config here, when one is readable (probe never needs one)."""
+    from pepr_gate.config import load_config
+    from pepr_gate.errors import PeprError
+
+    try:
+        config = load_config(config_path)
+    except PeprError:
+        return []
+    return [dict(config.run.env)]
 
 
 def _prometheus(config_path: str | None) -> dict[str, Any]:

@@ -92,9 +92,16 @@ def comparable(candidate: RunRecord, runs: Sequence[RunRecord]) -> list[RunRecor
     )
 
 
+def _component_method(kind: str, name: str, method: str, detail: str | None) -> str:
+    """`gpu 0 measured`, `cpu (rapl) unavailable`: each word once (a component's name often
+    starts with its kind, and its detail may repeat what the name already says)."""
+    label = name if name.split(" ")[0].lower() == kind.lower() else f"{kind} {name}"
+    return f"{label} {method}" + (f" ({detail})" if detail and detail not in label else "")
+
+
 def methods_of(label: str, record: RunRecord) -> str:
     parts = [
-        f"{c.kind} {c.name} {c.method}" + (f" ({c.detail})" if c.detail else "")
+        _component_method(c.kind, c.name, c.method, c.detail)
         for c in record.components if c.counts_toward_total and c.kind != "process"
     ]
     detail = "; ".join(parts) if parts else "no energy components"

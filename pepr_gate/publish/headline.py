@@ -32,13 +32,54 @@ def headline(result: CheckResult) -> str:
     return " · ".join(parts) or f"{result.variant} not compared"
 
 
-def next_step(result: CheckResult, quote: Callable[[str], str] = str) -> str | None:
+def next_step(result: CheckResult, quote: Callable[[str], str] = str,
+              local: bool = False) -> str | None:
     """What to do about an inconclusive result (None for any other verdict). `quote`
-    escapes what a PR author controls (branch and config key names) for the channel."""
+    escapes what a PR author controls (branch and config key names) for the channel.
+    `local` words it for a terminal outside CI: the commands to type, not "re-run this job"."""
     if result.verdict != "inconclusive":
         return None
-    said = " ".join(result.reasons)
     base = quote(result.base_branch) if result.base_branch else "the base branch"
+    if local:
+        step = _local_step(result, base)
+        if step is not None:
+            return step
+    return _ci_step(result, base, quote)
+
+
+def _local_step(result: CheckResult, base: str) -> str | None:
+    """The steps that differ on a workstation; None where the CI wording already fits."""
+    said = " ".join(result.reasons)
+
+    def seed(why: str, then: str) -> str:
+        return (f"check out {base} and store a baseline{why} of several runs "
+                f"(`pepr-gate run --repeats 5`), then check out your branch again and {then}")
+
+    if "too noisy to decide" in said and "`pepr-gate ab --pairs" not in said:
+        n = result.repeats_needed
+        if n:
+            return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`), then "
+                    "run `pepr-gate check` again.")
+        return seed("", "run `pepr-gate run --repeats 3` and `pepr-gate check`.")
+    if "another process used the GPU" in said:
+        return "run again when nothing else uses the GPU, then `pepr-gate check`."
+    if "candidate run" in said and " failed" in said:
+        return "fix the failed run (`pepr-gate run` printed its output), then run it again."
+    if result.no_baseline is not None or "No baseline:" in said.replace("No comparable", "No"):
+        kind = result.no_baseline or ""
+        why = (" for the new config" if "config" in kind else
+               " on this machine" if "hardware" in kind else "")
+        return seed(why, "run `pepr-gate check` (or measure both sides here: `pepr-gate ab`).")
+    if "Energy was" in said:
+        return ("measure both sides the same way (same meter and permissions): `pepr-gate ab` "
+                "runs the base and your branch here, one after the other.")
+    if "telemetry" in said or "cannot be computed" in said or "ab --pairs" in said:
+        return None
+    return "store more runs (`pepr-gate run --repeats 3`), then run `pepr-gate check` again."
+
+
+def _ci_step(result: CheckResult, base: str, quote: Callable[[str], str]) -> str:
+    said = " ".join(result.reasons)
     if "candidate run" in said and " failed" in said:
         return "fix the failed run (this job's log shows its output), then push again."
     if result.conditions_differ and "conditions differ" in said:
@@ -57,7 +98,8 @@ def next_step(result: CheckResult, quote: Callable[[str], str] = str) -> str | N
         n = result.repeats_needed
         return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`, or the "
                 f"Action's `repeats: {n}`), then re-run this job." if n else
-                f"store more runs on {base} (each push measures one), then re-run this job.")
+                f"store more runs on {base} (each push measures one; a manual run of the "
+                "seeding workflow stores several at once), then re-run this job.")
     if "another process used the GPU" in said:
         return "re-run this job on an idle GPU (a runner that runs one job at a time)."
     if "Energy was" in said:
@@ -81,8 +123,9 @@ def _baseline_step(result: CheckResult, base: str, quote: Callable[[str], str]) 
     if "hardware" in kind:
         return (f"measure {base} once on this runner (a manual run of this workflow on "
                 f"{base}), or pin this job to the runner {base} was measured on; {then}")
-    return (f"store a baseline: let this workflow run on a push to {base} (or run "
-            f"`pepr-gate run` there on this runner), {then}")
+    return (f"store a baseline: let this workflow run on a push to {base}, or store "
+            "several runs at once (the seeding workflow, or `pepr-gate run --repeats 5` "
+            f"there on this runner), {then}")
 
 
 def noise_source(result: CheckResult) -> str:

@@ -17,7 +17,7 @@ from pepr_gate.publish.conditions_text import detail_lines
 from pepr_gate.publish.github import MAX_COMMENT_CHARS
 from pepr_gate.publish.headline import headline, next_step, noise_source
 from pepr_gate.publish.text import escape_md
-from pepr_gate.publish.trend import trend
+from pepr_gate.publish.trend import CANDIDATE_LABEL, trend
 from pepr_gate.records import CheckResult, Side
 
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "inconclusive": "❔", "accepted": "☑️"}
@@ -91,7 +91,19 @@ def _pepr_change(result: CheckResult) -> str:
     return f"{shown} (geometric means; medians {medians})"
 
 
-def _context(result: CheckResult, *, details: bool, run_url: str | None) -> dict[str, Any]:
+def _methods(result: CheckResult) -> str:
+    """`candidate energy measured: gpu 0 measured`, the baseline's too, or both at once
+    when they were read the same way."""
+    methods = list(result.methods)
+    prefix = "candidate energy "
+    if (len(methods) == 2 and methods[0].startswith(prefix)
+            and methods[1] == "baseline energy " + methods[0][len(prefix):]):
+        methods = ["candidate and baseline energy " + methods[0][len(prefix):]]
+    return "; ".join(escape_md(m) for m in methods)
+
+
+def _context(result: CheckResult, *, details: bool, run_url: str | None,
+             candidate: str) -> dict[str, Any]:
     noise = None
     if result.noise is not None and result.noise_z is not None:
         noise = {
@@ -123,7 +135,9 @@ def _context(result: CheckResult, *, details: bool, run_url: str | None) -> dict
         "noise": noise,
         "threshold": f"{result.threshold * 100:g}%",
         "hardware": hardware,
-        "trend": trend(result) if details else None,
+        "trend": trend(result, candidate) if details else None,
+        "candidate_label": candidate,
+        "methods": _methods(result),
         "details": details,
         "trimmed": not details,
         "trim_note": TRIM_NOTE,
@@ -147,14 +161,17 @@ def _env() -> Any:
 
 
 def render_markdown(result: CheckResult, *, max_chars: int = COMMENT_CHARS,
-                    run_url: str | None = None) -> str:
+                    run_url: str | None = None, candidate: str = CANDIDATE_LABEL) -> str:
     """The PR comment body; trims the trend and details first when over `max_chars`.
-    `run_url` links the workflow run that measured it (`context.workflow_run_url`)."""
+    `run_url` links the workflow run that measured it (`context.workflow_run_url`);
+    `candidate` names the candidate in the chart ("this commit" for a push)."""
     template = _env().get_template("comment.md.j2")
-    text: str = template.render(**_context(result, details=True, run_url=run_url))
+    text: str = template.render(**_context(result, details=True, run_url=run_url,
+                                           candidate=candidate))
     if len(text) <= max_chars:
         return text
-    text = template.render(**_context(result, details=False, run_url=run_url))
+    text = template.render(**_context(result, details=False, run_url=run_url,
+                                      candidate=candidate))
     if len(text) <= max_chars:
         return text
     cut = "\n\n_Comment cut at GitHub's size limit; see the job summary._\n"

@@ -6,6 +6,7 @@ reasons wrap below it, and the panel's title names what decided the verdict.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pepr_gate import units
@@ -18,23 +19,28 @@ STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cya
           "accepted": "magenta"}
 
 
-def _rows(result: CheckResult) -> list[tuple[str, str, str]]:
+def _rows(result: CheckResult) -> list[tuple[str, str, str, str]]:
     b, c = result.baseline, result.candidate
 
-    def both(attr: str, fmt: Any) -> tuple[str, str]:
-        return (units.MISSING if b is None else fmt(getattr(b, attr)), fmt(getattr(c, attr)))
+    def both(attr: str, fmt: Any) -> tuple[str, str, str]:
+        new = getattr(c, attr)
+        old = None if b is None else getattr(b, attr)
+        return (units.MISSING if b is None else fmt(old), fmt(new), units.change(new, old))
 
     def capped(side: Side) -> str:
         return units.number(side.R) + (" (capped)" if side.over_scale else "")
 
+    pepr_change = (units.MISSING if result.pepr_change is None
+                   else f"{result.pepr_change * 100:+.1f}%")
     return [
         (f"{result.performance_name} (P)", *both("performance", units.number)),
         ("energy", *both("energy_kwh", units.energy)),
         ("carbon", *both("carbon_kg", units.carbon)),
         ("wall time", *both("duration_s", units.seconds)),
         ("peak GPU memory", *both("gpu_peak_memory_bytes", units.gigabytes)),
-        (f"R ({result.resource})", units.MISSING if b is None else capped(b), capped(c)),
-        (result.variant, *both("pepr", units.number)),
+        (f"R ({result.resource})", units.MISSING if b is None else capped(b), capped(c),
+         units.change(c.R, None if b is None else b.R)),
+        (result.variant, *both("pepr", units.number)[:2], pepr_change),
     ]
 
 
@@ -74,12 +80,13 @@ def render_terminal(result: CheckResult, console: Any = None) -> None:
     table.add_column("")
     table.add_column(plain(f"baseline ({result.base_branch or '—'})"), justify="right")
     table.add_column(plain(f"candidate ({result.head_branch or '—'})"), justify="right")
-    for label, old, new in _rows(result):
-        table.add_row(plain(label), old, new)
+    table.add_column("change", justify="right")
+    for label, old, new, change in _rows(result):
+        table.add_row(plain(label), old, new, change)
     parts: list[Any] = [table, Text("")]
     parts += [plain(f"• {reason}") for reason in result.reasons]
     parts += [plain(line, style="dim") for line in _footer(result)]
-    step = next_step(result)
+    step = next_step(result, local=os.environ.get("GITHUB_ACTIONS") != "true")
     if step:
         parts.append(plain(f"next step: {step}", style="bold"))
     style = STYLES.get(result.verdict, "white")

@@ -6,14 +6,19 @@ Drawn to be read at a glance in GitHub's light and dark themes:
 - the y-axis spans the threshold band around the baseline (at least 1.5 x the allowed
   drop either side), so run-to-run noise of a fraction of a percent stays a wobble
   instead of filling the chart;
-- the candidate is its own bar at the right ("this PR"), the only bar drawn (the other
-  slots hold 0, below the axis, which Mermaid leaves out); the fail line is drawn flat;
-- 480 x 240 pixels, a third of Mermaid's default, with smaller tick labels.
+- the candidate ("this PR", "this commit" on a push) is an orange segment from the last
+  base run to its value at the right, beside the blue base line's step to the baseline;
+  lines, not bars, because the axis does not start at 0; the fail line is drawn flat and
+  the caption says where the axis starts;
+- 480 x 240 pixels, a third of Mermaid's default, with smaller tick labels. Mermaid draws
+  every x label horizontally, so when short commits would not fit their slots the runs
+  are numbered (oldest first) and the caption says which commits the numbers are.
 Mermaid has no escaping inside quoted labels, so every label goes through `mermaid_label`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -27,6 +32,8 @@ GREY = "#8c959f"  # GitHub's own muted text colour reads on both themes
 CANDIDATE, BASE, FAIL_LINE = "#e8590c", "#218bff", GREY
 BAND = 1.5  # the y-axis shows this many allowed drops either side of the baseline
 CANDIDATE_LABEL = "this PR"
+PLOT_WIDTH = WIDTH - 70  # what the y-axis labels and title leave for the x slots
+CHAR_PX = 0.6 * LABEL_FONT  # a tick label's average character width
 
 CONFIG = f"""\
 ---
@@ -66,6 +73,8 @@ class Trend:
     candidate: str | None
     fail_below: str | None
     mermaid: str
+    axis_from: str
+    legend: str | None = None
 
 
 def unique_labels(labels: list[str]) -> list[str]:
@@ -80,6 +89,31 @@ def unique_labels(labels: list[str]) -> list[str]:
     return out
 
 
+def fits(labels: list[str]) -> bool:
+    """Whether centred labels leave a gap between each neighbour on the x-axis."""
+    slot = PLOT_WIDTH / len(labels)
+    widths = [len(label) * CHAR_PX + 4 for label in labels]
+    return all((a + b) / 2 <= slot for a, b in itertools.pairwise(widths))
+
+
+def axis_labels(labels: list[str], candidate: str | None) -> tuple[list[str], str | None]:
+    """The x labels and, when they had to be numbered, which commits the numbers are."""
+    names = unique_labels(labels)
+    tail = [candidate] if candidate else []
+    if fits([*names, *tail]):
+        return names + tail, None
+    groups: list[tuple[int, int, str]] = []  # first and last run number of each commit
+    for number, label in enumerate(labels, start=1):
+        if groups and groups[-1][2] == label:
+            groups[-1] = (groups[-1][0], number, label)
+        else:
+            groups.append((number, number, label))
+    legend = ", ".join((f"{a}" if a == b else f"{a}-{b}") + f" {mermaid_label(label)}"
+                       for a, b, label in groups)
+    numbers = [str(n) for n in range(1, len(labels) + 1)]
+    return numbers + ([candidate] if candidate else []), legend
+
+
 def y_range(values: list[float], centre: float, threshold: float) -> tuple[float, float]:
     """The threshold band around `centre`, widened to hold every value with a margin."""
     half = max(BAND * threshold * abs(centre), 0.005)
@@ -90,7 +124,7 @@ def y_range(values: list[float], centre: float, threshold: float) -> tuple[float
     return max(math.floor(lo * 1000) / 1000, 0.0), math.ceil(hi * 1000) / 1000
 
 
-def trend(result: CheckResult) -> Trend | None:
+def trend(result: CheckResult, candidate_label: str = CANDIDATE_LABEL) -> Trend | None:
     """The chart of the base branch's last runs, with the candidate; None under 2 runs."""
     if len(result.trend) < 2:
         return None
@@ -103,21 +137,23 @@ def trend(result: CheckResult) -> Trend | None:
     shown = values + [v for v in (cand, fail_below) if v is not None]
     lo, hi = y_range(shown, centre, result.threshold)
     series = []
+    names, legend = axis_labels(labels, None if cand is None else candidate_label)
     if cand is not None:
-        labels.append(CANDIDATE_LABEL)
-        # Bars of 0, below the axis, are not drawn: the candidate's is the only bar.
-        series.append(("bar", [0.0] * len(values) + [cand]))
+        # The candidate is a line from the last base run to its own value, drawn first so
+        # the base line covers it up to there: a line needs no zero on the axis, where a
+        # bar on an axis that starts near the values would misstate its height.
+        series.append(("line", [*values, cand]))
         series.append(("line", [*values, centre]))
     else:
         series.append(("line", values))
     if fail_below is not None:
-        series.append(("line", [fail_below] * len(labels)))
+        series.append(("line", [fail_below] * len(names)))
     variant = mermaid_label(result.variant)
     lines = [
         CONFIG,
         "xychart-beta",
         f'    title "{variant} on the base branch"',
-        "    x-axis [" + ", ".join(f'"{label}"' for label in unique_labels(labels)) + "]",
+        "    x-axis [" + ", ".join(f'"{label}"' for label in names) + "]",
         f'    y-axis "{variant}" {lo:.3f} --> {hi:.3f}',
         *(f"    {kind} [{', '.join(f'{v:.4f}' for v in points)}]" for kind, points in series),
     ]
@@ -129,4 +165,6 @@ def trend(result: CheckResult) -> Trend | None:
         candidate=None if cand is None else f"{cand:.3f}",
         fail_below=None if fail_below is None else f"{fail_below:.3f}",
         mermaid="\n".join(lines),
+        axis_from=f"{lo:.3f}",
+        legend=legend,
     )

@@ -315,7 +315,8 @@ def _comment(
 def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) -> str:
     from pepr_gate.publish.markdown import render_markdown
 
-    text = render_markdown(result, max_chars=MAX_SUMMARY_BYTES // 2)
+    text = render_markdown(result, max_chars=MAX_SUMMARY_BYTES // 2,
+                           candidate="this commit" if ctx.kind == "push" else "this PR")
     # Blocks are separated by blank lines: two `> [!NOTE]` quotes on adjacent lines
     # would merge into one alert. The branch is escaped text, never in a code span
     # (where the escapes would show as backslashes).

@@ -128,6 +128,8 @@ def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, st
         verdicts.update(verdicts_of(check))
     site = make_site(runs, config, store=url, title=opts.title, branches=opts.branches,
                      limit=opts.limit, repo=repo, verdicts=verdicts)
+    # The page opens on what was checked: its branch (fail markers and all) and its base.
+    site.opened = [b for c in checks for b in (c.head_branch, c.base_branch) if b]
     write_site(render_site(site), opts.out)
     return Built(opts.out, len(site.runs), len(site.branches), site.base_branch)
 

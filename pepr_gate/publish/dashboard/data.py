@@ -47,6 +47,7 @@ class Site:
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)
     store: str = ""
     changes: list[dict[str, Any]] = field(default_factory=list)  # markers, `history --changes`
+    opened: list[str] = field(default_factory=list)  # branches the page opens on
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 

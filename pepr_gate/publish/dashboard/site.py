@@ -7,6 +7,7 @@ by the page.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from importlib import resources
@@ -40,6 +41,28 @@ def prepare(site: Site, *, wanted: list[str] | None, configured_base: str | None
     return site
 
 
+# Colours a reader can tell apart, on white and on a dark background (Tableau 10).
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#edc948",
+           "#ff9da7", "#9c755f", "#8cd17d")
+
+
+def branch_colours(branches: list[str]) -> list[str]:
+    """One colour per branch, from its name, so a branch keeps its colour from build to
+    build and in every panel; where two names land on one colour, the later (the base
+    branch comes first) takes the next free one."""
+    taken: set[str] = set()
+    out = []
+    for name in branches:
+        start = zlib.crc32(name.encode("utf-8", "surrogatepass")) % len(PALETTE)
+        free = [PALETTE[(start + k) % len(PALETTE)] for k in range(len(PALETTE))]
+        colour = next((c for c in free if c not in taken), free[0])
+        taken.add(colour)
+        if len(taken) == len(PALETTE):
+            taken.clear()  # more branches than colours: start a second round
+        out.append(colour)
+    return out
+
+
 def verdicts_of(result: CheckResult) -> dict[str, Verdict]:
     """The verdict a check gave, for each of its candidate runs."""
     reason = result.reasons[0] if result.reasons else ""
@@ -61,7 +84,10 @@ def _index_html(site: Site) -> bytes:
 
 def render_site(site: Site) -> dict[str, bytes]:
     """Every file of the site, by its path relative to the site's folder."""
-    files = {"index.html": _index_html(site), RUNS_FILE: to_script(columns(site)),
+    data = columns(site)
+    data["colors"] = branch_colours(site.branches)
+    data["open_branches"] = [b for b in site.opened if b in site.branches]
+    files = {"index.html": _index_html(site), RUNS_FILE: to_script(data),
              VERDICTS_FILE: dump_verdicts(site.verdicts)}
     files.update({f"assets/{name}": _asset(name) for name in ASSETS})
     return files

@@ -56,7 +56,8 @@
     return f[1] ? s + " " + f[1] : s;
   }
   function date(ms) { return new Date(ms).toISOString().replace("T", " ").slice(0, 16); }
-  function color(b) { return PALETTE[b % PALETTE.length]; }
+  // Fixed per branch name by the build (D.colors), so colours stay put between builds.
+  function color(b) { return (D.colors && D.colors[b]) || PALETTE[b % PALETTE.length]; }
   function repoUrl() {
     var u = D.repo_url;
     return typeof u === "string" && /^https?:\/\//.test(u) ? u.replace(/\/+$/, "") : null;
@@ -372,7 +373,7 @@
       var vi = R.v[i];
       cell(tr, fmt(R.pepr[i]) + (vi === null ? "" : " " + D.variants[vi]), "num");
       cell(tr, fmt(R.E[i], "kWh") + " (" + m[R.Em[i]] + ")", "num" + (est ? " estimated" : ""));
-      cell(tr, fmt(R.C[i], "kg"), "num" + (est ? " estimated" : ""));
+      cell(tr, fmt(R.C[i], "kg CO2eq"), "num" + (est ? " estimated" : ""));
       cell(tr, fmt(R.D[i], "s"), "num");
       cell(tr, fmt(R.M[i], "GB"), "num");
       var v = cell(tr, R.verdict[i] || "", R.verdict[i] ? "v-" + R.verdict[i] : "");
@@ -433,7 +434,9 @@
 
   function start() {
     var base = D.branches.indexOf(D.base_branch);
-    state.selected = base >= 0 ? [base] : (D.branches.length ? [0] : []);
+    var opened = (D.open_branches || []).map(function (n) { return D.branches.indexOf(n); })
+      .filter(function (b, k, all) { return b >= 0 && all.indexOf(b) === k; });
+    state.selected = opened.length ? opened : base >= 0 ? [base] : (D.branches.length ? [0] : []);
     var meta = N + " runs on " + D.branches.length + " branch" + (D.branches.length === 1 ? "" : "es") +
       " \u00B7 store " + D.store + " \u00B7 built " + D.generated_at;
     $("meta").textContent = meta;
