@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
 from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
@@ -339,7 +340,7 @@ def _copy_records(paths: list[Path]) -> list[Path]:
 
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text, hint=f"make {path.parent} writable, or free some space")
     return path
 
 

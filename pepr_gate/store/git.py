@@ -25,12 +25,13 @@ import json
 import os
 import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.redact import redact_url
@@ -46,6 +47,9 @@ from pepr_gate.store.gitcmd import (
 )
 from pepr_gate.store.gittree import MARKER, commit_files
 
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
 TRIES = 6
 BACKOFF_S = 0.25
 # Builds a folder's files from every run at the tip (new ones included) and a reader of
@@ -55,6 +59,14 @@ FolderBuilder = Callable[[list[RunRecord], Callable[[str], "bytes | None"]], dic
 
 class _Unreachable(StoreError):
     """Fetching failed; a write retries, a read reports it."""
+
+
+class _PushFailed(Exception):
+    """One fetch-commit-push try failed (lost race, origin unreachable): retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def safe_name(name: str | None) -> str:
@@ -215,25 +227,37 @@ class GitStore(Store):
 
     def _push_until(self, make_commit: Callable[[str | None], str]) -> str | None:
         """Fetch the tip, commit on it and push, retrying a lost race or an unreachable
-        origin with jittered back-off; None once pushed, else the last failure's reason."""
-        last = "no attempt made"
-        for attempt in range(self._tries):
-            if attempt:
-                # Jitter keeps racing jobs from colliding again in lockstep.
-                time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
-                           * random.uniform(0.5, 1.5))
+        origin with jittered back-off (tenacity); None once pushed, else the last
+        failure's reason."""
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+        def one_try() -> None:
             try:
                 parent = self._fetch()
             except _Unreachable as exc:
-                last = exc.message
-                continue
+                raise _PushFailed(exc.message) from None
             commit = make_commit(parent)
             pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
                          cwd=self._cache, check=False, config=self._remote)
-            if pushed.returncode == 0:
-                return None
-            last = push_reason(pushed.stderr)
-        return last
+            if pushed.returncode != 0:
+                raise _PushFailed(push_reason(pushed.stderr))
+
+        if self._tries < 1:
+            return "no attempt made"
+        retrying = Retrying(retry=retry_if_exception_type(_PushFailed),
+                            stop=stop_after_attempt(self._tries), wait=self._jittered,
+                            reraise=True)
+        try:
+            retrying(one_try)
+        except _PushFailed as exc:
+            return exc.reason
+        return None
+
+    def _jittered(self, state: RetryCallState) -> float:
+        # Doubling back-off capped at 4 s; the jitter keeps racing jobs from colliding
+        # again in lockstep.
+        wait = min(self._backoff * 2 ** (state.attempt_number - 1), 4.0)
+        return wait * random.uniform(0.5, 1.5)
 
     def _has_id(self, tip: str, run_id: str) -> bool:
         listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
@@ -267,7 +291,7 @@ class GitStore(Store):
         path = self._root / ".pepr" / "runs" / f"{safe_name(record.id)}.json"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(record.to_json() + "\n", encoding="utf-8")
+            write_atomic(path, record.to_json() + "\n")
         return path
 
     def runs(

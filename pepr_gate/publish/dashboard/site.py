@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import InputError
 from pepr_gate.publish.dashboard.data import (
     NO_BRANCH,
@@ -81,7 +82,7 @@ def write_site(files: Mapping[str, bytes], out: Path) -> None:
         for name, data in files.items():
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            write_atomic(path, data, error=InputError, hint="pass a writable folder with --out")
     except OSError as exc:
         raise InputError(f"cannot write the dashboard to {out}: {exc.strerror or exc}",
                          hint="pass a writable folder with --out") from None
