@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
@@ -21,25 +21,13 @@ from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.text import escape_md as md_text
 from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
+from pepr_gate.services.ci_options import CiOptions
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
     from pepr_gate.records import CheckResult, RunRecord
 
-
-
-@dataclass(frozen=True)
-class CiOptions:
-    config: str
-    comment: str = "always"
-    fail_on_regression: bool = True
-    repeats: int | Literal["auto"] | None = None
-    store: str | None = None
-    threshold: float | None = None
-    meter: str | None = None
-    dashboard: bool = False
-    dashboard_path: str | None = None
 
 
 @dataclass
