@@ -61,12 +61,8 @@ class _Unreachable(StoreError):
     """Fetching failed; a write retries, a read reports it."""
 
 
-class _PushFailed(Exception):
-    """One fetch-commit-push try failed (lost race, origin unreachable): retried."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class _PushRefused(StoreError):
+    """A push was refused (a lost race, a protected branch); a write retries it."""
 
 
 def safe_name(name: str | None) -> str:
@@ -232,25 +228,20 @@ class GitStore(Store):
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         def one_try() -> None:
-            try:
-                parent = self._fetch()
-            except _Unreachable as exc:
-                raise _PushFailed(exc.message) from None
-            commit = make_commit(parent)
+            commit = make_commit(self._fetch())
             pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
                          cwd=self._cache, check=False, config=self._remote)
             if pushed.returncode != 0:
-                raise _PushFailed(push_reason(pushed.stderr))
+                raise _PushRefused(push_reason(pushed.stderr))
 
         if self._tries < 1:
             return "no attempt made"
-        retrying = Retrying(retry=retry_if_exception_type(_PushFailed),
-                            stop=stop_after_attempt(self._tries), wait=self._jittered,
-                            reraise=True)
         try:
-            retrying(one_try)
-        except _PushFailed as exc:
-            return exc.reason
+            Retrying(retry=retry_if_exception_type((_Unreachable, _PushRefused)),
+                     stop=stop_after_attempt(self._tries), wait=self._jittered,
+                     reraise=True)(one_try)
+        except (_Unreachable, _PushRefused) as exc:
+            return exc.message
         return None
 
     def _jittered(self, state: RetryCallState) -> float:

@@ -298,8 +298,7 @@ def _retry_after_s(value: str) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+    when = when.replace(tzinfo=when.tzinfo or timezone.utc)  # "-0000": UTC too
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
