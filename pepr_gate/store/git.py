@@ -35,7 +35,7 @@ from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.redact import redact_url
-from pepr_gate.store import Store
+from pepr_gate.store.base import Store
 from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
 from pepr_gate.store.gitcmd import (
     STALE_KEYS,
