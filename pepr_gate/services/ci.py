@@ -7,7 +7,6 @@ written first; only then is the exit code decided.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -321,7 +320,8 @@ def _copy_records(paths: list[Path]) -> list[Path]:
     for path in paths:
         target = CI_DIR / "runs" / path.name
         if path.resolve() != target.resolve():
-            shutil.copyfile(path, target)
+            write_atomic(target, path.read_bytes(), hint=f"make {target.parent} writable, "
+                         "or free some space")
         copies.append(target)
     return copies
 
