@@ -15,24 +15,28 @@ import stat
 import tempfile
 from pathlib import Path
 
-from pepr_gate.errors import StoreError
+from pepr_gate.errors import PeprError, StoreError
+
+_HINT = "free some space (or make the folder writable), or pass --out to another place"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically; raises StoreError (exit 2) naming path and space.
+def write_atomic(path: Path, text: str | bytes, *, error: type[PeprError] = StoreError,
+                 hint: str = _HINT) -> None:
+    """Write `text` (str as UTF-8, or bytes) to `path` atomically; raises `error` (exit 2,
+    StoreError unless the caller names its own) naming the path and the disk's free space.
 
     A symlink is followed (its target is replaced, in the target's folder, and the link
     stays); an existing path that is not a regular file (a device such as /dev/stdout, a
     FIFO, a socket) is written to directly, since renaming onto it would replace it.
     """
-    data = text.encode("utf-8")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     path = Path(os.path.realpath(path))
     try:
         mode = os.stat(path).st_mode
     except OSError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
-        _write_direct(path, data)
+        _write_direct(path, data, error)
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -54,9 +58,8 @@ def write_atomic(path: Path, text: str) -> None:
             raise
         _sync_folder(path.parent)
     except OSError as exc:
-        raise StoreError(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
-                         hint="free some space (or make the folder writable), or pass --out "
-                         "to another place") from None
+        raise error(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
+                    hint=hint) from None
 
 
 def _umask() -> int:
@@ -65,13 +68,13 @@ def _umask() -> int:
     return current
 
 
-def _write_direct(path: Path, data: bytes) -> None:
+def _write_direct(path: Path, data: bytes, error: type[PeprError]) -> None:
     try:
         with open(path, "wb") as out:
             out.write(data)
     except OSError as exc:
-        raise StoreError(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
-                         hint="pass --out a regular file or a writable device") from None
+        raise error(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
+                    hint="pass --out a regular file or a writable device") from None
 
 
 def _why(exc: OSError, folder: Path, size: int) -> str:

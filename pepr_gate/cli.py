@@ -203,15 +203,17 @@ def _write_crash_log(argv: list[str]) -> Path:
     # Imported here: only a crash needs them, and every command pays for top-level imports.
     import os
 
+    from pepr_gate.atomic import write_atomic
+
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     text = f"pepr-gate {__version__}\nargv: {argv}\n\n{traceback.format_exc()}"
     for folder in (Path(".pepr") / "logs", Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"pepr-gate-crash-{stamp}-{os.getpid()}.log"
-            path.write_text(text, encoding="utf-8")
+            write_atomic(path, text)
             return path.resolve()
-        except OSError:
+        except (OSError, PeprError):
             continue
     sys.stderr.write(text)
     return Path("<stderr>")

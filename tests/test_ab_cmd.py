@@ -207,7 +207,7 @@ def test_a_cancelled_job_sigterm_removes_the_worktree(repo: Path, tmp_path: Path
     assert started.exists(), proc.communicate()[1]
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode in (130, 143), err
+    assert proc.returncode == 143, err  # SIGTERM's documented code (docs/commands.md)
     assert worktrees(repo) == [f"worktree {repo}"]
     assert list(tmp.iterdir()) == []
 

@@ -36,15 +36,16 @@ def register(sub: Any) -> None:
 
 
 def write_output(path: str, text: str) -> None:
+    from pepr_gate.atomic import write_atomic
     from pepr_gate.errors import InputError
 
     out = Path(path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}",
                          hint="choose a writable path") from None
+    write_atomic(out, text, error=InputError, hint="choose a writable path")
 
 
 def parse_threshold(text: str | None) -> float | None:

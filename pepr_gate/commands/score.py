@@ -184,9 +184,7 @@ def _prepare(path: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    from pepr_gate.atomic import write_atomic
+
     _prepare(path)
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}",
-                         hint="choose a writable path") from None
+    write_atomic(path, text, error=InputError, hint="choose a writable path")

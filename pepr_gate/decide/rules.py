@@ -22,9 +22,9 @@ from pepr_gate.records import RunRecord, Side
 from pepr_gate.score import GB, describe_signature, method_signature
 
 if TYPE_CHECKING:
-    from pepr_gate.decide.gate import Context, Settings
     from pepr_gate.decide.noise import Noise
     from pepr_gate.decide.rule import Judgement
+    from pepr_gate.decide.settings import Context, Settings
 
 Level = Literal["fail", "unsure", "warn", "info", "note"]
 

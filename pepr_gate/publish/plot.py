@@ -10,6 +10,7 @@ the Agg canvas (no display, no pyplot state).
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pepr_gate import units
+from pepr_gate.atomic import write_atomic
+from pepr_gate.errors import InputError
 from pepr_gate.leaderboard.table import Leaderboard, Variant
 
 if TYPE_CHECKING:
@@ -71,7 +74,9 @@ def plot_profile(lb: Leaderboard, path: Path, *, top: int) -> Figure:
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names) if cols > 2 else 3,
                frameon=False, fontsize=9.5)
-    fig.savefig(path, format="png", dpi=DPI)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=DPI)
+    write_atomic(path, png.getvalue(), error=InputError, hint="choose a writable path for --plot")
     return fig
 
 

@@ -25,25 +25,12 @@ from pepr_gate.config import Config, load_config
 from pepr_gate.errors import ConfigError, InputError, Interrupted, PeprError, StoreError
 from pepr_gate.records import CheckResult, GitInfo, Pairing, RunRecord
 from pepr_gate.services.ab_git import base_worktree, branch_of, repo_top, resolve_commit
+from pepr_gate.services.ab_result import AbRequest
 from pepr_gate.services.run import Outcome, execute
 from pepr_gate.store import Store, open_store
 
 DEFAULT_PAIRS = 4  # the fewest whose spread is measured from the pairs alone (3 dof)
 SIDES = ("base", "head")
-
-
-@dataclass(frozen=True)
-class AbRequest:
-    base_ref: str
-    pairs: int | None = None
-    meter: str | None = None
-    store_url: str | None = None
-    no_store: bool = False
-    base_branch: str | None = None  # the records' branch names
-    head_branch: str | None = None
-    head_sha: str | None = None
-    threshold: float | None = None
-    labels: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,16 +1,28 @@
-"""The check result of a paired A/B session: settings and context for `gate.evaluate_paired`."""
+"""What a paired A/B session is asked (`AbRequest`) and its check result: settings and
+context for `gate.evaluate_paired`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from pepr_gate.config import Config
 from pepr_gate.decide import gate
 from pepr_gate.records import CheckResult, RunRecord, utcnow
 from pepr_gate.services.check import config_name
 
-if TYPE_CHECKING:
-    from pepr_gate.services.ab import AbRequest
+
+@dataclass(frozen=True)
+class AbRequest:
+    base_ref: str
+    pairs: int | None = None
+    meter: str | None = None
+    store_url: str | None = None
+    no_store: bool = False
+    base_branch: str | None = None  # the records' branch names
+    head_branch: str | None = None
+    head_sha: str | None = None
+    threshold: float | None = None
+    labels: tuple[str, ...] = ()
 
 
 def _by_pair(runs: list[RunRecord]) -> list[RunRecord]:

@@ -8,13 +8,13 @@ written first; only then is the exit code decided.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
 from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
@@ -22,25 +22,13 @@ from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.text import escape_md as md_text
 from pepr_gate.publish.text import plain_text
 from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
+from pepr_gate.services.ci_options import CiOptions
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
     from pepr_gate.records import CheckResult, RunRecord
 
-
-
-@dataclass(frozen=True)
-class CiOptions:
-    config: str
-    comment: str = "always"
-    fail_on_regression: bool = True
-    repeats: int | Literal["auto"] | None = None
-    store: str | None = None
-    threshold: float | None = None
-    meter: str | None = None
-    dashboard: bool = False
-    dashboard_path: str | None = None
 
 
 @dataclass
@@ -368,14 +356,15 @@ def _copy_records(paths: list[Path]) -> list[Path]:
     for path in paths:
         target = CI_DIR / "runs" / path.name
         if path.resolve() != target.resolve():
-            shutil.copyfile(path, target)
+            write_atomic(target, path.read_bytes(), hint=f"make {target.parent} writable, "
+                         "or free some space")
         copies.append(target)
     return copies
 
 
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text, hint=f"make {path.parent} writable, or free some space")
     return path
 
 

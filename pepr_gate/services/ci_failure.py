@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_COMMAND_FAILED, EXIT_INTERNAL, PeprError, signal_of
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext
@@ -26,7 +27,7 @@ PUBLISHED = "_pepr_published"  # set on an exception once it has been published
 
 def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text)
     return path
 
 
@@ -73,7 +74,7 @@ def publish_failure(
             },
             env,
         )
-    except OSError as err:  # a full disk must not hide the failure being reported
+    except (OSError, PeprError) as err:  # a full disk must not hide the failure reported
         print(f"pepr-gate: warning: could not write the failure report: {err}",
               file=sys.stderr)
     publish.annotation("error", f"pepr-gate: {title}: {message}")

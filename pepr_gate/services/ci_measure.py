@@ -21,7 +21,7 @@ from pepr_gate.services.run import Outcome
 
 if TYPE_CHECKING:
     from pepr_gate.publish.github.context import EventContext
-    from pepr_gate.services.ci import CiOptions
+    from pepr_gate.services.ci_options import CiOptions
 
 
 @dataclass

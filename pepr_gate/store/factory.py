@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pepr_gate.errors import StoreError
-from pepr_gate.store import Store
+from pepr_gate.store.base import Store
 
 SUPPORTED = (
     "sqlite:///relative/path.db",

@@ -25,16 +25,17 @@ import json
 import os
 import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.redact import redact_url
-from pepr_gate.store import Store
+from pepr_gate.store.base import Store
 from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
 from pepr_gate.store.gitcmd import (
     STALE_KEYS,
@@ -47,6 +48,9 @@ from pepr_gate.store.gitcmd import (
 )
 from pepr_gate.store.gittree import MARKER, commit_files, read_blobs, record_names
 
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
 TRIES = 6
 BACKOFF_S = 0.25
 # Builds a folder's files from every run at the tip (new ones included) and a reader of
@@ -56,6 +60,14 @@ FolderBuilder = Callable[[list[RunRecord], Callable[[str], "bytes | None"]], dic
 
 class _Unreachable(StoreError):
     """Fetching failed; a write retries, a read reports it."""
+
+
+class _PushRefused(StoreError):
+    """A push was refused (a lost race, a protected branch); a write retries it."""
+
+
+class _PushRefusedForGood(StoreError):
+    """A push the remote will refuse every time (the token may not push): no retry."""
 
 
 def safe_name(name: str | None) -> str:
@@ -235,28 +247,37 @@ class GitStore(Store):
 
     def _push_until(self, make_commit: Callable[[str | None], str]) -> str | None:
         """Fetch the tip, commit on it and push, retrying a lost race or an unreachable
-        origin with jittered back-off; None once pushed, else the last failure's reason."""
-        last = "no attempt made"
-        for attempt in range(self._tries):
-            self._attempts = attempt + 1
-            if attempt:
-                # Jitter keeps racing jobs from colliding again in lockstep.
-                time.sleep(min(self._backoff * 2 ** (attempt - 1), 4.0)
-                           * random.uniform(0.5, 1.5))
-            try:
-                parent = self._fetch()
-            except _Unreachable as exc:
-                last = exc.message
-                continue
-            commit = make_commit(parent)
+        origin with jittered back-off (tenacity); None once pushed, else the last
+        failure's reason. A refusal no retry can change (no permission) stops at once."""
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+        def one_try() -> None:
+            self._attempts += 1
+            commit = make_commit(self._fetch())
             pushed = git("push", "-q", "origin", f"{commit}:refs/heads/{self.branch}",
                          cwd=self._cache, check=False, config=self._remote)
-            if pushed.returncode == 0:
-                return None
-            last = push_reason(pushed.stderr)
-            if refused_for_good(pushed.stderr):
-                break  # another try would be refused the same way
-        return last
+            if pushed.returncode != 0:
+                reason = push_reason(pushed.stderr)
+                if refused_for_good(pushed.stderr):
+                    raise _PushRefusedForGood(reason)
+                raise _PushRefused(reason)
+
+        self._attempts = 0
+        if self._tries < 1:
+            return "no attempt made"
+        try:
+            Retrying(retry=retry_if_exception_type((_Unreachable, _PushRefused)),
+                     stop=stop_after_attempt(self._tries), wait=self._jittered,
+                     reraise=True)(one_try)
+        except (_Unreachable, _PushRefused, _PushRefusedForGood) as exc:
+            return exc.message
+        return None
+
+    def _jittered(self, state: RetryCallState) -> float:
+        # Doubling back-off capped at 4 s; the jitter keeps racing jobs from colliding
+        # again in lockstep.
+        wait = min(self._backoff * 2 ** (state.attempt_number - 1), 4.0)
+        return wait * random.uniform(0.5, 1.5)
 
     def _has_id(self, tip: str, run_id: str) -> bool:
         listed = git("ls-tree", "-r", "--name-only", tip, "runs/", cwd=self._cache)
@@ -290,7 +311,7 @@ class GitStore(Store):
         path = self._root / ".pepr" / "runs" / f"{safe_name(record.id)}.json"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(record.to_json() + "\n", encoding="utf-8")
+            write_atomic(path, record.to_json() + "\n")
         return path
 
     def runs(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
-from pepr_gate.store import Store
+from pepr_gate.store.base import Store
 from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version
 from pepr_gate.store.query import (
     FILTER_COLUMNS,

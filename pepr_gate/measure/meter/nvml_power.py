@@ -3,13 +3,10 @@ else the integral of the power samples, with notes on how far to trust either.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pepr_gate.measure.meter import power as pw
 from pepr_gate.measure.meter.devices import PhysicalGpu
-
-if TYPE_CHECKING:
-    from pepr_gate.measure.meter.nvml_device import Device
 
 SLOW_S = 1.0  # memory, utilisation, process lists; and the power backup curve
 FAST_S = 0.1  # power, where it must be integrated
@@ -20,6 +17,29 @@ AVERAGED_NOTE = (
 )
 # (energy kWh or None, how, coverage, low-confidence)
 Energy = tuple[float | None, str, float, bool]
+
+
+class Device(Protocol):
+    """What the energy of one GPU is worked out from: the readings `nvml_device.Device`
+    collects (a protocol here, so this module needs nothing from that one)."""
+
+    @property
+    def gpu(self) -> PhysicalGpu: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def power(self) -> list[tuple[float, float]]: ...
+    @property
+    def e0_mj(self) -> int | None: ...
+    @property
+    def e1_mj(self) -> int | None: ...
+    @property
+    def instant(self) -> bool: ...
+    @property
+    def power_misses(self) -> int: ...
+    @property
+    def power_miss_reason(self) -> str | None: ...
+    figures: dict[str, float]  # written here: the counter's and the integral's joules
 
 
 def averaged_power(gpu: PhysicalGpu) -> bool:

@@ -67,12 +67,18 @@ class Trace(_M):
 
 def write_trace(path: Path, trace: dict[str, Any]) -> None:
     """Write a trace (from `NvmlSource.trace()`); InputError naming the file on failure."""
+    from pepr_gate.atomic import write_atomic
+
+    hint = "pass a writable path to --record-trace"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(trace, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the trace: {exc.strerror or exc}",
-                         hint="pass a writable path to --record-trace") from None
+                         hint=hint) from None
+    try:
+        write_atomic(path, json.dumps(trace, indent=1) + "\n", error=InputError, hint=hint)
+    except InputError as exc:
+        raise InputError(f"cannot write the trace: {exc.message}", hint=hint) from None
 
 
 def load_trace(path: Path) -> Trace:

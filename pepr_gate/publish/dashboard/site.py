@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import InputError
 from pepr_gate.publish.dashboard.data import (
     NO_BRANCH,
@@ -120,7 +121,7 @@ def write_site(files: Mapping[str, bytes], out: Path) -> None:
             path = out / name
             _refuse_links(out, name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            write_atomic(path, data, error=InputError, hint="pass a writable folder with --out")
     except OSError as exc:
         raise InputError(f"cannot write the dashboard to {out}: {exc.strerror or exc}",
                          hint="pass a writable folder with --out") from None

@@ -10,10 +10,11 @@ message this module produces.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -23,7 +24,6 @@ from pepr_gate import __version__
 from pepr_gate.errors import PeprError
 
 RETRY_BUDGET_S = 60.0
-_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class GitHubError(PeprError):
@@ -188,10 +188,9 @@ class GitHubClient:
 
     # -- transport -------------------------------------------------------------------
     def _next_link(self, response: httpx.Response) -> str | None:
-        match = _LINK_NEXT.search(response.headers.get("link", ""))
-        if not match:
+        url = response.links.get("next", {}).get("url")
+        if not url:
             return None
-        url = match.group(1)
         # The token goes only to the API host it was given for.
         if _origin(url) != self._origin:
             raise GitHubError(f"GitHub pagination pointed at another host: {_origin(url)}")
@@ -303,10 +302,7 @@ class GitHubClient:
             return False, None
         retry_after = response.headers.get("retry-after")
         if retry_after is not None:
-            try:
-                return True, max(0.0, float(retry_after))
-            except ValueError:
-                return True, None
+            return True, _retry_after_s(retry_after)
         if response.headers.get("x-ratelimit-remaining") == "0":
             reset = response.headers.get("x-ratelimit-reset", "")
             if reset.isdigit():
@@ -316,6 +312,20 @@ class GitHubClient:
 
     def _scrub(self, text: str) -> str:
         return redact(text, self._token)
+
+
+def _retry_after_s(value: str) -> float | None:
+    """`Retry-After` in either form RFC 9110 allows: delay seconds or an HTTP-date."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when.replace(tzinfo=when.tzinfo or timezone.utc)  # "-0000": UTC too
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _is_id(value: object) -> bool:
