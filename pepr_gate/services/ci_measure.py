@@ -78,7 +78,8 @@ def _auto(ctx: EventContext, config: Config, opts: CiOptions, store_url: str, no
     """`baseline = "auto"`: history's result stands unless the conditions differed; then
     a pull request is decided by a paired A/B against its base commit."""
     result = history.result
-    if history.outcome.error is not None or result is None or not result.conditions_differ:
+    if (history.outcome.error is not None or result is None or not result.conditions_differ
+            or result.verdict != "inconclusive"):  # history decided despite the difference
         return history
     why = f"the runner's conditions differ from the baseline window's ({result.conditions_differ})"
     if ctx.kind != "pull_request" or not ctx.base_sha:
