@@ -238,7 +238,8 @@ def test_runs_under_two_loads_history_never_fails_and_auto_switches_to_pairs(
     root = tmp_path / "repo"
     git("init", "-q", "-b", "main", str(root), cwd=tmp_path)
     (root / "train.py").write_text(TRAIN.format(accuracy=0.90))
-    (root / "pepr.toml").write_text(CONFIG)
+    # The base's config judges a PR (issue 19): baseline = "auto" is set on main.
+    (root / "pepr.toml").write_text(CONFIG.replace("[gate]\n", '[gate]\nbaseline = "auto"\n'))
     (root / ".gitignore").write_text(".pepr/\nmetrics.json\n")
     git("add", "-A", cwd=root)
     git("commit", "-q", "-m", "base", cwd=root)
@@ -275,7 +276,6 @@ def test_runs_under_two_loads_history_never_fails_and_auto_switches_to_pairs(
         assert "candidate ran at load" in comment and "baseline runs are" in comment
 
         # baseline = "auto": the same conditions check switches to pairs, which decide.
-        (root / "pepr.toml").write_text(CONFIG.replace("[gate]\n", '[gate]\nbaseline = "auto"\n'))
         (root / "train.py").write_text(TRAIN.format(accuracy=0.60))
         git("commit", "-q", "-am", "a worse model", cwd=root)
         head_sha = git("rev-parse", "HEAD", cwd=root)
