@@ -14,23 +14,23 @@ has the config file (its stages may differ, e.g. a PR that changes the training 
 from __future__ import annotations
 
 import secrets
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pepr_gate.config import Config, load_config
-from pepr_gate.errors import ConfigError, InputError, Interrupted, PeprError, StoreError
+from pepr_gate.errors import ConfigError, InputError, PeprError, StoreError
 from pepr_gate.records import CheckResult, GitInfo, Pairing, RunRecord
 from pepr_gate.services.ab_git import base_worktree, branch_of, repo_top, resolve_commit
 from pepr_gate.services.ab_result import AbRequest
 from pepr_gate.services.run import Outcome, execute
+from pepr_gate.services.stops import sigterm_interrupts
 from pepr_gate.store import Store, open_store
 
 DEFAULT_PAIRS = 4  # the fewest whose spread is measured from the pairs alone (3 dof)
 SIDES = ("base", "head")
+STOPPED = "paired A/B stopped by SIGTERM; the temporary worktree is removed"
 
 
 @dataclass
@@ -76,7 +76,7 @@ def run_ab(config: Config, req: AbRequest, announce: Callable[[str], None] = pri
     store = None if req.no_store else open_store(req.store_url or config.store.url,
                                                  root=Path(config.root))
     try:
-        with _sigterm_interrupts(), base_worktree(top, base_sha) as base_top:
+        with sigterm_interrupts(STOPPED), base_worktree(top, base_sha) as base_top:
             sides = {"base": side_config(config, top, base_top, announce), "head": config}
             session = secrets.token_hex(4)
             runs_dir = Path(config.root) / ".pepr" / "runs"
@@ -171,20 +171,3 @@ def side_config(config: Config, top: Path, base_top: Path,
             announce(f"the base commit's {name} cannot be read ({exc.message}); the base "
                      "runs the head's [run] stages instead")
     return config.model_copy(update=update)
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C, so the worktree is removed."""
-    def _raise(signum: int, _frame: object) -> None:
-        raise Interrupted("paired A/B stopped by SIGTERM; the temporary worktree is removed")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

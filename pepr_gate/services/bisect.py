@@ -39,9 +39,12 @@ from pepr_gate.services.ab import _one as run_one
 from pepr_gate.services.ab import _store as store_one
 from pepr_gate.services.ab_result import paired_result
 from pepr_gate.services.run import Outcome
+from pepr_gate.services.stops import sigterm_interrupts
 from pepr_gate.store import Store, open_store
 from pepr_gate.store.gitcmd import git
 
+STOPPED = ("bisect stopped by SIGTERM; the repository is restored (no bisect state, no "
+           "worktree left)")
 BRANCH = "pepr-bisect"  # the stored runs' branch: never a gate baseline of a real branch
 VERDICT_TO_TERM = {"fail": "bad", "pass": "good"}
 
@@ -125,7 +128,7 @@ def run_bisect(config: Config, req: BisectRequest,
     with ExitStack() as stack:
         if store is not None:
             stack.callback(store.close)
-        stack.enter_context(_sigterm_interrupts())
+        stack.enter_context(sigterm_interrupts(STOPPED))
         stack.enter_context(_bisect_session(top, done))
         good_top = stack.enter_context(base_worktree(top, done.good_sha))
         good_config = side_config(config, top, good_top)
@@ -249,20 +252,3 @@ def _signals_deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    def _raise(signum: int, _frame: object) -> None:
-        raise Interrupted("bisect stopped by SIGTERM; the repository is restored "
-                          "(no bisect state, no worktree left)", signum=signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

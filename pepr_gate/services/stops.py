@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,3 +52,22 @@ def report_leftovers(stage: str, leftovers: Sequence[Leftover]) -> list[str]:
             f"stopped: {shown}{more}")
     print(f"pepr-gate: {note}", file=sys.stderr)
     return [note]
+
+
+@contextmanager
+def sigterm_interrupts(message: str) -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C while the block runs, raising
+    `Interrupted(message)`, so what the block set up (worktrees, bisect state) is removed
+    by its own clean-up. Outside the main thread it changes nothing."""
+    def _raise(signum: int, _frame: object) -> None:
+        raise Interrupted(message, signum=signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
