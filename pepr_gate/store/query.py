@@ -7,11 +7,13 @@ Both readers run `runs_query`'s SQL: the SQLite store through the stdlib `sqlite
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pepr_gate.records import RunRecord
 from pepr_gate.store.codec import decode_record
+from pepr_gate.store.summary import FIELDS, JSON_PATHS, RunSummary, from_text, from_values
 
 RUNS_TABLE = "pepr_runs"
 META_TABLE = "pepr_meta"
@@ -60,3 +62,57 @@ def collect_runs(fetch: FetchPage, limit: int | None, where: str) -> list[RunRec
         offset += len(rows)
         if want is None or not rows or len(out) >= (limit or 0):
             return out
+
+
+# The dashboard's read (summary.py): each run's drawn fields as one JSON array, extracted
+# by the database itself so the record's text never travels. A database that cannot read
+# a row as JSON fails the whole query; then every row's text is read and parsed here.
+SUMMARY_SQLITE = (f"SELECT id, json_extract(record, {', '.join(map(repr, JSON_PATHS))}) "
+                  f"FROM {RUNS_TABLE}")
+SUMMARY_POSTGRES = (
+    "SELECT id, jsonb_build_array("
+    + ", ".join("j #> '{" + ",".join(path) + "}'" for path in FIELDS)
+    + f") FROM (SELECT id, CAST(record AS jsonb) AS j FROM {RUNS_TABLE}) AS r")
+TEXTS_QUERY = f"SELECT id, record FROM {RUNS_TABLE}"
+IDS_PER_QUERY = 500
+
+# (id, values) rows of a summary query: values a JSON array, as text or already decoded.
+FastRows = Callable[[], Iterable[tuple[str, Any]]]
+# (id, record text) rows: of the given ids, or of every run for None.
+TextRows = Callable[[Sequence[str] | None], Iterable[tuple[str, Any]]]
+
+
+def texts_query(ids: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """(id, record) of the given ids (at most IDS_PER_QUERY), or of every run."""
+    if ids is None:
+        return TEXTS_QUERY, {}
+    names = [f"i{n}" for n in range(len(ids))]
+    where = ", ".join(f":{name}" for name in names)
+    return f"{TEXTS_QUERY} WHERE id IN ({where})", dict(zip(names, ids, strict=True))
+
+
+def collect_summaries(fast: FastRows, texts: TextRows, where: str,
+                      unreadable: tuple[type[BaseException], ...]) -> list[RunSummary]:
+    """Every run's summary: from the extracted fields, or from its text when they are
+    not plainly sound (or the query failed on a row that is not JSON at all)."""
+    found: list[RunSummary] = []
+    redo: list[str] | None = []
+    try:
+        for run_id, values in fast():
+            decoded = json.loads(values) if isinstance(values, (str, bytes)) else values
+            summary = (from_values(decoded) if isinstance(decoded, list)
+                       and len(decoded) == len(FIELDS) else None)
+            if summary is None:
+                redo.append(run_id)
+            else:
+                found.append(summary)
+    except unreadable:
+        found, redo = [], None
+    chunks = [None] if redo is None else [
+        redo[i:i + IDS_PER_QUERY] for i in range(0, len(redo), IDS_PER_QUERY)]
+    for chunk in chunks:
+        for run_id, text in texts(chunk):
+            summary = from_text(text, f"run {run_id!r} in {where}")
+            if summary is not None:
+                found.append(summary)
+    return found
