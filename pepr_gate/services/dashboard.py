@@ -33,6 +33,7 @@ class DashboardOptions:
     title: str | None = None
     repo_url: str | None = None
     checks: list[Path] = field(default_factory=list)
+    rebuild: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, st
     repo = repo_url(config, opts.repo_url, env, root)
     verdicts = {}
     with open_store(url, root=root, must_exist=True) as store:
-        runs = store.summaries()  # the drawn fields only, no whole records
+        # The drawn fields only; --rebuild reads and validates every record in full.
+        runs: Sequence[RunSummary | RunRecord] = (
+            store.runs() if opts.rebuild else store.summaries())
         from pepr_gate.store.git import GitStore
 
         if isinstance(store, GitStore):  # the verdicts `ci` kept beside the runs

@@ -16,9 +16,10 @@ from pepr_gate.store.gitcmd import git
 MARKER = "pepr-store.json"  # the file that makes a branch a pepr-gate store
 
 
-def commit_files(cache: Path, parent: str | None, files: dict[str, bytes], *, replace: str,
-                 message: str) -> str:
-    """A commit on `parent` with `files` added and every other file under `replace` gone.
+def commit_files(cache: Path, parent: str | None, files: dict[str, bytes], *,
+                 replace: str | None, message: str) -> str:
+    """A commit on `parent` with `files` added and every other file under `replace` gone
+    (None: nothing else is removed).
 
     Without a parent (a new data branch) the store's marker file is added too.
     """
@@ -31,8 +32,9 @@ def commit_files(cache: Path, parent: str | None, files: dict[str, bytes], *, re
             old: list[str] = []
         else:
             git("read-tree", parent, cwd=cache, index=index)
-            old = git("ls-tree", "-r", "--name-only", parent, replace,
-                      cwd=cache).stdout.decode().splitlines()
+            old = [] if replace is None else git(
+                "ls-tree", "-r", "--name-only", parent, replace, cwd=cache,
+            ).stdout.decode().splitlines()
         # Mode 0 removes a path from the index; the new files are added after.
         entries = [f"0 {'0' * 40}\t{path}\n" for path in old if path not in files]
         for path, data in files.items():

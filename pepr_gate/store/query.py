@@ -96,7 +96,8 @@ def collect_summaries(fast: FastRows, texts: TextRows, where: str,
     """Every run's summary: from the extracted fields, or from its text when they are
     not plainly sound (or the query failed on a row that is not JSON at all)."""
     found: list[RunSummary] = []
-    redo: list[str] | None = []
+    redo: list[str] = []
+    every = False
     try:
         for run_id, values in fast():
             decoded = json.loads(values) if isinstance(values, (str, bytes)) else values
@@ -107,8 +108,8 @@ def collect_summaries(fast: FastRows, texts: TextRows, where: str,
             else:
                 found.append(summary)
     except unreadable:
-        found, redo = [], None
-    chunks = [None] if redo is None else [
+        found, every = [], True
+    chunks: list[list[str] | None] = [None] if every else [
         redo[i:i + IDS_PER_QUERY] for i in range(0, len(redo), IDS_PER_QUERY)]
     for chunk in chunks:
         for run_id, text in texts(chunk):

@@ -142,7 +142,7 @@ def columns(site: Site) -> dict[str, Any]:
     }
 
 
-def _identity_columns(runs: list[RunSummary], branches: list[str]) -> dict[str, list[Any]]:
+def _identity_columns(runs: list[RunSummary], branches: list[str]) -> dict[str, Any]:
     index = {name: i for i, name in enumerate(branches)}
     return {
         "id": [r.id for r in runs],
@@ -154,7 +154,7 @@ def _identity_columns(runs: list[RunSummary], branches: list[str]) -> dict[str, 
     }
 
 
-def _score_columns(runs: list[RunSummary], variants: list[str]) -> dict[str, list[Any]]:
+def _score_columns(runs: list[RunSummary], variants: list[str]) -> dict[str, Any]:
     vindex = {v: i for i, v in enumerate(variants)}
     measured = _METHOD_CODE["measured"]
     # How the scored resource was obtained: energy and carbon follow the energy.
@@ -168,7 +168,7 @@ def _score_columns(runs: list[RunSummary], variants: list[str]) -> dict[str, lis
     }
 
 
-def _resource_columns(runs: list[RunSummary]) -> dict[str, list[Any]]:
+def _resource_columns(runs: list[RunSummary]) -> dict[str, Any]:
     return {
         "E": _nums(r.energy_kwh for r in runs),
         "Em": [_METHOD_CODE[r.energy_method] for r in runs],
@@ -179,7 +179,7 @@ def _resource_columns(runs: list[RunSummary]) -> dict[str, list[Any]]:
 
 
 def _verdict_columns(runs: list[RunSummary], verdicts: Mapping[str, Verdict]
-                     ) -> dict[str, list[Any]]:
+                     ) -> dict[str, Any]:
     found = [verdicts.get(r.id) for r in runs]
     return {"verdict": [v.verdict if v else None for v in found],
             "reason": [v.reason if v else None for v in found]}
