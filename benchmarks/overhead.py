@@ -137,6 +137,13 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine inflates every wall
+    time here, so each figure is printed with the load it was measured under."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="rounds per figure (default 5)")
@@ -156,8 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pepr-overhead-"))
     n = calibrate(args.job_seconds, work)
     job = BUSY.format(n=n)
-    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; load average "
-          f"{os.getloadavg()[0]:.2f}; job: busy loop of {n:,} iterations; "
+    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; {load_average()}; "
+          f"job: busy loop of {n:,} iterations; "
           f"{args.repeats} interleaved rounds; meters: {', '.join(meters)}", flush=True)
 
     def pepr_gate(meter: str, out: Path, *cmd: str) -> list[str]:
@@ -220,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok &= over_ok and ratio <= TARGET_RATIO
         print(f"[meter {m}]")
         print(f"  fixed overhead (pepr-gate run --no-store -- true minus true): "
-              f"{over:.3f} s   target <= {TARGET_OVERHEAD_S} s   {verdict(over_ok)}")
+              f"{over:.3f} s   target <= {TARGET_OVERHEAD_S} s   {verdict(over_ok)}   "
+              f"({load_average()} at the end; above the core count, wall times "
+              "stretch with it)")
         print(f"  ratio, job under pepr-gate / alone (metered window): "
               f"{ratio:.4f}   target <= {TARGET_RATIO}   {verdict(ratio <= TARGET_RATIO)}")
         print(f"  ratio, whole pepr-gate process / job alone: {whole:.4f} "
