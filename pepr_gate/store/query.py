@@ -8,7 +8,8 @@ Both readers run `runs_query`'s SQL: the SQLite store through the stdlib `sqlite
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from pepr_gate.records import RunRecord
@@ -72,11 +73,11 @@ SUMMARY_SQLITE = (f"SELECT id, json_extract(record, {', '.join(map(repr, JSON_PA
 SUMMARY_POSTGRES = (
     "SELECT id, jsonb_build_array("
     + ", ".join("j #> '{" + ",".join(path) + "}'" for path in FIELDS)
-    + f") FROM (SELECT id, CAST(record AS jsonb) AS j FROM {RUNS_TABLE}) AS r")
+    + f")::text FROM (SELECT id, CAST(record AS jsonb) AS j FROM {RUNS_TABLE}) AS r")
 TEXTS_QUERY = f"SELECT id, record FROM {RUNS_TABLE}"
 IDS_PER_QUERY = 500
 
-# (id, values) rows of a summary query: values a JSON array, as text or already decoded.
+# (id, values) rows of a summary query: values a JSON array's text (NULL: not extracted).
 FastRows = Callable[[], Iterable[tuple[str, Any]]]
 # (id, record text) rows: of the given ids, or of every run for None.
 TextRows = Callable[[Sequence[str] | None], Iterable[tuple[str, Any]]]
@@ -91,6 +92,27 @@ def texts_query(ids: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
     return f"{TEXTS_QUERY} WHERE id IN ({where})", dict(zip(names, ids, strict=True))
 
 
+def _decoded(rows: Iterable[tuple[str, Any]], size: int = 2000
+             ) -> Iterator[tuple[str, Any]]:
+    """(id, decoded values) for (id, JSON array text) rows: a chunk of rows is parsed in one
+    `json.loads` call, which costs far less than a call per row."""
+    rows = iter(rows)
+    while batch := list(islice(rows, size)):
+        texts = [t if isinstance(t, str) else "null" for _, t in batch]
+        try:
+            values = json.loads("[" + ",".join(texts) + "]")
+        except (ValueError, RecursionError):
+            values = [_loads(t) for t in texts]
+        yield from zip((run_id for run_id, _ in batch), values, strict=True)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def collect_summaries(fast: FastRows, texts: TextRows, where: str,
                       unreadable: tuple[type[BaseException], ...]) -> list[RunSummary]:
     """Every run's summary: from the extracted fields, or from its text when they are
@@ -98,11 +120,11 @@ def collect_summaries(fast: FastRows, texts: TextRows, where: str,
     found: list[RunSummary] = []
     redo: list[str] = []
     every = False
+    size = len(FIELDS)
     try:
-        for run_id, values in fast():
-            decoded = json.loads(values) if isinstance(values, (str, bytes)) else values
-            summary = (from_values(decoded) if isinstance(decoded, list)
-                       and len(decoded) == len(FIELDS) else None)
+        for run_id, values in _decoded(fast()):
+            summary = (from_values(values) if values.__class__ is list
+                       and len(values) == size else None)
             if summary is None:
                 redo.append(run_id)
             else:

@@ -92,19 +92,37 @@ def _name(value: object, limit: int) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit and not _CONTROL.search(value)
 
 
-def _numbers(values: Sequence[Any], his: Sequence[float | None]) -> bool:
-    """Each None, or a finite number >= 0 (and <= its `hi`)."""
-    for value, hi in zip(values, his, strict=True):
-        if value is None:
-            continue
-        if value.__class__ not in (int, float) or not 0 <= value <= (hi or math.inf):
-            return False  # NaN fails the comparison too; inf is refused below
-        if value == math.inf:
-            return False
-    return True
+_NUMBER_TYPES = frozenset((int, float, type(None)))
+_INF = math.inf
 
 
-_HIS = (1.0, 1.0, 1.0, None, None, None, None)
+def _numbers(p: Any, r: Any, q: Any, e: Any, c: Any, d: Any, m: Any) -> bool:
+    """P, R and PePR None or within 0..1; energy, carbon and memory None or finite and not
+    negative; the duration finite and not negative (NaN fails every comparison)."""
+    if not _NUMBER_TYPES.issuperset(map(type, (p, r, q, e, c, d, m))):
+        return False  # a string, a bool, a list: the full parse says what is wrong
+    return ((p is None or 0 <= p <= 1) and (r is None or 0 <= r <= 1)
+            and (q is None or 0 <= q <= 1) and (e is None or 0 <= e < _INF)
+            and (c is None or 0 <= c < _INF) and d is not None and 0 <= d < _INF
+            and (m is None or 0 <= m < _INF))
+
+
+def _words(schema: Any, run_id: Any, status: Any, failure: Any, branch: Any, sha: Any,
+           pname: Any, method: Any) -> bool:
+    """The schema name, a printable id and branch, known status and method words, text
+    where text is drawn."""
+    return (schema == RUN_SCHEMA and _name(run_id, 1 << 30) and status in _STATUSES
+            and method in _METHODS and isinstance(pname, str)
+            and (failure is None or isinstance(failure, str))
+            and (sha is None or isinstance(sha, str))
+            and (branch is None or _name(branch, MAX_BRANCH)))
+
+
+def _score(variant: Any, resource: Any, r_value: Any, pepr: Any) -> bool:
+    """No score at all, or a named variant of a known resource."""
+    if variant is None:
+        return resource is None and r_value is None and pepr is None
+    return isinstance(variant, str) and resource in _RESOURCES
 
 
 def from_values(values: Sequence[Any]) -> RunSummary | None:
@@ -112,18 +130,9 @@ def from_values(values: Sequence[Any]) -> RunSummary | None:
     (the caller then parses the whole record)."""
     (schema, run_id, created, status, failure, branch, sha, pname, pvalue,
      variant, resource, r_value, pepr, energy, method, carbon, duration, memory) = values
-    if (schema != RUN_SCHEMA or not _name(run_id, 1 << 30) or status not in _STATUSES
-            or method not in _METHODS or not isinstance(pname, str)
-            or not (failure is None or isinstance(failure, str))
-            or not (sha is None or isinstance(sha, str))
-            or not (branch is None or _name(branch, MAX_BRANCH))
-            or duration is None
-            or not _numbers((pvalue, r_value, pepr, energy, carbon, duration, memory), _HIS)):
-        return None
-    if variant is None:
-        if resource is not None or r_value is not None or pepr is not None:
-            return None
-    elif not isinstance(variant, str) or resource not in _RESOURCES:
+    if not (_words(schema, run_id, status, failure, branch, sha, pname, method)
+            and _score(variant, resource, r_value, pepr)
+            and _numbers(pvalue, r_value, pepr, energy, carbon, duration, memory)):
         return None
     micros = _micros(created)
     if micros is None:
