@@ -14,6 +14,7 @@ Targets (issue 23): 100,000 runs in <= 2 s and <= 250 MB on every store.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import statistics
@@ -38,21 +39,32 @@ def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
+# Runs the command and prints its own wall time, peak RSS and CPU time. A child forked
+# from this process would report this process's (large) RSS as its peak: Linux carries the
+# high-water mark over fork and exec. Forked from this small launcher instead, it cannot.
+LAUNCHER = """\
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+print(f"BENCH {wall} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}", file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed(argv: list[str], cwd: Path, env: dict[str, str]
           ) -> tuple[float, float, int, float]:
     """(wall s, peak RSS MB, exit code, CPU s) of one CLI run. The CPU time (user + system,
-    the child's own) shows the cost when other work on the machine stretches wall time."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        sys.stderr.write(err.decode(errors="replace"))
-    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
+    the command's own) shows its cost when other work on the machine stretches wall time."""
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=False)
+    lines = proc.stderr.splitlines()
+    if proc.returncode not in (0, 1) or not lines or not lines[-1].startswith("BENCH "):
+        sys.stderr.write(proc.stderr)
+        return math.inf, math.inf, proc.returncode or 4, math.inf
+    wall, rss, cpu = (float(x) for x in lines[-1].split()[1:])
+    return wall, rss / 1024, proc.returncode, cpu
 
 
 class GitBranch:
