@@ -4,6 +4,7 @@ Layout of the data branch:
 
     pepr-store.json                          {"schema_version": 1}
     runs/<branch>/<created>-<id>.json        one run record per file
+    summaries/<branch>.jsonl                 what the dashboard draws (gitsummary.py)
     site/                                    the dashboard, when `ci` publishes one
 
 All git work happens in a private bare repository under `.pepr/git-store/`, built with
@@ -331,7 +332,7 @@ class GitStore(Store):
             made = build([*stored, *records], self._reader(parent, folder))
             files.update(updated(self._cache, parent, [
                 (path, files[path], r) for path, r in zip(map(run_path, records), records,
-                                                          strict=True)], self._label))
+                                                          strict=True)], self._label, found))
             files.update({f"{folder}/{name}": data for name, data in made.items()})
             return commit_files(self._cache, parent, files, replace=f"{folder}/",
                                 message=self._message(records, folder))

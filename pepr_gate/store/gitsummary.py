@@ -139,15 +139,21 @@ def all_entries(cache: Path, tip: str, label: str, *, rebuild: bool = False
 
 
 def updated(cache: Path, parent: str | None, new: Iterable[tuple[str, bytes, RunRecord]],
-            label: str) -> dict[str, bytes]:
-    """The summary files to commit with `new` (path, file bytes, record) runs."""
+            label: str, known: dict[str, Entries] | None = None) -> dict[str, bytes]:
+    """The summary files to commit with `new` (path, file bytes, record) runs; `known`:
+    `all_entries` at `parent`, when the caller has read it already."""
     added: dict[str, Entries] = {}
     for path, data, record in new:
         added.setdefault(folder_of(path), {})[path] = (blob_id(data), of_record(record))
     out = {}
     for folder, fresh in added.items():
-        files = {} if parent is None else listing(cache, parent, f"runs/{folder}/")
-        entries = {} if parent is None else folder_entries(cache, parent, files, folder, label)
+        if parent is None:
+            entries: Entries = {}
+        elif known is not None:
+            entries = dict(known.get(folder, {}))
+        else:
+            files = listing(cache, parent, f"runs/{folder}/")
+            entries = folder_entries(cache, parent, files, folder, label)
         entries.update(fresh)
         out[summary_path(folder)] = render(entries)
     return out
