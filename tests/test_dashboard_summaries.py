@@ -117,6 +117,7 @@ def test_sqlite_summaries_match_full_records_and_bad_rows_are_skipped_with_a_war
     assert f"run {runs[1].id!r}" in err and "not valid JSON" in err
 
 
+@pytest.mark.postgres
 def test_postgres_summaries_match_full_records(make_record: Make,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     url = os.environ.get("PEPR_TEST_POSTGRES_URL")
@@ -238,3 +239,16 @@ def test_ci_site_from_summaries_equals_a_full_rebuild(checkout: Path, make_recor
     rebuilt = (full / "data" / "runs.js").read_text()
     stamp = re.compile(r'"generated_at":"[^"]*"')
     assert stamp.sub("", committed + "\n") == stamp.sub("", rebuilt)
+
+
+def test_a_damaged_summary_line_is_dropped_and_the_rest_kept(make_record: Make) -> None:
+    from pepr_gate.store.gitsummary import blob_id, parse
+
+    runs = varied(make_record)
+    entries = {f"runs/x/{r.id}.json": (blob_id(r.id.encode()), of_record(r)) for r in runs}
+    text = render(entries)
+    assert parse(text) == entries
+    header, first, *rest = text.splitlines(keepends=True)
+    damaged = b"".join([header, first, b'["runs/x/bad.json", "0", 1]]\n', b"{\n", *rest])
+    assert parse(damaged) == entries
+    assert parse(text.replace(b"summary/1", b"summary/2")) == {}  # another schema: ignored

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from pepr_gate.records import RunRecord
 from pepr_gate.store.gitcmd import git
@@ -61,18 +62,31 @@ def parse(raw: bytes | None) -> Entries:
     if not raw or not raw.startswith(HEADER):
         return {}
     found: Entries = {}
-    for line in raw[len(HEADER):].splitlines():
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if not isinstance(row, list) or len(row) != len(FIELDS) + 2:
-            continue
-        path, blob = row[0], row[1]
-        summary = from_values(row[2:])
-        if isinstance(path, str) and isinstance(blob, str) and summary is not None:
-            found[path] = (blob, summary)
+    lines = raw[len(HEADER):].splitlines()
+    size = len(FIELDS) + 2
+    for start in range(0, len(lines), BATCH):
+        for row in _rows(lines[start:start + BATCH]):
+            if row.__class__ is not list or len(row) != size:
+                continue
+            path, blob = row[0], row[1]
+            summary = from_values(row[2:])
+            if isinstance(path, str) and isinstance(blob, str) and summary is not None:
+                found[path] = (blob, summary)
     return found
+
+
+def _rows(lines: list[bytes]) -> list[Any]:
+    """Many lines in one `json.loads` call; line by line when one of them is damaged."""
+    try:
+        return list(json.loads(b"[" + b",".join(lines) + b"]"))
+    except (ValueError, RecursionError):
+        rows = []
+        for line in lines:
+            try:
+                rows.append(json.loads(line))
+            except (ValueError, RecursionError):
+                continue
+        return rows
 
 
 def _batch(cache: Path, objects: list[str]) -> list[bytes | None]:
