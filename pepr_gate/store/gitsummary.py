@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,9 @@ def parse(raw: bytes | None) -> Entries:
     if not raw or not raw.startswith(HEADER):
         return {}
     found: Entries = {}
-    lines = raw[len(HEADER):].splitlines()
     size = len(FIELDS) + 2
-    for start in range(0, len(lines), BATCH):
-        for row in _rows(lines[start:start + BATCH]):
+    for lines in _chunks(raw, len(HEADER)):
+        for row in _rows(lines):
             if row.__class__ is not list or len(row) != size:
                 continue
             path, blob = row[0], row[1]
@@ -73,6 +72,19 @@ def parse(raw: bytes | None) -> Entries:
             if isinstance(path, str) and isinstance(blob, str) and summary is not None:
                 found[path] = (blob, summary)
     return found
+
+
+def _chunks(raw: bytes, pos: int) -> Iterator[list[bytes]]:
+    """The lines of `raw` from `pos`, BATCH at a time (never all of them split at once)."""
+    while pos < len(raw):
+        end = pos
+        for _ in range(BATCH):
+            end = raw.find(b"\n", end) + 1
+            if end == 0:
+                end = len(raw)
+                break
+        yield raw[pos:end].splitlines()
+        pos = end
 
 
 def _rows(lines: list[bytes]) -> list[Any]:
@@ -142,14 +154,21 @@ def folder_entries(cache: Path, tip: str, files: dict[str, str], folder: str, la
     return entries
 
 
+def folders(cache: Path, tip: str) -> list[str]:
+    """The branch folders under runs/ at `tip`."""
+    listed = git("ls-tree", "-d", "--name-only", tip, "runs/", cwd=cache).stdout.decode()
+    return [name.split("/", 1)[1] for name in listed.splitlines() if "/" in name]
+
+
 def all_entries(cache: Path, tip: str, label: str, *, rebuild: bool = False
                 ) -> dict[str, Entries]:
-    """Every branch folder's summary at `tip`, read one folder at a time."""
-    by_folder: dict[str, dict[str, str]] = {}
-    for path, blob in listing(cache, tip).items():
-        by_folder.setdefault(folder_of(path), {})[path] = blob
-    return {folder: folder_entries(cache, tip, files, folder, label, rebuild=rebuild)
-            for folder, files in by_folder.items()}
+    """Every branch folder's summary at `tip`, listed and read one folder at a time (the
+    memory held is one folder's listing, not the whole branch's)."""
+    out = {}
+    for folder in folders(cache, tip):
+        files = listing(cache, tip, f"runs/{folder}/")
+        out[folder] = folder_entries(cache, tip, files, folder, label, rebuild=rebuild)
+    return out
 
 
 def updated(cache: Path, parent: str | None, new: Iterable[tuple[str, bytes, RunRecord]],
