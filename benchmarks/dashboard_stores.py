@@ -198,6 +198,28 @@ def measure(name: str, url: str, cwd: Path, repeat: int) -> dict[str, Any]:
             "check_cpu": statistics.median(c[3] for c in checks)}
 
 
+def ci_cost(checkout: Path, n: int) -> tuple[float, float]:
+    """(s, s): storing one run on the git branch as `ci` does without a dashboard (`append`)
+    and with `dashboard: true` (`publish`: the run, its branch's summary and site/ in one
+    commit, the site built from the summary files), in this process."""
+    from dashboard_speed import make_runs
+
+    from pepr_gate.config import Config
+    from pepr_gate.publish.dashboard.site import render_site
+    from pepr_gate.services.dashboard import make_site
+    from pepr_gate.store.git import GitStore
+
+    first, second = make_runs(2, ["main"], random.Random(n), start=n, total=n + 2)
+    store = GitStore("pepr-data", root=checkout)
+    start = time.perf_counter()
+    store.append(first)
+    plain = time.perf_counter() - start
+    start = time.perf_counter()
+    store.publish([second], folder="site", build=lambda runs, read: render_site(
+        make_site(runs, Config(), store="git:pepr-data")))
+    return plain, time.perf_counter() - start
+
+
 def run_stores(sizes: list[int], repeat: int, pg_server: str | None, tmp: Path) -> bool:
     print(f"{'store':<10} {'runs':>7} {'dashboard s':>11} {'CPU s':>6} {'first s':>8} "
           f"{'peak MB':>8} {'check s':>8} {'CPU s':>6}  load when measured")
@@ -211,6 +233,11 @@ def run_stores(sizes: list[int], repeat: int, pg_server: str | None, tmp: Path) 
                       f"{got['check_cpu']:>6.2f}  {load()}", flush=True)
                 if n >= 100_000:
                     met &= got["wall"] <= TARGET_S and got["mb"] <= TARGET_MB
+                if name == "git":
+                    plain, site = ci_cost(cwd, n)
+                    print(f"# git, {n:,} runs: storing one run {plain:.2f} s; with "
+                          f"`dashboard: true` (run + summary + site/ in one commit) "
+                          f"{site:.2f} s, {site - plain:+.2f} s  {load()}", flush=True)
     finally:
         if pg_server:
             drop_schemas(pg_server)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pepr_gate.records import RunRecord
-from pepr_gate.store.gitcmd import git
+from pepr_gate.store.gitcmd import git, git_env
 from pepr_gate.store.summary import FIELDS, RunSummary, from_text, from_values, of_record
 from pepr_gate.store.summary import values_line as _values
 
@@ -132,11 +133,47 @@ def listing(cache: Path, tip: str, prefix: str = "runs/") -> dict[str, str]:
     return found
 
 
+class Objects:
+    """One `git cat-file --batch` process for many reads, one at a time. Git keeps the
+    delta bases it unpacked, so the next summary file (packed as a delta of another, or of
+    its own older version) costs little; a process per file unpacked the chain each time."""
+
+    def __init__(self, cache: Path) -> None:
+        self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cache,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      env=git_env())
+
+    def read(self, name: str) -> bytes | None:
+        """The blob `name` (`tip:path` or an id) names, None when absent or not a blob."""
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(name.encode() + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().split()
+        if len(header) != 3:  # "<name> missing", or git went away
+            return None
+        data = proc.stdout.read(int(header[1 + 1]))
+        proc.stdout.read(1)
+        return data if header[1] == b"blob" else None
+
+    def __enter__(self) -> Objects:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        self._proc.wait()
+
+
 def folder_entries(cache: Path, tip: str, files: dict[str, str], folder: str, label: str,
-                   *, rebuild: bool = False) -> Entries:
+                   *, rebuild: bool = False, objects: Objects | None = None) -> Entries:
     """The summary of one branch folder at `tip`: the stored file's lines that still match
     their run file, plus every other run read from its record."""
-    known = {} if rebuild else parse(_batch(cache, [f"{tip}:{summary_path(folder)}"])[0])
+    name = f"{tip}:{summary_path(folder)}"
+    if rebuild:
+        known: Entries = {}
+    else:
+        known = parse(objects.read(name) if objects else _batch(cache, [name])[0])
     entries: Entries = {}
     missing = []
     for path, blob in files.items():
@@ -165,9 +202,11 @@ def all_entries(cache: Path, tip: str, label: str, *, rebuild: bool = False
     """Every branch folder's summary at `tip`, listed and read one folder at a time (the
     memory held is one folder's listing, not the whole branch's)."""
     out = {}
-    for folder in folders(cache, tip):
-        files = listing(cache, tip, f"runs/{folder}/")
-        out[folder] = folder_entries(cache, tip, files, folder, label, rebuild=rebuild)
+    with Objects(cache) as objects:
+        for folder in folders(cache, tip):
+            files = listing(cache, tip, f"runs/{folder}/")
+            out[folder] = folder_entries(cache, tip, files, folder, label, rebuild=rebuild,
+                                         objects=objects)
     return out
 
 
