@@ -160,8 +160,9 @@ class Objects:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._proc.stdin is not None
+        assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.close()
+        self._proc.stdout.close()
         self._proc.wait()
 
 
