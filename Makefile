@@ -1,6 +1,9 @@
-# The two commands of the README's quick start. Each sets itself up on a fresh machine.
+# The commands of the README's quick start. Each sets itself up on a fresh machine.
 #   make demo   runs the bundled example under the gate
 #   make test   runs the linters, the docs build and the whole test suite (what .ci/run calls)
+#   make check  the contributor's loop: lint, types and the fast tests (about a minute)
+# Test files run in parallel (pytest-xdist, whole files per worker); PYTEST_WORKERS=0
+# runs them one after another.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,8 +15,10 @@ STAMP  := $(VENV)/.installed-stamp
 # `make demo TORCH_INDEX=` skips it (e.g. for the CUDA build on a GPU machine).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_PIN   := $(shell grep '^torch==' examples/digits/requirements.txt)
+PYTEST_WORKERS ?= auto
+PYTEST := $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test check lint bench clean
 
 $(STAMP): pyproject.toml examples/digits/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +31,16 @@ $(STAMP): pyproject.toml examples/digits/requirements.txt
 demo: $(STAMP)
 	$(VENV)/bin/python examples/digits/demo.py
 
-test: $(STAMP)
+lint: $(STAMP)
 	$(VENV)/bin/ruff check pepr_gate tests benchmarks examples scripts
 	$(VENV)/bin/mypy
+
+test: lint
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # not --quiet: it hides the warnings that --strict turns into errors
-	$(VENV)/bin/pytest -q
+	$(PYTEST)
+
+check: lint
+	$(PYTEST) -m "not slow and not browser and not postgres"
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/overhead.py

@@ -84,7 +84,14 @@ def timed(argv: Sequence[str], cwd: Path) -> tuple[float, int, str]:
         text = err.read()
     if proc.returncode != 0:
         raise SystemExit(f"benchmark step failed ({proc.returncode}): {argv}\n{text}")
+    CPU_S.append(usage.ru_utime + usage.ru_stime)
     return wall, usage.ru_maxrss * 1024, text
+
+
+# The CPU time (user + system) of each process `timed` ran, in order: unlike wall time it
+# hardly grows when other work loads the machine, so the fixed overhead is also given as
+# CPU time.
+CPU_S: list[float] = []
 
 
 def import_times(stderr: str) -> dict[str, float]:
@@ -137,6 +144,13 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine inflates every wall
+    time here, so each figure is printed with the load it was measured under."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="rounds per figure (default 5)")
@@ -156,8 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pepr-overhead-"))
     n = calibrate(args.job_seconds, work)
     job = BUSY.format(n=n)
-    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; load average "
-          f"{os.getloadavg()[0]:.2f}; job: busy loop of {n:,} iterations; "
+    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; {load_average()}; "
+          f"job: busy loop of {n:,} iterations; "
           f"{args.repeats} interleaved rounds; meters: {', '.join(meters)}", flush=True)
 
     def pepr_gate(meter: str, out: Path, *cmd: str) -> list[str]:
@@ -169,11 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     py_import: list[float] = []
     pg_true: dict[str, list[float]] = {m: [] for m in meters}
     pg_rss: dict[str, list[float]] = {m: [] for m in meters}
+    pg_cpu: dict[str, list[float]] = {m: [] for m in meters}
     imports: dict[str, list[dict[str, float]]] = {m: [] for m in meters}
     for _ in range(args.repeats):
         true_wall.append(timed(["true"], work)[0])
         for m in meters:
             wall, rss, _ = timed(pepr_gate(m, work / "true.json", "true"), work)
+            pg_cpu[m].append(CPU_S[-1])
             pg_true[m].append(wall)
             pg_rss[m].append(rss)
             _, _, err = timed([PY, "-X", "importtime", "-m", "pepr_gate", "run", "--no-store",
@@ -220,7 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok &= over_ok and ratio <= TARGET_RATIO
         print(f"[meter {m}]")
         print(f"  fixed overhead (pepr-gate run --no-store -- true minus true): "
-              f"{over:.3f} s   target <= {TARGET_OVERHEAD_S} s   {verdict(over_ok)}")
+              f"{over:.3f} s   target <= {TARGET_OVERHEAD_S} s   {verdict(over_ok)}   "
+              f"({load_average()} at the end; above the core count, wall times "
+              "stretch with it)")
+        print(f"  CPU time of pepr-gate run --no-store -- true (user + system): "
+              f"{median(pg_cpu[m]):.3f} s (barely moved by load; for information)")
         print(f"  ratio, job under pepr-gate / alone (metered window): "
               f"{ratio:.4f}   target <= {TARGET_RATIO}   {verdict(ratio <= TARGET_RATIO)}")
         print(f"  ratio, whole pepr-gate process / job alone: {whole:.4f} "

@@ -343,7 +343,10 @@ def test_history_and_the_dashboard_carry_the_conditions(tmp_path: Path) -> None:
     print_history(records, "main", console)
     text = console.export_text()
     assert "load" in text and "8.1 x2.6" in text
-    cols = _condition_columns(records)
+    from pepr_gate.store.summary import of_record
+
+    cols = {k: json.loads(str(v)) for k, v in
+            _condition_columns([of_record(r) for r in records]).items()}  # the dashboard's rows
     assert cols["L"] == [8.1, None] and cols["O"] == [0.8, None] and cols["W"] == [2.6, None]
     from pepr_gate.commands.history import CSV_COLUMNS, _row
 

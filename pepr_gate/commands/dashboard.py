@@ -21,6 +21,7 @@ examples:
   pepr-gate dashboard --store git:pepr-data --out site
   pepr-gate dashboard --branch main --branch dev --limit 2000 --title "ResNet PePR"
   pepr-gate dashboard --check .pepr/ci/check.json      adds that check's verdict marker
+  pepr-gate dashboard --rebuild                        from every record read in full
 """
 
 
@@ -45,6 +46,10 @@ def register(sub: Any) -> None:
     p.add_argument("--check", dest="checks", action="append", default=[], type=Path,
                    metavar="FILE", help="a check result (`check --json`, .pepr/ci/check.json) "
                    "whose verdict to mark; repeatable")
+    p.add_argument("--rebuild", action="store_true",
+                   help="read and validate every stored record in full instead of only the "
+                   "fields the page draws (and the git store's summary files); slower, and "
+                   "the page is the same")
     p.set_defaults(func=run)
 
 
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     built = build_dashboard(
         DashboardOptions(store=args.store, out=args.out, branches=args.branches,
                          limit=args.limit, title=args.title, repo_url=args.repo_url,
-                         checks=args.checks),
+                         checks=args.checks, rebuild=args.rebuild),
         config, dict(os.environ))
     where = "no branches" if not built.branches else (
         f"{built.branches} branch(es), {built.base_branch or '—'} shown first")

@@ -7,12 +7,14 @@ the comment's drift line and the dashboard's markers all read these).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from pepr_gate.decide.changepoints import Analysis, Boundary, Change, Point, analyse
 from pepr_gate.errors import InputError
 from pepr_gate.records import VARIANTS, RunRecord
 from pepr_gate.store import Store
+from pepr_gate.store.summary import RunSummary
 
 DEFAULT_LIMIT = 1000
 METRIC_NAMES = {"pepr": "PePR", "performance": "P", "resource": "R"}
@@ -113,7 +115,30 @@ def boundary_line(boundary: Boundary) -> str:
 MARKER_SCAN = 2000  # newest runs per branch the dashboard looks for change points in
 
 
-def dashboard_markers(runs: list[RunRecord], branches: list[str]) -> list[dict[str, Any]]:
+def as_record(summary: RunSummary) -> RunRecord:
+    """A dashboard row seen as the record fields the change-point analysis reads (id, time,
+    status, series keys, repeat group, pairing, score, P, commit): the dashboard reads
+    summaries, never whole records, and the analysis needs nothing else of them."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace as NS
+
+    score = None if summary.variant is None else NS(
+        variant=summary.variant, resource=summary.resource, pepr=summary.pepr,
+        resource_value=summary.resource_value, R=summary.R)
+    view = NS(
+        id=summary.id, status="ok" if summary.ok else "failed",
+        created_at=datetime(1970, 1, 1, tzinfo=timezone.utc)
+        + timedelta(microseconds=summary.created_us),
+        repeat_group=summary.repeat_group, config_hash=summary.config_hash or "",
+        paired=None if summary.paired_session is None else NS(session=summary.paired_session),
+        hardware=NS(fingerprint=summary.fingerprint or ""), score=score,
+        performance=NS(value=summary.performance, name=summary.performance_name),
+        git=NS(sha=summary.sha, branch=summary.branch), branch=summary.branch)
+    return cast(RunRecord, view)
+
+
+def dashboard_markers(runs: Sequence[RunSummary | RunRecord], branches: list[str]
+                      ) -> list[dict[str, Any]]:
     """One marker per run that starts a change point or a boundary, per branch: `i` is the
     run's position in `runs` (the dashboard's columns), `b` its branch's in `branches`."""
     from pepr_gate.publish.dashboard.data import NO_BRANCH
@@ -121,7 +146,8 @@ def dashboard_markers(runs: list[RunRecord], branches: list[str]) -> list[dict[s
     position = {r.id: k for k, r in enumerate(runs)}
     by_branch: dict[str, list[RunRecord]] = {}
     for run in runs:
-        by_branch.setdefault(run.branch or NO_BRANCH, []).append(run)
+        seen = as_record(run) if isinstance(run, RunSummary) else run
+        by_branch.setdefault(run.branch or NO_BRANCH, []).append(seen)
     out: list[dict[str, Any]] = []
     for b, name in enumerate(branches):
         mine = by_branch.get(name, [])[-MARKER_SCAN:]
@@ -130,16 +156,16 @@ def dashboard_markers(runs: list[RunRecord], branches: list[str]) -> list[dict[s
         analysis = analyse(mine)
         found: dict[str, dict[str, Any]] = {}
         for change in analysis.changes:
-            run = change.after.first
-            marker = found.setdefault(run.id, {"i": position[run.id], "b": b, "kind": "change",
+            first = change.after.first
+            marker = found.setdefault(first.id, {"i": position[first.id], "b": b, "kind": "change",
                                                "steps": [], "changed": []})
             resource = change.before.first.score.resource if change.before.first.score else ""
             label = resource if change.metric == "resource" else METRIC_NAMES[change.metric]
             marker["steps"].append({"metric": label, "step": round(change.step, 6),
                                     "confidence": round(change.confidence, 6)})
         for boundary in analysis.boundaries:
-            run = boundary.after.first
-            found.setdefault(run.id, {"i": position[run.id], "b": b, "kind": "boundary",
+            first = boundary.after.first
+            found.setdefault(first.id, {"i": position[first.id], "b": b, "kind": "boundary",
                                       "steps": [], "changed": boundary.changed})
         out += sorted(found.values(), key=lambda m: m["i"])
     return out

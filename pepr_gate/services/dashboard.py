@@ -8,7 +8,7 @@ or the path `ci` hands to `actions/upload-pages-artifact`) and the git data bran
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.dashboard.data import Site, Verdict
     from pepr_gate.records import CheckResult, RunRecord
+    from pepr_gate.store.summary import RunSummary
 
 DEFAULT_OUT = Path(".pepr") / "dashboard"
 
@@ -32,6 +33,7 @@ class DashboardOptions:
     title: str | None = None
     repo_url: str | None = None
     checks: list[Path] = field(default_factory=list)
+    rebuild: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def repo_url(config: Config, given: str | None, env: Mapping[str, str], root: Pa
 
 
 def make_site(
-    runs: Iterable[RunRecord],
+    runs: Iterable[RunSummary | RunRecord],
     config: Config,
     *,
     store: str,
@@ -116,7 +118,9 @@ def build_dashboard(opts: DashboardOptions, config: Config, env: Mapping[str, st
     repo = repo_url(config, opts.repo_url, env, root)
     verdicts = {}
     with open_store(url, root=root, must_exist=True) as store:
-        runs = store.runs()
+        # The drawn fields only; --rebuild reads and validates every record in full.
+        runs: Sequence[RunSummary | RunRecord] = (
+            store.runs() if opts.rebuild else store.summaries())
         from pepr_gate.store.git import GitStore
 
         if isinstance(store, GitStore):  # the verdicts `ci` kept beside the runs
@@ -171,7 +175,8 @@ def publish_ci(
     new = verdicts_of(result) if result is not None else {}
     built: dict[str, bytes] = {}
 
-    def build(runs: list[RunRecord], read: Callable[[str], bytes | None]) -> dict[str, bytes]:
+    def build(runs: Sequence[RunSummary | RunRecord],
+              read: Callable[[str], bytes | None]) -> dict[str, bytes]:
         verdicts = load_verdicts(read(VERDICTS_FILE), VERDICTS_FILE)
         verdicts.update(new)
         site = make_site(runs, config, store=store_url, repo=repo, verdicts=verdicts)
@@ -192,7 +197,7 @@ def publish_ci(
                 old = (path / name) if path is not None else None
                 return old.read_bytes() if old is not None and old.is_file() else None
 
-            build(store.runs(), read_old)
+            build(store.summaries(), read_old)
     if path is not None:
         try:
             write_site(built, path)

@@ -5,8 +5,12 @@ import it without importing the package that imports them."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 from pepr_gate.records import RunRecord
+
+if TYPE_CHECKING:
+    from pepr_gate.store.summary import RunSummary
 
 
 class Store(ABC):
@@ -27,6 +31,13 @@ class Store(ABC):
         config_hash: str | None = None,
     ) -> list[RunRecord]:
         """Runs matching the filters, newest first (by created_at)."""
+
+    def summaries(self) -> list[RunSummary]:
+        """Every run as the dashboard draws it (store/summary.py), in no set order; each
+        store reads just those fields instead of validating whole records."""
+        from pepr_gate.store.summary import of_record
+
+        return [of_record(r) for r in self.runs()]
 
     def check_writable(self) -> None:  # noqa: B027 - most stores find problems at open
         """Raise StoreError now if a record could not be stored later (run before a job)."""

@@ -4,6 +4,7 @@ Layout of the data branch:
 
     pepr-store.json                          {"schema_version": 1}
     runs/<branch>/<created>-<id>.json        one run record per file
+    summaries/<branch>.jsonl                 what the dashboard draws (gitsummary.py)
     site/                                    the dashboard, when `ci` publishes one
 
 All git work happens in a private bare repository under `.pepr/git-store/`, built with
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -36,7 +36,7 @@ from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.redact import redact_url
 from pepr_gate.store.base import Store
-from pepr_gate.store.codec import SCHEMA_VERSION, DuplicateRun, check_version, decode_record
+from pepr_gate.store.codec import DuplicateRun, check_version, decode_record
 from pepr_gate.store.gitcmd import (
     STALE_KEYS,
     ConfigPairs,
@@ -46,7 +46,9 @@ from pepr_gate.store.gitcmd import (
     refused_for_good,
     remote_auth,
 )
+from pepr_gate.store.gitsummary import all_entries, updated
 from pepr_gate.store.gittree import MARKER, commit_files, read_blobs, record_names
+from pepr_gate.store.summary import RunSummary
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -55,7 +57,8 @@ TRIES = 6
 BACKOFF_S = 0.25
 # Builds a folder's files from every run at the tip (new ones included) and a reader of
 # the tip's files (path -> bytes, None when absent): see GitStore.publish.
-FolderBuilder = Callable[[list[RunRecord], Callable[[str], "bytes | None"]], dict[str, bytes]]
+FolderBuilder = Callable[[list["RunSummary | RunRecord"], Callable[[str], "bytes | None"]],
+                         dict[str, bytes]]
 
 
 class _Unreachable(StoreError):
@@ -232,7 +235,10 @@ class GitStore(Store):
 
         def commit(parent: str | None) -> str:
             self._new_runs(parent, [record])  # refuses an id that is already stored
-            return self._commit(parent, path, data, record)
+            files = {path: data, **updated(self._cache, parent, [(path, data, record)],
+                                           self._label)}
+            message = f"pepr-gate: run {record.id} on {record.branch or '(no branch)'}"
+            return commit_files(self._cache, parent, files, replace=None, message=message)
 
         with self._session():
             last = self._push_until(commit)
@@ -284,29 +290,6 @@ class GitStore(Store):
         suffix = f"-{safe_name(run_id)}.json"
         return any(name.endswith(suffix) for name in listed.stdout.decode().splitlines())
 
-    def _commit(self, parent: str | None, path: str, data: bytes, record: RunRecord) -> str:
-        index = self._cache / f"pepr-index-{os.getpid()}"
-        try:
-            blob = git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=data)
-            if parent is None:
-                marker = json.dumps({"schema_version": SCHEMA_VERSION}).encode() + b"\n"
-                marker_blob = git("hash-object", "-w", "--stdin", cwd=self._cache, stdin=marker)
-                git("read-tree", "--empty", cwd=self._cache, index=index)
-                git("update-index", "--add", "--cacheinfo",
-                     f"100644,{marker_blob.stdout.decode().strip()},{MARKER}",
-                     cwd=self._cache, index=index)
-            else:
-                git("read-tree", parent, cwd=self._cache, index=index)
-            git("update-index", "--add", "--cacheinfo",
-                 f"100644,{blob.stdout.decode().strip()},{path}", cwd=self._cache, index=index)
-            tree = git("write-tree", cwd=self._cache, index=index).stdout.decode().strip()
-        finally:
-            index.unlink(missing_ok=True)
-        parents = ["-p", parent] if parent else []
-        message = f"pepr-gate: run {record.id} on {record.branch or '(no branch)'}"
-        made = git("commit-tree", tree, *parents, "-m", message, cwd=self._cache)
-        return made.stdout.decode().strip()
-
     def _keep_locally(self, record: RunRecord) -> Path:
         path = self._root / ".pepr" / "runs" / f"{safe_name(record.id)}.json"
         if not path.exists():
@@ -349,6 +332,20 @@ class GitStore(Store):
     def _record_names(self, tip: str, prefix: str) -> list[str]:
         return record_names(self._cache, tip, prefix, self.branch)
 
+    def summaries(self, *, rebuild: bool = False) -> list[RunSummary]:
+        """The drawn fields of every run, from the per-branch summary files
+        (store/gitsummary.py); `rebuild` reads every record instead."""
+        with self._session():
+            tip = self._fetch()
+            if tip is None:
+                return []
+            found = all_entries(self._cache, tip, self._label, rebuild=rebuild)
+        return [summary for entries in found.values() for _, summary in entries.values()]
+
+    @property
+    def _label(self) -> str:
+        return f"branch {self.branch!r}"
+
     def _read(self, tip: str, names: list[str]) -> list[tuple[str, bytes]]:
         return read_blobs(self._cache, tip, names)
 
@@ -363,8 +360,12 @@ class GitStore(Store):
 
         def commit(parent: str | None) -> str:
             files = self._new_runs(parent, records)
-            stored = self._all_runs(parent) if parent is not None else []
-            made = build(stored + records, self._reader(parent, folder))
+            found = {} if parent is None else all_entries(self._cache, parent, self._label)
+            stored = [s for entries in found.values() for _, s in entries.values()]
+            made = build([*stored, *records], self._reader(parent, folder))
+            files.update(updated(self._cache, parent, [
+                (path, files[path], r) for path, r in zip(map(run_path, records), records,
+                                                          strict=True)], self._label, found))
             files.update({f"{folder}/{name}": data for name, data in made.items()})
             # Other files in the folder (a CNAME for GitHub Pages, a 404 page) are kept.
             return commit_files(self._cache, parent, files, message=self._message(records, folder))
@@ -403,16 +404,6 @@ class GitStore(Store):
     def _message(records: list[RunRecord], folder: str) -> str:
         runs = ", ".join(f"{r.id} on {r.branch or '(no branch)'}" for r in records)
         return f"pepr-gate: run {runs}; {folder}/ rebuilt" if runs else f"pepr-gate: {folder}/"
-
-    def _all_runs(self, tip: str) -> list[RunRecord]:
-        names = self._record_names(tip, "runs/")
-        out = []
-        for start in range(0, len(names), 2000):
-            for name, blob in self._read(tip, names[start:start + 2000]):
-                record = decode_record(blob, f"file {name} on branch {self.branch!r}")
-                if record is not None:
-                    out.append(record)
-        return out
 
     def _reader(self, tip: str | None, folder: str) -> Callable[[str], bytes | None]:
         def read(name: str) -> bytes | None:

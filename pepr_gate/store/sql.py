@@ -26,14 +26,20 @@ from pepr_gate.store.query import (
     FILTER_COLUMNS,
     META_TABLE,
     RUNS_TABLE,
+    SUMMARY_POSTGRES,
+    SUMMARY_SQLITE,
     VERSION_KEY,
     collect_runs,
+    collect_summaries,
     runs_query,
+    texts_query,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
+
+    from pepr_gate.store.summary import RunSummary
 
 # Any constant works; it only has to be the same for every pepr-gate that creates tables.
 PG_SCHEMA_LOCK = 0x70657072_67617465 & 0x7FFF_FFFF_FFFF_FFFF
@@ -264,6 +270,28 @@ class SqlStore(Store):
                 return [(run_id, record) for run_id, record in conn.execute(text(sql), params)]
 
             return collect_runs(fetch, limit, self._where)
+
+    def summaries(self) -> list[RunSummary]:
+        """One query for the drawn fields, streamed (a server-side cursor on PostgreSQL)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        with self._errors("read"), self._engine.connect() as conn:
+            query = SUMMARY_POSTGRES if conn.dialect.name == "postgresql" else SUMMARY_SQLITE
+            streamed = conn.execution_options(stream_results=True, yield_per=2000)
+
+            def fast() -> Iterator[tuple[str, Any]]:
+                try:
+                    yield from streamed.execute(text(query))
+                except DBAPIError:
+                    conn.rollback()  # PostgreSQL: the failed statement aborted the transaction
+                    raise
+
+            def texts(ids: Sequence[str] | None) -> Iterator[tuple[str, Any]]:
+                sql, params = texts_query(ids)
+                yield from streamed.execute(text(sql), params)
+
+            return collect_summaries(fast, texts, self._where, (DBAPIError,))
 
     def close(self) -> None:
         if self._engine_made is not None:

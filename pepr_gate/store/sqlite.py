@@ -18,11 +18,21 @@ from typing import TYPE_CHECKING, Any
 from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.store.codec import SCHEMA_VERSION, check_version
-from pepr_gate.store.query import META_TABLE, VERSION_KEY, collect_runs, runs_query
+from pepr_gate.store.query import (
+    META_TABLE,
+    SUMMARY_SQLITE,
+    VERSION_KEY,
+    collect_runs,
+    collect_summaries,
+    runs_query,
+    texts_query,
+)
 from pepr_gate.store.sql import SqlStore, parse_version
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from pepr_gate.store.summary import RunSummary
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30
@@ -137,6 +147,16 @@ class SqliteStore(SqlStore):
                 return conn.execute(*runs_query(filters, offset, want)).fetchall()
 
             return collect_runs(fetch, limit, self._where)
+
+    def summaries(self) -> list[RunSummary]:
+        """One query, rows streamed from the cursor: the drawn fields only."""
+        if self._no_tables:
+            return []
+        with self._reading("read") as conn:
+            return collect_summaries(
+                lambda: conn.execute(SUMMARY_SQLITE),
+                lambda ids: conn.execute(*texts_query(ids)),
+                self._where, (sqlite3.OperationalError,))
 
 
 def open_sqlite(url: str, base: Path, *, must_exist: bool = False) -> SqliteStore:
