@@ -131,6 +131,67 @@ def test_model_card_bad_input_exits_2(tmp_path: Path, setup: str, needle: str) -
     assert card.read_text(encoding="utf-8") == "---\nlicense: mit\n# no end\n"
 
 
+BLOCK = "co2_eq_emissions:\n  emissions: 12.3\n"
+
+
+def test_a_card_with_a_byte_order_mark_keeps_one_front_matter() -> None:
+    import yaml
+
+    merged = merge_front_matter("\ufeff---\nlicense: mit\n---\n# m\n", BLOCK)
+    assert merged == "\ufeff---\nlicense: mit\nco2_eq_emissions:\n  emissions: 12.3\n---\n# m\n"
+    meta = yaml.safe_load(merged.lstrip("\ufeff").split("---\n")[1])
+    assert meta == {"license": "mit", "co2_eq_emissions": {"emissions": 12.3}}
+
+
+@pytest.mark.parametrize("old", [
+    "co2_eq_emissions: {emissions: 5, training_type: fine-tuning}\n",
+    "co2_eq_emissions:\n  emissions: 5\n  training_type: fine-tuning\n",
+])
+def test_the_owners_training_type_stays_in_block_and_flow_style(old: str) -> None:
+    import yaml
+
+    merged = merge_front_matter(f"---\nlicense: mit\n{old}tags: [a]\n---\nbody\n", BLOCK)
+    meta = yaml.safe_load(merged.split("---\n")[1])
+    assert meta == {"license": "mit", "tags": ["a"],
+                    "co2_eq_emissions": {"emissions": 12.3, "training_type": "fine-tuning"}}
+    assert merged.endswith("---\nbody\n")
+
+
+def test_a_zero_indented_sequence_under_the_key_is_replaced_whole() -> None:
+    import yaml
+
+    merged = merge_front_matter("---\nco2_eq_emissions:\n- 1\n- 2\nlicense: mit\n---\n", BLOCK)
+    assert yaml.safe_load(merged.split("---\n")[1]) == {
+        "co2_eq_emissions": {"emissions": 12.3}, "license": "mit"}
+    assert "- 1" not in merged
+
+
+@pytest.mark.parametrize(("front", "needle"), [
+    ("- a\n- b\n", "line 2: the card's front matter is a YAML list, not a mapping"),
+    ("license: mit\ntags: [a\n", "line 4: the card's front matter is not valid YAML"),
+    ("license: mit\nco2_eq_emissions: 1\nco2_eq_emissions: {emissions: 2}\n",
+     "line 3: co2_eq_emissions cannot be replaced safely"),
+])
+def test_front_matter_that_cannot_be_edited_safely_exits_2_unchanged(
+        tmp_path: Path, front: str, needle: str) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(_gpu_record().to_json(), encoding="utf-8")
+    card = tmp_path / "README.md"
+    card.write_text(f"---\n{front}---\nbody\n", encoding="utf-8")
+    proc = pepr_gate("report", "--model-card", str(path), "--update", str(card), cwd=tmp_path)
+    assert_exit(proc, 2, f"{card}: {needle}")
+    assert card.read_text(encoding="utf-8") == f"---\n{front}---\nbody\n"
+
+
+def test_a_card_linked_into_an_unwritable_folder_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(_gpu_record().to_json(), encoding="utf-8")
+    (tmp_path / "procl.md").symlink_to("/proc/version")
+    proc = pepr_gate("report", "--model-card", str(path), "--update", "procl.md", cwd=tmp_path)
+    assert_exit(proc, 2, "procl.md (a link to /proc/version): cannot write the card")
+    assert "internal error" not in proc.stderr
+
+
 def test_history_openmetrics_gives_the_newest_ok_run_per_branch(tmp_path: Path) -> None:
     from prometheus_client.openmetrics.parser import text_string_to_metric_families
 

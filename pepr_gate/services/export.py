@@ -164,4 +164,14 @@ def update_card(path_text: str, block: str) -> None:
         merged = merge_front_matter(text, block)
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}", hint=exc.hint) from None
-    write_atomic(path, merged)
+    try:
+        write_atomic(path, merged, error=InputError, hint=_WRITE_HINT)
+    except OSError as exc:  # the temporary file beside the card's target cannot be made
+        target = path.resolve()
+        shown = f"{path} (a link to {target})" if target != path.absolute() else str(path)
+        raise InputError(f"{shown}: cannot write the card: {exc.strerror or exc}",
+                         hint=_WRITE_HINT) from None
+
+
+_WRITE_HINT = ("the card is replaced through a temporary file in its own folder, which must be "
+               "writable; or leave out --update and paste the printed block yourself")
