@@ -214,6 +214,47 @@ def test_history_openmetrics_gives_the_newest_ok_run_per_branch(tmp_path: Path) 
     assert proc.stdout.endswith("# EOF\n")
 
 
+def test_history_openmetrics_refuses_failed_runs_and_reports_skipped_values(
+        tmp_path: Path) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    huge = make_record(branch="main", performance=0.9)
+    huge = huge.model_copy(update={
+        "resources": huge.resources.model_copy(update={"energy_kwh": 1e307})})
+    url = _store(tmp_path, huge, make_record(branch="dev", status="failed"))
+    failed = pepr_gate("history", "--all-branches", "--status", "failed", "--format",
+                       "openmetrics", "--store", url, cwd=tmp_path)
+    assert_exit(failed, 2, "--status failed cannot go with --format openmetrics")
+    assert failed.stdout == ""
+    proc = pepr_gate("history", "--all-branches", "--format", "openmetrics", "--store", url,
+                     cwd=tmp_path)
+    assert_exit(proc, 0, "warning: pepr_gate_energy_joules of run "
+                f"{huge.id} (branch main) is inf, not a finite number; left out")
+    families = {f.name for f in text_string_to_metric_families(proc.stdout)}
+    assert "pepr_gate_energy_joules" not in families and "pepr_gate_performance" in families
+
+
+def test_a_built_dashboard_holds_a_parseable_openmetrics_file(tmp_path: Path) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    older = make_record(branch="main", performance=0.8)
+    main_run = make_record(branch="main", performance=0.91)
+    url = _store(tmp_path, older, main_run, make_record(branch="dev", performance=0.7))
+    out = tmp_path / "site"
+    assert_exit(pepr_gate("dashboard", "--store", url, "--out", str(out), cwd=tmp_path), 0)
+    text = (out / "data" / "openmetrics.txt").read_text(encoding="utf-8")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    perf = {s.labels["branch"]: s.value for s in families["pepr_gate_performance"].samples}
+    assert perf == {"main": pytest.approx(0.91), "dev": pytest.approx(0.7)}
+    info = {s.labels["branch"]: s.labels for s in families["pepr_gate_run_info"].samples}
+    assert info["main"]["run_id"] == main_run.id
+    # The same exposition as `history --format openmetrics` gives from the full records.
+    history = pepr_gate("history", "--all-branches", "--format", "openmetrics", "--store", url,
+                        cwd=tmp_path)
+    assert_exit(history, 0)
+    assert text == history.stdout
+
+
 def test_an_empty_store_gives_an_empty_exposition(tmp_path: Path) -> None:
     assert render([]) == "# EOF\n"
 
