@@ -8,8 +8,10 @@ were obtained (methods, scopes, coverage, hardware fingerprint, branch, commit, 
 and the run record itself is attached as a JSON artifact.
 
 The client is `mlflow`'s own (`pip install 'pepr-gate[mlflow]'`), imported only here. Its
-HTTP retries are bounded by `timeout_s`: a tracker that is down must cost a warning within
-seconds, never the CI job its default retry schedule would hold for minutes.
+HTTP retries are bounded by `timeout_s`, and the whole export by a wall-clock deadline
+(`mlflow_quiet`): a tracker that is down must cost a warning within seconds, never the CI
+job its default retry schedule would hold for minutes. A password in the tracking URI
+never reaches a message.
 """
 
 from __future__ import annotations
