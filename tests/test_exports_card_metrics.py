@@ -131,6 +131,67 @@ def test_model_card_bad_input_exits_2(tmp_path: Path, setup: str, needle: str) -
     assert card.read_text(encoding="utf-8") == "---\nlicense: mit\n# no end\n"
 
 
+BLOCK = "co2_eq_emissions:\n  emissions: 12.3\n"
+
+
+def test_a_card_with_a_byte_order_mark_keeps_one_front_matter() -> None:
+    import yaml
+
+    merged = merge_front_matter("\ufeff---\nlicense: mit\n---\n# m\n", BLOCK)
+    assert merged == "\ufeff---\nlicense: mit\nco2_eq_emissions:\n  emissions: 12.3\n---\n# m\n"
+    meta = yaml.safe_load(merged.lstrip("\ufeff").split("---\n")[1])
+    assert meta == {"license": "mit", "co2_eq_emissions": {"emissions": 12.3}}
+
+
+@pytest.mark.parametrize("old", [
+    "co2_eq_emissions: {emissions: 5, training_type: fine-tuning}\n",
+    "co2_eq_emissions:\n  emissions: 5\n  training_type: fine-tuning\n",
+])
+def test_the_owners_training_type_stays_in_block_and_flow_style(old: str) -> None:
+    import yaml
+
+    merged = merge_front_matter(f"---\nlicense: mit\n{old}tags: [a]\n---\nbody\n", BLOCK)
+    meta = yaml.safe_load(merged.split("---\n")[1])
+    assert meta == {"license": "mit", "tags": ["a"],
+                    "co2_eq_emissions": {"emissions": 12.3, "training_type": "fine-tuning"}}
+    assert merged.endswith("---\nbody\n")
+
+
+def test_a_zero_indented_sequence_under_the_key_is_replaced_whole() -> None:
+    import yaml
+
+    merged = merge_front_matter("---\nco2_eq_emissions:\n- 1\n- 2\nlicense: mit\n---\n", BLOCK)
+    assert yaml.safe_load(merged.split("---\n")[1]) == {
+        "co2_eq_emissions": {"emissions": 12.3}, "license": "mit"}
+    assert "- 1" not in merged
+
+
+@pytest.mark.parametrize(("front", "needle"), [
+    ("- a\n- b\n", "line 2: the card's front matter is a YAML list, not a mapping"),
+    ("license: mit\ntags: [a\n", "line 4: the card's front matter is not valid YAML"),
+    ("license: mit\nco2_eq_emissions: 1\nco2_eq_emissions: {emissions: 2}\n",
+     "line 3: co2_eq_emissions cannot be replaced safely"),
+])
+def test_front_matter_that_cannot_be_edited_safely_exits_2_unchanged(
+        tmp_path: Path, front: str, needle: str) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(_gpu_record().to_json(), encoding="utf-8")
+    card = tmp_path / "README.md"
+    card.write_text(f"---\n{front}---\nbody\n", encoding="utf-8")
+    proc = pepr_gate("report", "--model-card", str(path), "--update", str(card), cwd=tmp_path)
+    assert_exit(proc, 2, f"{card}: {needle}")
+    assert card.read_text(encoding="utf-8") == f"---\n{front}---\nbody\n"
+
+
+def test_a_card_linked_into_an_unwritable_folder_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(_gpu_record().to_json(), encoding="utf-8")
+    (tmp_path / "procl.md").symlink_to("/proc/version")
+    proc = pepr_gate("report", "--model-card", str(path), "--update", "procl.md", cwd=tmp_path)
+    assert_exit(proc, 2, "procl.md (a link to /proc/version): cannot write the card")
+    assert "internal error" not in proc.stderr
+
+
 def test_history_openmetrics_gives_the_newest_ok_run_per_branch(tmp_path: Path) -> None:
     from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
@@ -151,6 +212,47 @@ def test_history_openmetrics_gives_the_newest_ok_run_per_branch(tmp_path: Path) 
     info = {s.labels["branch"]: s.labels for s in families["pepr_gate_run_info"].samples}
     assert info["main"]["run_id"] == new.id
     assert proc.stdout.endswith("# EOF\n")
+
+
+def test_history_openmetrics_refuses_failed_runs_and_reports_skipped_values(
+        tmp_path: Path) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    huge = make_record(branch="main", performance=0.9)
+    huge = huge.model_copy(update={
+        "resources": huge.resources.model_copy(update={"energy_kwh": 1e307})})
+    url = _store(tmp_path, huge, make_record(branch="dev", status="failed"))
+    failed = pepr_gate("history", "--all-branches", "--status", "failed", "--format",
+                       "openmetrics", "--store", url, cwd=tmp_path)
+    assert_exit(failed, 2, "--status failed cannot go with --format openmetrics")
+    assert failed.stdout == ""
+    proc = pepr_gate("history", "--all-branches", "--format", "openmetrics", "--store", url,
+                     cwd=tmp_path)
+    assert_exit(proc, 0, "warning: pepr_gate_energy_joules of run "
+                f"{huge.id} (branch main) is inf, not a finite number; left out")
+    families = {f.name for f in text_string_to_metric_families(proc.stdout)}
+    assert "pepr_gate_energy_joules" not in families and "pepr_gate_performance" in families
+
+
+def test_a_built_dashboard_holds_a_parseable_openmetrics_file(tmp_path: Path) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    older = make_record(branch="main", performance=0.8)
+    main_run = make_record(branch="main", performance=0.91)
+    url = _store(tmp_path, older, main_run, make_record(branch="dev", performance=0.7))
+    out = tmp_path / "site"
+    assert_exit(pepr_gate("dashboard", "--store", url, "--out", str(out), cwd=tmp_path), 0)
+    text = (out / "data" / "openmetrics.txt").read_text(encoding="utf-8")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    perf = {s.labels["branch"]: s.value for s in families["pepr_gate_performance"].samples}
+    assert perf == {"main": pytest.approx(0.91), "dev": pytest.approx(0.7)}
+    info = {s.labels["branch"]: s.labels for s in families["pepr_gate_run_info"].samples}
+    assert info["main"]["run_id"] == main_run.id
+    # The same exposition as `history --format openmetrics` gives from the full records.
+    history = pepr_gate("history", "--all-branches", "--format", "openmetrics", "--store", url,
+                        cwd=tmp_path)
+    assert_exit(history, 0)
+    assert text == history.stdout
 
 
 def test_an_empty_store_gives_an_empty_exposition(tmp_path: Path) -> None:

@@ -239,3 +239,54 @@ def test_mlflow_server_on_localhost_gets_runs_and_artifacts(
     run_id = runs[0].info.run_id
     artifacts = _client(mlflow_server).list_artifacts(run_id, "pepr-gate")
     assert len(artifacts) == 1 and artifacts[0].path.endswith(".json")
+
+
+def test_a_password_in_the_tracking_uri_is_never_printed(tmp_path: Path) -> None:
+    port = _free_port()  # nothing listens there: MLflow's error quotes the URL
+    folder = _project(tmp_path, "\n[export.mlflow]\ntimeout_s = 1\n")
+    uri = f"http://user:s3cr3tpw@127.0.0.1:{port}/"
+    proc = pepr_gate("run", "--no-store", "--mlflow", cwd=folder, timeout=180,
+                     env=_env(MLFLOW_TRACKING_URI=uri))
+    assert_exit(proc, 0, "warning: the runs were not logged to MLflow at "
+                f"http://***@127.0.0.1:{port}/")
+    assert "s3cr3tpw" not in proc.stdout + proc.stderr
+    tracked = f'\n[export.mlflow]\ntracking_uri = "http://u:p%40ss%2Fw0rd@127.0.0.1:{port}"\n'
+    folder2 = _project(tmp_path / "two", tracked + "timeout_s = 1\n")
+    proc = pepr_gate("run", cwd=folder2, timeout=180, env=_env())
+    assert_exit(proc, 0, "warning: the runs were not logged")
+    for secret in ("p%40ss%2Fw0rd", "p@ss/w0rd"):
+        assert secret not in proc.stdout + proc.stderr
+
+
+def test_an_unusable_sqlite_tracker_costs_one_line_within_the_deadline(tmp_path: Path) -> None:
+    folder = _project(tmp_path, "\n[export.mlflow]\ntimeout_s = 1\n")
+    started = time.monotonic()
+    proc = pepr_gate("run", "--no-store", "--mlflow", cwd=folder, timeout=180,
+                     env=_env(MLFLOW_TRACKING_URI="sqlite:////proc/x.db"))
+    took = time.monotonic() - started
+    assert_exit(proc, 0, "warning: the runs were not logged to MLflow at sqlite:////proc/x.db")
+    # MLflow retries opening the database for minutes; the export stops at its deadline
+    # (3 x timeout_s + 15 s) and none of MLflow's, SQLAlchemy's or alembic's lines show.
+    assert took < 60, f"the export held the run for {took:.0f} s"
+    assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == [
+        ln for ln in proc.stderr.splitlines() if ln.startswith("pepr-gate: ")], proc.stderr
+    assert "SQLAlchemy" not in proc.stderr and "retried" not in proc.stderr
+    # Not stored: the warning names the record file, never "stored as usual".
+    record = next((folder / ".pepr" / "runs").glob("*.json"))
+    assert "they were not stored (--no-store); their record is in " in proc.stderr
+    assert record.name in proc.stderr and "stored as usual" not in proc.stderr
+
+
+def test_check_mlflow_tags_the_verdict_without_a_config_table(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    folder = _project(tmp_path)
+    assert_exit(pepr_gate("run", "--mlflow", cwd=folder, env=_env(MLFLOW_TRACKING_URI=uri),
+                          timeout=180), 0)
+    plain = pepr_gate("check", cwd=folder, env=_env(MLFLOW_TRACKING_URI=uri), timeout=180)
+    assert plain.returncode in (0, 1) and "tagged" not in plain.stderr  # off without --mlflow
+    check = pepr_gate("check", "--mlflow", cwd=folder, env=_env(MLFLOW_TRACKING_URI=uri),
+                      timeout=180)
+    assert check.returncode in (0, 1), check.stderr
+    assert "tagged 1 MLflow run(s)" in check.stderr
+    assert _runs(uri)[0].data.tags["pepr_gate.verdict"] in ("pass", "warn", "inconclusive",
+                                                            "fail")

@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", metavar="OUT.json", help="write the check result here")
     p.add_argument("--strict", action="store_true", default=None,
                    help="exit 1 when the verdict is inconclusive")
+    p.add_argument("--mlflow", action="store_true",
+                   help="also tag the candidate runs' MLflow runs with the verdict "
+                   "([export.mlflow], else MLFLOW_TRACKING_URI), as `run --mlflow` logged them")
     p.set_defaults(func=run)
 
 
@@ -73,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     validate_threshold(threshold)
     from_file = args.candidate not in (None, ["latest"])
     config = load_config(args.config, required=args.config is not None)
+    if args.mlflow:
+        from pepr_gate.services.export import check_export
+
+        check_export(config, flag=True)
     candidates = [load_run_record(f) for f in args.candidate] if from_file else None
     baselines = [load_run_record(f) for f in args.baseline] if args.baseline else None
     result = run_check(
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     render_terminal(result)
     from pepr_gate.services.export import export_verdict
 
-    for line in export_verdict(config, result.candidate.run_ids, result.verdict, os.environ):
+    for line in export_verdict(config, result.candidate.run_ids, result.verdict, os.environ,
+                               flag=args.mlflow):
         print(f"pepr-gate: {line}", file=sys.stderr)
     return exit_code_for(result)

@@ -89,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError("--json, --variant and --open-issues go with --changes",
                          hint="for runs as JSON use --format json")
+    if args.format == "openmetrics" and args.status == "failed":
+        from pepr_gate.errors import InputError
+
+        raise InputError("--status failed cannot go with --format openmetrics: the exposition "
+                         "holds the newest ok run of each branch, so it would be empty",
+                         hint="list failed runs with --status failed --format table (or json, "
+                         "csv); leave out --status for the exposition")
     config = load_config(args.config, required=False)
     root = Path(config.root).resolve() if config.source else Path.cwd()
     url = args.store or config.store.url

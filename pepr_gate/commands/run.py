@@ -113,7 +113,9 @@ def _export(config: Any, args: argparse.Namespace, outcome: Any, measured: Any) 
     if isinstance(outcome.error, (Interrupted, StoreError)):
         return
     verdict = measured.result.verdict if measured and measured.result else None
-    _say(export_runs(config, outcome.records, os.environ, flag=args.mlflow, verdict=verdict))
+    unstored = [str(p) for p in outcome.record_paths] if args.no_store else []
+    _say(export_runs(config, outcome.records, os.environ, flag=args.mlflow, verdict=verdict,
+                     unstored=unstored))
 
 
 def _say(lines: list[str]) -> None:

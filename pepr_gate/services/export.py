@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pepr_gate.config import Config, MlflowExportConfig
 from pepr_gate.errors import ConfigError
+from pepr_gate.redact import redact
 
 if TYPE_CHECKING:
     from pepr_gate.publish.exports.mlflow_runs import MlflowTarget
@@ -32,11 +33,29 @@ def mlflow_target(config: Config, env: Mapping[str, str], *, flag: bool = False
     if table is None and not flag:
         return None
     table = table or MlflowExportConfig()
+    uri = table.tracking_uri or env.get("MLFLOW_TRACKING_URI") or None
+    _mask_password(uri)
     return MlflowTarget(
-        tracking_uri=table.tracking_uri or env.get("MLFLOW_TRACKING_URI") or None,
+        tracking_uri=uri,
         experiment=table.experiment, run_name=table.run_name, tags=dict(table.tags),
         timeout_s=table.timeout_s, active_run_id=env.get("MLFLOW_RUN_ID") or None,
     )
+
+
+def _mask_password(uri: str | None) -> None:
+    """A password in the tracking URI is masked in every message from now on (MLflow's
+    exception texts quote the URL, sometimes decoded)."""
+    from urllib.parse import unquote, urlsplit
+
+    from pepr_gate.redact import add_secret
+
+    try:
+        password = urlsplit(uri or "").password
+    except ValueError:
+        return
+    if password:
+        add_secret(password)
+        add_secret(unquote(password))
 
 
 def check_export(config: Config, *, flag: bool = False) -> None:
@@ -54,8 +73,10 @@ def check_export(config: Config, *, flag: bool = False) -> None:
 
 
 def export_runs(config: Config, records: Sequence[RunRecord], env: Mapping[str, str], *,
-                flag: bool = False, verdict: str | None = None) -> list[str]:
-    """Log the records; returns the lines to print (what was logged, or the warning)."""
+                flag: bool = False, verdict: str | None = None,
+                unstored: Sequence[str] = ()) -> list[str]:
+    """Log the records; returns the lines to print (what was logged, or the warning).
+    `unstored`: the record files of runs that were not stored (`--no-store`)."""
     target = mlflow_target(config, env, flag=flag)
     if target is None or not records:
         return []
@@ -64,17 +85,19 @@ def export_runs(config: Config, records: Sequence[RunRecord], env: Mapping[str, 
     try:
         ids = log_records(target, records, verdict)
     except ExportFailed as exc:
-        return [f"warning: the runs were not logged to {target.where}: {exc}; they are "
-                "stored as usual"]
+        kept = (f"they were not stored (--no-store); their record is in {', '.join(unstored)}"
+                if unstored else "they are stored as usual")
+        return [redact(f"warning: the runs were not logged to {target.where}: {exc}; {kept}")]
     what = "run" if len(records) == 1 else "runs"
-    return [f"logged {len(records)} {what} to {target.where} (MLflow run "
-            f"{', '.join(ids)})"]
+    return [redact(f"logged {len(records)} {what} to {target.where} (MLflow run "
+                   f"{', '.join(ids)})")]
 
 
 def export_verdict(config: Config, run_ids: Sequence[str], verdict: str,
-                   env: Mapping[str, str]) -> list[str]:
-    """Tag the MLflow runs of a check's candidate runs with the verdict."""
-    target = mlflow_target(config, env)
+                   env: Mapping[str, str], *, flag: bool = False) -> list[str]:
+    """Tag the MLflow runs of a check's candidate runs with the verdict (on with
+    `[export.mlflow]` or `check --mlflow`)."""
+    target = mlflow_target(config, env, flag=flag)
     if target is None or not run_ids:
         return []
     from pepr_gate.publish.exports.mlflow_runs import ExportFailed, tag_verdict
@@ -82,7 +105,7 @@ def export_verdict(config: Config, run_ids: Sequence[str], verdict: str,
     try:
         tagged = tag_verdict(target, run_ids, verdict)
     except ExportFailed as exc:
-        return [f"warning: the verdict was not tagged in {target.where}: {exc}"]
+        return [redact(f"warning: the verdict was not tagged in {target.where}: {exc}")]
     if not tagged:
         return [f"note: no MLflow run of these runs in {target.where}, so the verdict "
                 "was not tagged (log them with `pepr-gate run --mlflow`)"]
@@ -141,4 +164,14 @@ def update_card(path_text: str, block: str) -> None:
         merged = merge_front_matter(text, block)
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}", hint=exc.hint) from None
-    write_atomic(path, merged)
+    try:
+        write_atomic(path, merged, error=InputError, hint=_WRITE_HINT)
+    except OSError as exc:  # the temporary file beside the card's target cannot be made
+        target = path.resolve()
+        shown = f"{path} (a link to {target})" if target != path.absolute() else str(path)
+        raise InputError(f"{shown}: cannot write the card: {exc.strerror or exc}",
+                         hint=_WRITE_HINT) from None
+
+
+_WRITE_HINT = ("the card is replaced through a temporary file in its own folder, which must be "
+               "writable; or leave out --update and paste the printed block yourself")

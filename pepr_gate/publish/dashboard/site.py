@@ -1,4 +1,5 @@
-"""The static site: `index.html`, `data/runs.js`, `verdicts.json` and the shipped assets.
+"""The static site: `index.html`, `data/runs.js`, `data/openmetrics.txt`, `verdicts.json`
+and the shipped assets.
 
 `render_site` returns the files as bytes (the git store commits them as they are);
 `write_site` puts them in a folder. Nothing is fetched from the network, by the build or
@@ -24,12 +25,14 @@ from pepr_gate.publish.dashboard.data import (
     pick_base,
     to_script,
 )
+from pepr_gate.publish.exports import openmetrics
 from pepr_gate.records import CheckResult
 
 ASSETS = ("chart.umd.min.js", "chart.js-LICENSE.md", "VENDORED.md", "dashboard.js",
           "dashboard.css")
 VERDICTS_FILE = "verdicts.json"
 RUNS_FILE = "data/runs.js"
+OPENMETRICS_FILE = "data/openmetrics.txt"  # the newest ok run of each branch shown
 
 
 def prepare(site: Site, *, wanted: list[str] | None, configured_base: str | None) -> Site:
@@ -89,7 +92,8 @@ def render_site(site: Site) -> dict[str, bytes]:
     data["colors"] = branch_colours(site.branches)
     data["open_branches"] = [b for b in site.opened if b in site.branches]
     files = {"index.html": _index_html(site), RUNS_FILE: to_script(data),
-             VERDICTS_FILE: dump_verdicts(site.verdicts)}
+             VERDICTS_FILE: dump_verdicts(site.verdicts),
+             OPENMETRICS_FILE: openmetrics.render(site.runs).encode()}
     files.update({f"assets/{name}": _asset(name) for name in ASSETS})
     return files
 

@@ -8,25 +8,26 @@ were obtained (methods, scopes, coverage, hardware fingerprint, branch, commit, 
 and the run record itself is attached as a JSON artifact.
 
 The client is `mlflow`'s own (`pip install 'pepr-gate[mlflow]'`), imported only here. Its
-HTTP retries are bounded by `timeout_s`: a tracker that is down must cost a warning within
-seconds, never the CI job its default retry schedule would hold for minutes.
+HTTP retries are bounded by `timeout_s`, and the whole export by a wall-clock deadline
+(`mlflow_quiet`): a tracker that is down must cost a warning within seconds, never the CI
+job its default retry schedule would hold for minutes. A password in the tracking URI
+never reaches a message.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import math
-import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pepr_gate import __version__
+from pepr_gate.publish.exports.mlflow_quiet import bounded as _bounded
+from pepr_gate.publish.exports.mlflow_quiet import deadline_s, within_deadline
 from pepr_gate.records import RunRecord
+from pepr_gate.redact import redact, redact_url
 
+T = TypeVar("T")
 TAG = "pepr_gate."  # prefix of every tag pepr-gate sets
 ARTIFACT_DIR = "pepr-gate"
 
@@ -44,7 +45,8 @@ class MlflowTarget:
     def where(self) -> str:
         into = (f"run {self.active_run_id}" if self.active_run_id
                 else f"experiment {self.experiment!r}")
-        return f"MLflow at {self.tracking_uri or '(MLflow default)'}, {into}"
+        shown = redact_url(self.tracking_uri) if self.tracking_uri else "(MLflow default)"
+        return f"MLflow at {shown}, {into}"
 
 
 class ExportFailed(Exception):
@@ -119,35 +121,6 @@ def tags_of(record: RunRecord, verdict: str | None = None) -> dict[str, str]:
     return out
 
 
-@contextlib.contextmanager
-def _bounded(timeout_s: float) -> Iterator[None]:
-    """MLflow's HTTP timeout and retries for the length of one export; restored after."""
-    wanted = {"MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout_s))),
-              "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-              "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-              "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0"}
-    before = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:  # MLflow's INFO lines ("Creating initial database tables") are noise
-        lg.setLevel(logging.WARNING)
-    try:
-        # MLflow's deprecation notes and its "View run at" lines on stdout are not ours to
-        # show: stdout is the run's table (and JSON for some commands).
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _client(target: MlflowTarget) -> Any:
     try:
         from mlflow.tracking import MlflowClient
@@ -172,14 +145,30 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     except ExportFailed:
         raise
     except Exception as exc:  # MLflow raises MlflowException, requests' and OS errors
-        text = " ".join(str(exc).split())
+        text = redact(" ".join(str(exc).split()))  # MLflow quotes the URL, password and all
         raise ExportFailed(f"{what}: {type(exc).__name__}: {text[:700]}") from None
+
+
+def _in_time(target: MlflowTarget, fn: Callable[[], T]) -> T:
+    """`fn()` within the export's deadline; a tracker that has not answered by then, or
+    whose client keeps retrying, is an `ExportFailed` like any other."""
+    limit = deadline_s(target.timeout_s)
+    try:
+        return within_deadline(fn, limit)
+    except TimeoutError:
+        raise ExportFailed(f"gave up after {limit:g} s (3 x timeout_s + 15 s) without an "
+                           "answer from the tracker") from None
 
 
 def log_records(target: MlflowTarget, records: Sequence[RunRecord],
                 verdict: str | None = None) -> list[str]:
     """Log each record; returns the MLflow run ids written (one per record, or the active
-    run's id). Raises `ExportFailed` on the first refusal."""
+    run's id). Raises `ExportFailed` on the first refusal or at the deadline."""
+    return _in_time(target, lambda: _log_records(target, records, verdict))
+
+
+def _log_records(target: MlflowTarget, records: Sequence[RunRecord],
+                 verdict: str | None) -> list[str]:
     written: list[str] = []
     with _bounded(target.timeout_s):
         client = _call("connecting", _client, target)
@@ -217,6 +206,10 @@ def tag_verdict(target: MlflowTarget, pepr_run_ids: Sequence[str], verdict: str)
     (found by their `pepr_gate.run_id` tag); returns how many were tagged."""
     if not pepr_run_ids:
         return 0
+    return _in_time(target, lambda: _tag_verdict(target, pepr_run_ids, verdict))
+
+
+def _tag_verdict(target: MlflowTarget, pepr_run_ids: Sequence[str], verdict: str) -> int:
     with _bounded(target.timeout_s):
         client = _call("connecting", _client, target)
         if target.active_run_id:

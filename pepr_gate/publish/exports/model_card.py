@@ -3,8 +3,9 @@
 The Hub reads `co2_eq_emissions` from the card's YAML front matter: `emissions` in grams
 of CO2eq, `source`, `training_type`, `geographical_location` and `hardware_used`
 (huggingface.co/docs/hub/model-cards-co2). The block is written here as plain YAML with
-JSON-quoted strings, so no YAML library is needed at run time, and `merge_front_matter`
-replaces or adds that one key in an existing card, leaving every other line as it was.
+JSON-quoted strings, and `merge_front_matter` replaces or adds that one key in an
+existing card, leaving every other line as it was; PyYAML reads the front matter before
+and after the edit (`front_matter`), so a card that would not read back is never written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from pepr_gate import __version__, units
 from pepr_gate.errors import InputError
+from pepr_gate.publish.exports import front_matter
 from pepr_gate.publish.exports.mlflow_runs import methods_of
 from pepr_gate.records import RunRecord
 
@@ -113,33 +115,47 @@ def _commit(record: RunRecord) -> str:
 
 def merge_front_matter(text: str, block: str) -> str:
     """`text` (a model card) with `co2_eq_emissions` set to `block` in its front matter;
-    a card without front matter gets one. Other keys and the body keep every byte."""
+    a card without front matter gets one. Other keys and the body keep every byte, and a
+    leading byte-order mark stays in front. The front matter is parsed before and after
+    the edit: what cannot be edited safely is refused (exit 2, naming the line), and a
+    card whose front matter would no longer read back the same is never written."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text[len(bom):]
     newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
     lines = text.splitlines(keepends=True)
     new = [ln + newline for ln in block.rstrip("\n").split("\n")]
     if not lines or lines[0].rstrip("\r\n") != "---":
-        return "".join(["---" + newline, *new, "---" + newline, *lines])
+        return bom + "".join(["---" + newline, *new, "---" + newline, *lines])
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r\n") == "---"), None)
     if end is None:
         raise InputError("the card's front matter has no closing '---' line",
                          hint="close the YAML block at the top of the card with a line '---'")
+    before = front_matter.read(lines[1:end])
     start = next((i for i in range(1, end) if re.match(rf"{KEY}\s*:", lines[i])), None)
     if start is None:
-        return "".join([*lines[:end], *new, *lines[end:]])
+        merged = [*lines[:end], *new, *lines[end:]]
+    else:
+        stop = _block_end(lines, start, end)
+        kept = front_matter.kept_lines(before.get(KEY), lines[start], lines[start + 1:stop],
+                                       {_key(ln) for ln in new}, newline)
+        merged = [*lines[:start], *new, *kept, *lines[stop:]]
+    front_matter.check_after(before, merged[1:len(merged) - len(lines) + end], block, KEY,
+                             start or end)
+    return bom + "".join(merged)
+
+
+def _block_end(lines: list[str], start: int, end: int) -> int:
+    """The line after the key's value: its indented lines, blank lines inside it and a
+    zero-indented sequence (`- item` lines right under the key)."""
     stop = start + 1
-    while stop < end and (lines[stop][:1] in (" ", "\t") or not lines[stop].strip()):
+    while stop < end and (lines[stop][:1] in (" ", "\t") or not lines[stop].strip()
+                          or re.match(r"-(\s|$)", lines[stop])):
         stop += 1
     while stop > start + 1 and not lines[stop - 1].strip():  # blank lines after it stay
         stop -= 1
-    return "".join([*lines[:start], *new, *_kept(lines[start + 1:stop], new), *lines[stop:]])
+    return stop
 
 
-def _kept(old: list[str], new: list[str]) -> list[str]:
-    """The old block's own `  key: value` lines for keys the new block does not set (a
-    training_type written by hand stays when --training-type is not given)."""
-    def key(line: str) -> str | None:
-        found = re.match(r"^[ \t]+([A-Za-z_][\w-]*)\s*:", line)
-        return found.group(1) if found else None
-
-    ours = {key(ln) for ln in new}
-    return [ln for ln in old if key(ln) is not None and key(ln) not in ours]
+def _key(line: str) -> str | None:
+    found = re.match(r"^[ \t]+([A-Za-z_][\w-]*)\s*:", line)
+    return found.group(1) if found else None
