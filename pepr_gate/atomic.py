@@ -38,7 +38,11 @@ def write_atomic(path: Path, text: str | bytes, *, error: type[PeprError] = Stor
     if mode is not None and not stat.S_ISREG(mode):
         _write_direct(path, data, error)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # the folder is missing, read-only or not a folder
+        raise error(f"cannot write {path}: {_why(exc, path.parent, len(data))}",
+                    hint=hint) from None
     try:
         try:
             try:

@@ -154,3 +154,13 @@ def test_the_git_store_keeps_a_refused_record_as_a_whole_file(
     kept = work / ".pepr" / "runs"
     assert [p.name for p in kept.iterdir()] == [f"{record.id}.json"]
     assert RunRecord.model_validate_json((kept / f"{record.id}.json").read_text()) == record
+
+
+def test_an_atomic_write_into_an_unwritable_folder_is_the_callers_error(tmp_path: Path) -> None:
+    """The temporary file cannot be made (a read-only or missing folder): the caller's
+    error type (exit 2) naming the path, never an OSError (exit 4)."""
+    from pepr_gate.atomic import write_atomic
+    from pepr_gate.errors import InputError
+
+    with pytest.raises(InputError, match=r"cannot write .*missing"):
+        write_atomic(tmp_path / "missing" / "out.json", "{}", error=InputError)
