@@ -262,6 +262,10 @@ def test_runs_under_two_loads_history_never_fails_and_auto_switches_to_pairs(
                   [r.conditions.wall_cpu_ratio for r in busy_runs if r.conditions])
         # A busier runner slows the same code: a drop past the threshold is inconclusive
         # (the load, not the code); a small one that passes anyway stands, with a note.
+        assert result["verdict"] != "fail", (result["reasons"], ratios)
+        if not result["conditions_differ"]:  # other work on the machine made main busy too
+            pytest.skip(f"the quiet runs were not quiet (wall/CPU ratios {ratios}): the "
+                        "machine was too busy for this test's two load levels")
         assert result["verdict"] in ("inconclusive", "pass"), (result["reasons"], ratios)
         said = " ".join(result["reasons"] + result["notes"])
         assert "the candidate ran at load" in said and ", the baseline at" in said

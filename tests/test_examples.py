@@ -90,4 +90,4 @@ def test_the_seeding_example_stores_n_runs_of_the_branch_it_is_run_on() -> None:
     same = yaml.safe_load((ROOT / "action" / "examples" / "same-repo.yml").read_text())
     assert doc["concurrency"] == {"group": "pepr-gate-seed-${{ github.ref }}",
                                   "cancel-in-progress": False}
-    assert same["concurrency"]["group"] != doc["concurrency"]["group"]
+    assert same["jobs"]["pepr"]["concurrency"]["group"] != doc["concurrency"]["group"]
