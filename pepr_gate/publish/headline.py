@@ -56,6 +56,10 @@ def _local_step(result: CheckResult, base: str) -> str | None:
         return (f"check out {base} and store a baseline{why} of several runs "
                 f"(`pepr-gate run --repeats 5`), then check out your branch again and {then}")
 
+    if result.conditions_differ and "conditions differ" in said:  # before "History alone
+        # said: ... too noisy", which the runner's load made so: pairs cancel the load
+        return (f"compare in pairs on this runner, where the load cancels: `pepr-gate ab "
+                f"--base {base}` runs {base} and your branch alternately, then decides.")
     if "too noisy to decide" in said and "`pepr-gate ab --pairs" not in said:
         n = result.repeats_needed
         if n:
