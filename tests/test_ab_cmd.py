@@ -237,7 +237,8 @@ def test_a_too_noisy_ab_says_to_run_more_pairs_not_repeats(repo: Path, tmp_path:
 
 
 @pytest.mark.parametrize("threshold", ["2", "1", "-0.1", "150%"])
-def test_a_threshold_check_refuses_is_also_refused_before_any_run(repo: Path, threshold: str) -> None:
+def test_a_threshold_check_refuses_is_also_refused_before_any_run(repo: Path,
+                                                                   threshold: str) -> None:
     done = pepr_ab(repo, "--base", "main", "--pairs", "1", "--threshold", threshold,
                    "--no-store")
     assert done.returncode == 2, done.stderr

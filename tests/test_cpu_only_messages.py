@@ -42,7 +42,8 @@ kind = "process"
 [gate]
 max_pepr_drop = 0.05
 """
-TRAIN = "import json, pathlib\npathlib.Path('metrics.json').write_text(json.dumps({'accuracy': 0.9}))\n"
+TRAIN = ("import json, pathlib\n"
+         "pathlib.Path('metrics.json').write_text(json.dumps({'accuracy': 0.9}))\n")
 
 
 def git(*args: str, cwd: Path) -> None:

@@ -242,5 +242,5 @@ def test_import_refuses_a_branch_with_a_unicode_line_separator(
     (tmp_path / "bad.json").write_text(json.dumps(record))
     proc = pepr_gate("history", "--store", "sqlite:///h.db", "--import", "bad.json",
                      cwd=tmp_path)
-    assert_exit(proc, 2, "field 'git.branch'", f"the line break {ascii(separator)}")
+    assert_exit(proc, 2, "field 'git.branch'", f"the line break {separator!a}")
     no_workflow_commands(proc.stdout, proc.stderr)
