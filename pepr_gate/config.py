@@ -188,6 +188,9 @@ class StoreConfig(_Section):
 PROM_NEW_KEYS = ("exporter", "gpu_energy_unit", "cpu_energy_unit")  # unset: hash unchanged
 
 
+MAX_QUERY_TIMEOUT_S = 3600.0
+
+
 class PrometheusConfig(_Section):
     """`[meter.prometheus]`: read a multi-node job's energy from the cluster's Prometheus."""
 
@@ -203,6 +206,16 @@ class PrometheusConfig(_Section):
     exporter: Literal["dcgm", "kepler", "scaphandre", "node"] | None = None
     gpu_energy_unit: Literal["J", "mJ", "uJ"] | None = None
     cpu_energy_unit: Literal["J", "mJ", "uJ"] | None = None
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _timeout(cls, seconds: float) -> float:
+        # A larger value overflowed the HTTP deadline (exit 4, "timestamp out of range").
+        if not seconds <= MAX_QUERY_TIMEOUT_S:
+            raise ValueError(f"must be at most {MAX_QUERY_TIMEOUT_S:g} s (an "
+                             "hour): a query that takes longer is a server that is "
+                             "not answering; the default is 10")
+        return seconds
 
     @field_validator("url")
     @classmethod

@@ -42,6 +42,10 @@ def check(better: Better, to_p: ToP | None, best: float | None,
         if not (math.isfinite(best) and math.isfinite(worst)) or best >= worst:
             raise ValueError(f"best ({best}) must be below worst ({worst}) for a metric "
                              "where lower is better")
+        if not math.isfinite(worst - best):
+            raise ValueError(f"worst - best ({worst:g} - {best:g}) is too large for a float "
+                             "(it overflows to infinity, and every P would be 0): pick ends "
+                             "within about 1e307 of each other")
     elif best is not None or worst is not None:
         raise ValueError('best and worst are for to_p = "linear" only')
 

@@ -70,21 +70,26 @@ def _problems(record: RunRecord) -> Iterator[Problem]:
                 yield "score.normalization.scale", bad
 
 
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators
+# (U+2028, U+2029): either breaks a name across lines in a log, a comment or a terminal.
+LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 MAX_BRANCH = 255  # git's limit for a ref name's component, and plenty for a branch
 
 
 def name_problem(text: str, *, branch: bool = False) -> str | None:
     """Why `text` cannot be a run id (or, with `branch`, a branch name); None when it can.
 
-    A control character (C0, DEL, C1: a newline, ESC) would let a stored name start a
+    A control character (C0, DEL, C1: a newline, ESC) or a Unicode line or paragraph
+    separator (U+2028, U+2029) would let a stored name start a
     GitHub workflow command (`::error::`) or a terminal escape in every later listing.
     """
     if not text:
         return "is empty"
-    bad = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+    bad = next((ch for ch in text if unicodedata.category(ch) in LINE_BREAKING), None)
     if bad is not None:
-        return (f"'{printable(text)}' contains the control character {bad!a}; "
-                "names must be printable")
+        what = ("the control character" if unicodedata.category(bad) == "Cc"
+                else "the line break")
+        return f"'{printable(text)}' contains {what} {bad!a}; names must be printable"
     if branch and len(text) > MAX_BRANCH:
         return f"is {len(text):,} characters long; a branch name has at most {MAX_BRANCH}"
     return None

@@ -167,6 +167,10 @@ class Pairing(_Model):
     head_sha: str | None = None
 
 
+MAX_LOAD = 1e6  # a load average (and a CPU count) no machine reaches
+MAX_WALL_CPU_RATIO = 1e9  # a job that slept 30 years on one second of CPU
+
+
 class Conditions(_Model):
     """What else the runner was doing during the run's window (`measure.conditions`).
 
@@ -176,18 +180,23 @@ class Conditions(_Model):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
-    load_start: float | None = Field(default=None, ge=0,
+    # Bounds no real machine reaches, so that a hand-made record cannot carry a number
+    # whose arithmetic overflows (a load of 1e308 averaged to "load inf").
+    load_start: float | None = Field(default=None, ge=0, le=MAX_LOAD,
                                      description="1-minute load average when the job started")
-    load_end: float | None = Field(default=None, ge=0,
+    load_end: float | None = Field(default=None, ge=0, le=MAX_LOAD,
                                    description="1-minute load average when the job ended")
     other_cpu_share: float | None = Field(
         default=None, ge=0, le=1, description="share of the machine's CPU time that other "
         "processes used during the window (/proc/stat busy time minus the job's)")
     wall_cpu_ratio: float | None = Field(
-        default=None, ge=0, description="the job's wall time / its CPU time: about 1.0 for a "
-        "single-threaded job that never waited; 2-3 when it queued for a CPU")
-    gpu_temperature_c: float | None = Field(default=None, description="GPU temperature, °C")
-    cpu_count: int | None = Field(default=None, ge=1, description="logical CPUs of the machine")
+        default=None, gt=0, le=MAX_WALL_CPU_RATIO, description="the job's wall time / its CPU "
+        "time: about 1.0 for a single-threaded job that never waited; 2-3 when it queued "
+        "for a CPU")
+    gpu_temperature_c: float | None = Field(default=None, ge=-100, le=200,
+                                            description="GPU temperature, °C")
+    cpu_count: int | None = Field(default=None, ge=1, le=MAX_LOAD,
+                                  description="logical CPUs of the machine")
 
     @property
     def load(self) -> float | None:

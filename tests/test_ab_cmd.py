@@ -234,3 +234,14 @@ def test_a_too_noisy_ab_says_to_run_more_pairs_not_repeats(repo: Path, tmp_path:
     assert f"next step: run the A/B again with {n} pairs (`pepr-gate ab --pairs {n}`)" \
         in done.stdout
     assert "--repeats" not in done.stdout + " ".join(result["reasons"])
+
+
+@pytest.mark.parametrize("threshold", ["2", "1", "-0.1", "150%"])
+def test_a_threshold_check_refuses_is_also_refused_before_any_run(repo: Path,
+                                                                   threshold: str) -> None:
+    done = pepr_ab(repo, "--base", "main", "--pairs", "1", "--threshold", threshold,
+                   "--no-store")
+    assert done.returncode == 2, done.stderr
+    assert "--threshold" in done.stderr and "[0, 1)" in done.stderr
+    assert "paired A/B:" not in done.stdout  # refused before the cost line, so before any run
+    assert worktrees(repo) == [f"worktree {repo}"]

@@ -154,3 +154,27 @@ def test_bad_requests_are_exit_2_and_leave_nothing(repo: tuple[Path, list[str]])
     assert busy.returncode == 2 and "already in progress" in busy.stderr
     git("bisect", "reset", cwd=root)
     assert left_behind(root) == []
+
+
+@pytest.mark.parametrize("threshold", ["2", "1", "-0.1", "150%"])
+def test_a_threshold_check_refuses_is_also_refused_before_any_run(
+        repo: tuple[Path, list[str]], threshold: str) -> None:
+    root, shas = repo
+    done = subprocess.run([sys.executable, "-m", "pepr_gate", "bisect", "--good", shas[0],
+                           "--bad", "main", "--pairs", "1", "--threshold", threshold],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "--threshold" in done.stderr and "[0, 1)" in done.stderr
+    assert "bisect: about" not in done.stdout  # refused before the cost line, so before any run
+    assert not (root / ".pepr" / "history.db").exists() and left_behind(root) == []
+
+
+def test_an_unknown_good_or_bad_names_the_flag_given(repo: tuple[Path, list[str]]) -> None:
+    root, shas = repo
+    for flag, args in (("--good", ["--good", "nosuch", "--bad", "main"]),
+                       ("--bad", ["--good", shas[0], "--bad", "nosuch"])):
+        done = subprocess.run([sys.executable, "-m", "pepr_gate", "bisect", *args], cwd=root,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2
+        assert f"{flag} 'nosuch': no such commit" in done.stderr
+        assert "--base" not in done.stderr

@@ -158,3 +158,28 @@ def test_a_workflow_run_comment_links_the_measuring_run(tmp_path: Path) -> None:
     event.write_text(json.dumps({"workflow_run": {"html_url": "https://evil.example/x"}}),
                      encoding="utf-8")
     assert measuring_run_url(env) == "https://github.com/org/repo/actions/runs/222"
+
+
+def test_the_terminal_change_column_says_what_the_comment_says(make_record: Make) -> None:
+    # Skewed windows: the medians shown beside the change are not what it was computed from.
+    from rich.console import Console
+
+    from pepr_gate.publish.headline import pepr_change
+
+    res = check(make_record, [0.91, 0.91, 0.70], [0.91, 0.91, 0.91, 0.70, 0.70])
+    assert res.baseline is not None and res.candidate.pepr is not None
+    cell = pepr_change(res)
+    medians = units.change(res.candidate.pepr, res.baseline.pepr)
+    assert cell == f"{res.pepr_change * 100:+.1f}% (geometric means; medians {medians})"
+    assert f"| **{cell.replace('% (', '%** (', 1)} |" in render_markdown(res)
+    console = Console(width=80, record=True, force_terminal=False)
+    render_terminal(res, console)
+    lines = console.export_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "│  PePR-E" in line)
+    column = []  # the change column of the PePR row, wrapped over several lines at 80
+    for line in lines[first:]:
+        cells = line.split("│")
+        if len(cells) < 5:
+            break
+        column.append(cells[-2].strip())
+    assert " ".join(column) == cell

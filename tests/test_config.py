@@ -317,3 +317,37 @@ def test_prometheus_table_errors_name_the_field(tmp_path: Path, line: str, needl
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, body))
     assert needle in err.value.message
+
+
+@pytest.mark.parametrize("seconds", ["1e300", "3601", "inf"])
+def test_a_prometheus_timeout_past_an_hour_is_refused_naming_the_field(
+        tmp_path: Path, seconds: str) -> None:
+    # 1e300 overflowed the HTTP deadline after the job ran: exit 4, "timestamp out of range".
+    import subprocess
+    import sys
+
+    (tmp_path / "pepr.toml").write_text(textwrap.dedent(f"""\
+        [[run.stages]]
+        name = "train"
+        cmd = ["{sys.executable}", "-c", "pass"]
+
+        [performance]
+        file = "m.json"
+        key = "acc"
+
+        [meter]
+        kind = "prometheus"
+
+        [meter.prometheus]
+        url = "http://127.0.0.1:9"
+        nodes = ["node-1"]
+        timeout_s = {seconds}
+        """))
+    done = subprocess.run([sys.executable, "-m", "pepr_gate", "run", "--no-store"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
+    assert "field 'meter.prometheus.timeout_s'" in done.stderr
+    assert "Traceback" not in done.stderr
+    if seconds != "inf":
+        assert "at most 3600 s" in done.stderr
+    assert not (tmp_path / ".pepr").exists()  # refused before the job

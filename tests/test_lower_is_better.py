@@ -97,3 +97,29 @@ def test_the_config_hash_is_unchanged_for_higher_is_better(tmp_path: Path) -> No
     lower = parse_config({"performance": {"file": "m.json", "key": "acc", "better": "lower",
                                           "to_p": "1-x"}}, source="a", root=str(tmp_path))
     assert lower.config_hash() != plain.config_hash()
+
+
+def test_linear_ends_whose_difference_overflows_are_refused(tmp_path: Path) -> None:
+    # worst - best = inf made every P = (worst - x) / inf = 0, silently.
+    project(tmp_path, {"val_loss": 0.0},
+            'better = "lower"\nto_p = "linear"\nbest = -1.7e308\nworst = 1.7e308\n')
+    assert_exit(pepr_gate("run", "--no-store", cwd=tmp_path), 2, "worst - best",
+                "overflows to infinity")
+
+
+@pytest.mark.parametrize(("x", "how"), [
+    (5e-324, "1/x"), (-5e-324, "1/x"),  # 1/x overflows to +-inf
+    (-1e308, "exp(-x)"), (-700.5, "exp(-x)"), (-1.0, "exp(-x)"),  # exp(-x) > 1 or overflows
+    (-1.7e308, "1-x"), (math.inf, "1-x"),
+])
+def test_overflowing_mappings_land_outside_0_1_never_inside(x: float, how: str) -> None:
+    p = metric_map.to_p(x, how)  # type: ignore[arg-type]
+    assert not 0.0 <= p <= 1.0
+    # Linear with huge but finite ends: x far past worst is out of range, not P = 0.
+    assert metric_map.to_p(-1.7e308, "linear", best=0.0, worst=1e308) > 1.0
+
+
+def test_a_tiny_perplexity_is_refused_as_p_out_of_range(tmp_path: Path) -> None:
+    project(tmp_path, {"val_loss": 5e-324}, 'better = "lower"\nto_p = "1/x"\n')
+    assert_exit(pepr_gate("run", "--no-store", cwd=tmp_path), 2, "gives P = inf",
+                'to_p = "1/x" needs x >= 1')

@@ -214,3 +214,33 @@ def test_a_narrow_terminal_keeps_the_clock_and_a_figure() -> None:
     assert shown[20].startswith("0:00:10 · energy bu")
     assert shown[40].startswith("train 1/2") and "0:00:10 · energy budget" in shown[40]
     assert all(len(text) <= max(20, cols - 1) for cols, text in shown.items())
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("load_start", 1e308, "less than or equal to 1000000"),  # was shown as "load inf"
+    ("load_end", -1.0, "greater than or equal to 0"),
+    ("other_cpu_share", 1.5, "less than or equal to 1"),
+    ("wall_cpu_ratio", 0.0, "greater than 0"),
+    ("wall_cpu_ratio", 1e300, "less than or equal to"),
+    ("gpu_temperature_c", 1e308, "less than or equal to 200"),
+    ("cpu_count", 10**18, "less than or equal to"),
+])
+def test_import_refuses_run_conditions_no_machine_has(
+        tmp_path: Path, record: dict, field: str, value: float, said: str) -> None:  # type: ignore[type-arg]
+    record["conditions"] = {**(record.get("conditions") or {}), field: value}
+    (tmp_path / "bad.json").write_text(json.dumps(record))
+    proc = pepr_gate("history", "--store", "sqlite:///h.db", "--import", "bad.json",
+                     cwd=tmp_path)
+    assert_exit(proc, 2, f"invalid run record at field 'conditions.{field}'", said)
+    assert "inf" not in proc.stdout
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+def test_import_refuses_a_branch_with_a_unicode_line_separator(
+        tmp_path: Path, record: dict, separator: str) -> None:  # type: ignore[type-arg]
+    record["git"] = {"sha": "a" * 40, "branch": f"feature{separator}::error::x"}
+    (tmp_path / "bad.json").write_text(json.dumps(record))
+    proc = pepr_gate("history", "--store", "sqlite:///h.db", "--import", "bad.json",
+                     cwd=tmp_path)
+    assert_exit(proc, 2, "field 'git.branch'", f"the line break {separator!a}")
+    no_workflow_commands(proc.stdout, proc.stderr)

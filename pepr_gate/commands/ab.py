@@ -64,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _threshold(text: str | None) -> float | None:
+    """`--threshold` parsed and checked exactly as `check` does, before any job runs."""
     if text is None:
         return None
     from pepr_gate.commands.check import parse_threshold
+    from pepr_gate.services.check import validate_threshold
 
-    return parse_threshold(text)
+    threshold = parse_threshold(text)
+    validate_threshold(threshold)
+    return threshold

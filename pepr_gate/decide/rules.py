@@ -182,11 +182,12 @@ def guardrail(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
 
 
 def confidence(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
-    if not f.flagged or f.comparison is None:
+    from pepr_gate.decide.flagged import describe
+
+    said = describe([*f.ok_cands, *f.base])
+    if not f.flagged or f.comparison is None or said is None:
         return []
-    return [Reason("info", "low-confidence",
-                   f"{f.flagged} run(s) were flagged low_confidence or shared the GPU "
-                   "(exclusive: false): the noise was widened 1.5x.")]
+    return [Reason("info", "low-confidence", f"{said}: the noise was widened 1.5x.")]
 
 
 def _settle(needed: int | None, paired: bool = False) -> str:

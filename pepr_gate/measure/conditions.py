@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pepr_gate.records import Component, Conditions
+from pepr_gate.records import MAX_WALL_CPU_RATIO, Component, Conditions
 
 PROC_STAT = "/proc/stat"
 
@@ -74,6 +74,8 @@ class ConditionsProbe:
     def finish(self, duration_s: float, cpu_time_s: float,
                gpu_temperature_c: float | None = None) -> Conditions:
         ratio = round(duration_s / cpu_time_s, 3) if cpu_time_s > 0 else None
+        if ratio is not None and not 0 < ratio <= MAX_WALL_CPU_RATIO:
+            ratio = None  # rounded to 0 (thousands of busy threads) or past any sane figure
         return Conditions(
             load_start=self.load_start,
             load_end=_load(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pepr_gate import units
 from pepr_gate.records import CheckResult
 
 BUDGET_NAMES = {"energy_kwh": "energy", "carbon_kg": "carbon", "duration_s": "wall time",
@@ -55,6 +56,10 @@ def _local_step(result: CheckResult, base: str) -> str | None:
         return (f"check out {base} and store a baseline{why} of several runs "
                 f"(`pepr-gate run --repeats 5`), then check out your branch again and {then}")
 
+    if result.conditions_differ and "conditions differ" in said:  # before "History alone
+        # said: ... too noisy", which the runner's load made so: pairs cancel the load
+        return (f"compare in pairs on this runner, where the load cancels: `pepr-gate ab "
+                f"--base {base}` runs {base} and your branch alternately, then decides.")
     if "too noisy to decide" in said and "`pepr-gate ab --pairs" not in said:
         n = result.repeats_needed
         if n:
@@ -137,3 +142,18 @@ def noise_source(result: CheckResult) -> str:
 
         return f"measured from {result.noise_runs} runs{noise_suffix(result)}"
     return f"from {len(result.noise_run_ids)} base run(s) and the candidate's repeats"
+
+
+def pepr_change(result: CheckResult, strong: Callable[[str], str] = str) -> str:
+    """The gate's PePR change, of geometric means, for the change column of every table
+    (the comment's and the terminal's); said so where the medians shown in the same row
+    would read as another change, so the row never contradicts itself. `strong` marks the
+    figure up (bold in Markdown)."""
+    if result.pepr_change is None:
+        return units.MISSING
+    figure = f"{result.pepr_change * 100:+.1f}%"
+    b, c = result.baseline, result.candidate
+    medians = units.change(c.pepr, None if b is None else b.pepr)
+    if medians in (units.MISSING, figure):
+        return strong(figure)
+    return f"{strong(figure)} (geometric means; medians {medians})"

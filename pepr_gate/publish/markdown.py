@@ -15,7 +15,7 @@ from typing import Any
 from pepr_gate import units
 from pepr_gate.publish.conditions_text import detail_lines
 from pepr_gate.publish.github import MAX_COMMENT_CHARS
-from pepr_gate.publish.headline import headline, next_step, noise_source
+from pepr_gate.publish.headline import headline, next_step, noise_source, pepr_change
 from pepr_gate.publish.text import escape_md
 from pepr_gate.publish.trend import CANDIDATE_LABEL, trend
 from pepr_gate.records import CheckResult, Side
@@ -73,22 +73,9 @@ def _rows(result: CheckResult) -> list[dict[str, str]]:
         "label": f"**{escape_md(result.variant)}**",
         "baseline": units.number(get(b, "pepr")),
         "candidate": f"**{units.number(c.pepr)}**",
-        "change": _pepr_change(result),
+        "change": pepr_change(result, strong=lambda text: f"**{text}**"),
     })
     return rows
-
-
-def _pepr_change(result: CheckResult) -> str:
-    """The gate's PePR change, of geometric means; said so where the medians in the same
-    row would read as another change, so the row never contradicts itself."""
-    if result.pepr_change is None:
-        return units.MISSING
-    shown = f"**{result.pepr_change * 100:+.1f}%**"
-    b, c = result.baseline, result.candidate
-    medians = units.change(c.pepr, None if b is None else b.pepr)
-    if medians in (units.MISSING, f"{result.pepr_change * 100:+.1f}%"):
-        return shown
-    return f"{shown} (geometric means; medians {medians})"
 
 
 def _methods(result: CheckResult) -> str:

@@ -1,7 +1,8 @@
 """The verdict in the terminal: a rich panel with the comparison table and the reasons.
 
-Laid out for 80 columns: the table holds numbers only (each under 12 characters), the
-reasons wrap below it, and the panel's title names what decided the verdict.
+Laid out for 80 columns: the table holds numbers only (each under 12 characters, but for
+the PePR change, which says "geometric means; medians x%" as the comment does and wraps in
+its cell), the reasons wrap below it, and the panel's title names what decided the verdict.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from typing import Any
 
 from pepr_gate import units
-from pepr_gate.publish.headline import headline, next_step, noise_source
+from pepr_gate.publish.headline import headline, next_step, noise_source, pepr_change
 from pepr_gate.publish.sparkline import sparkline
 from pepr_gate.record_ranges import printable
 from pepr_gate.records import CheckResult, Side
@@ -30,8 +31,6 @@ def _rows(result: CheckResult) -> list[tuple[str, str, str, str]]:
     def capped(side: Side) -> str:
         return units.number(side.R) + (" (capped)" if side.over_scale else "")
 
-    pepr_change = (units.MISSING if result.pepr_change is None
-                   else f"{result.pepr_change * 100:+.1f}%")
     return [
         (f"{result.performance_name} (P)", *both("performance", units.number)),
         ("energy", *both("energy_kwh", units.energy)),
@@ -40,7 +39,7 @@ def _rows(result: CheckResult) -> list[tuple[str, str, str, str]]:
         ("peak GPU memory", *both("gpu_peak_memory_bytes", units.gigabytes)),
         (f"R ({result.resource})", units.MISSING if b is None else capped(b), capped(c),
          units.change(c.R, None if b is None else b.R)),
-        (result.variant, *both("pepr", units.number)[:2], pepr_change),
+        (result.variant, *both("pepr", units.number)[:2], pepr_change(result)),
     ]
 
 

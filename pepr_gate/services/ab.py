@@ -66,6 +66,9 @@ def cost_line(req: AbRequest, pairs: int, base_sha: str) -> str:
 
 def run_ab(config: Config, req: AbRequest, announce: Callable[[str], None] = print) -> AbOutcome:
     """Run the session; raises the first failure (after cleaning up), returns the result."""
+    from pepr_gate.services.check import validate_threshold
+
+    validate_threshold(req.threshold)  # before any job runs
     pairs = pair_count(config, req.pairs)
     top = repo_top(Path(config.root))
     base_sha = resolve_commit(top, req.base_ref, announce)

@@ -48,20 +48,23 @@ def _depth(steps: str) -> int:
     return total
 
 
-def resolve_commit(top: Path, ref: str, announce: Callable[[str], None] = print) -> str:
-    """The commit `ref` names, fetched from origin when this checkout lacks it."""
+def resolve_commit(top: Path, ref: str, announce: Callable[[str], None] = print,
+                   flag: str = "--base") -> str:
+    """The commit `ref` names, fetched from origin when this checkout lacks it; `flag` is
+    the option the user gave it with, named in every message."""
     if ref.startswith("-") or not ref.strip() or "\n" in ref:
-        raise InputError(f"--base {ref!r}: not a git revision", hint="e.g. --base main")
+        raise InputError(f"{flag} {ref!r}: not a git revision", hint=f"e.g. {flag} main")
     sha = _rev(top, ref)
     if sha is not None:
         return sha
     origin = git("config", "--get", "remote.origin.url", cwd=top, check=False)
     if origin.returncode == 0:
-        sha = _from_origin(top, ref, origin.stdout.decode().strip(), announce)
+        sha = _from_origin(top, ref, origin.stdout.decode().strip(),
+                           lambda line: announce(f"{flag} {line}"))
     if sha is None:
         where = "or on origin" if origin.returncode == 0 else "(and it has no origin)"
         raise InputError(
-            f"--base {ref!r}: no such commit in {top} {where}",
+            f"{flag} {ref!r}: no such commit in {top} {where}",
             hint="name a branch, tag or full SHA that exists there, or fewer commits back "
             "(HEAD~N needs N earlier commits); in Actions, check out with `fetch-depth: 0`")
     return sha
@@ -82,7 +85,7 @@ def _from_origin(top: Path, ref: str, url: str, announce: Callable[[str], None])
             config=auth)
         sha = _rev(top, ref)
         if sha is not None:
-            announce(f"--base {ref}: this clone is shallow; fetched {depth} more commit(s) "
+            announce(f"{ref}: this clone is shallow; fetched {depth} more commit(s) "
                      "of history from origin to find it")
         return sha
     got = git("fetch", "-q", "--no-tags", *([f"--depth={depth + 1}"] if shallow else []),
@@ -90,7 +93,7 @@ def _from_origin(top: Path, ref: str, url: str, announce: Callable[[str], None])
     sha = _rev(top, PRIVATE_REF + steps) if got.returncode == 0 else None
     git("update-ref", "-d", PRIVATE_REF, cwd=top, check=False)
     if sha is not None:
-        announce(f"--base {ref}: not in this checkout; fetched {name} from origin")
+        announce(f"{ref}: not in this checkout; fetched {name} from origin")
     return sha
 
 

@@ -96,12 +96,16 @@ def bisect_state(top: Path) -> Path:
 
 def plan(config: Config, req: BisectRequest) -> tuple[Path, BisectOutcome]:
     """Check the request and say what it costs, before anything runs."""
+    from pepr_gate.services.check import validate_threshold
+
+    validate_threshold(req.threshold)
     pairs = pair_count(config, req.pairs)
     top = repo_top(Path(config.root))
     if bisect_state(top).exists():
         raise InputError(f"a git bisect is already in progress in {top}",
                          hint="finish it first (`git bisect reset`), then run pepr-gate bisect")
-    good, bad = resolve_commit(top, req.good), resolve_commit(top, req.bad)
+    good = resolve_commit(top, req.good, flag="--good")
+    bad = resolve_commit(top, req.bad, flag="--bad")
     if good == bad or git("merge-base", "--is-ancestor", good, bad, cwd=top,
                           check=False).returncode != 0:
         raise InputError(f"--good {req.good} ({good[:12]}) is not an older ancestor of "
