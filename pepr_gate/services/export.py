@@ -166,11 +166,11 @@ def update_card(path_text: str, block: str) -> None:
         raise InputError(f"{path}: {exc.message}", hint=exc.hint) from None
     try:
         write_atomic(path, merged, error=InputError, hint=_WRITE_HINT)
-    except OSError as exc:  # the temporary file beside the card's target cannot be made
+    except InputError as exc:  # e.g. the temporary file beside the card's target
         target = path.resolve()
         shown = f"{path} (a link to {target})" if target != path.absolute() else str(path)
-        raise InputError(f"{shown}: cannot write the card: {exc.strerror or exc}",
-                         hint=_WRITE_HINT) from None
+        why = exc.message.split(": ", 1)[-1]
+        raise InputError(f"{shown}: cannot write the card: {why}", hint=_WRITE_HINT) from None
 
 
 _WRITE_HINT = ("the card is replaced through a temporary file in its own folder, which must be "
