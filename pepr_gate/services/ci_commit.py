@@ -13,6 +13,8 @@ Two things a team must be able to trust before any runs are made:
 
 from __future__ import annotations
 
+import os
+import posixpath
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -238,12 +240,30 @@ def _ensure_commit(where: Path, sha: str) -> list[str]:
 
 
 def _repo_path(where: Path, source: Path) -> str | None:
-    top = _git(where, "rev-parse", "--show-toplevel")
-    if top is None:
+    """The config's path from the repository's top, as configured: never resolved.
+
+    A `pepr.toml` that the pull request turns into a link to its own `loose.toml` is still
+    judged by the base's `pepr.toml`; following the link would let the PR pick the file
+    whose [gate] and [score] judge it.
+    """
+    if source.is_absolute():
+        top = _git(where, "rev-parse", "--show-toplevel")
+        if top is None:
+            return None
+        # The folders above the file may be links (/tmp on some systems); the file is not.
+        return _inside(Path(os.path.normpath(source.parent)).resolve() / source.name,
+                       Path(top).resolve())
+    prefix = _git(where, "rev-parse", "--show-prefix")
+    if prefix is None:
         return None
+    name = posixpath.normpath(posixpath.join(prefix, source.as_posix()))
+    return None if name == ".." or name.startswith("../") or name == "." else name
+
+
+def _inside(path: Path, top: Path) -> str | None:
     try:
-        return (where / source).resolve().relative_to(Path(top).resolve()).as_posix()
-    except (OSError, ValueError):
+        return path.relative_to(top).as_posix()
+    except ValueError:
         return None
 
 

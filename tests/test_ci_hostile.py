@@ -1,0 +1,44 @@
+"""Wrong verdicts a hostile pull request (or payload) could get out of `ci`, each as a user
+would hit it: real git repositories, the real CLI, the local GitHub server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+try:
+    from tests.test_ci_checkout import REPO, _toml, make_repo, plain
+except ImportError:
+    from test_ci_checkout import REPO, _toml, make_repo, plain  # type: ignore[no-redef]
+
+
+def test_a_pepr_toml_turned_into_a_link_is_judged_by_the_bases_file(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    loose = _toml(tmp_path, max_pepr_drop="0.9")
+
+    def link_to_loose(root: Path) -> None:
+        (root / "loose.toml").write_text(loose)
+        (root / "pepr.toml").unlink()
+        os.symlink("loose.toml", root / "pepr.toml")
+
+    repo = make_repo(tmp_path, pr_change=link_to_loose)
+    try:
+        repo.project(repo.checkout("refs/heads/main", name="main-ck")).baseline("0.99")
+        root = repo.checkout("refs/pull/2/merge")
+        assert (root / "pepr.toml").is_symlink()
+        res = repo.ci_pr(root, SELFTEST_ACCURACY="0.80")
+        assert res.code == 1, res.stderr
+        assert res.outputs["verdict"] == "fail"
+        said = "this PR changes gate.max_pepr_drop 0.05 -> 0.9: judged by the base's 0.05"
+        assert said in plain(res.summary)
+        check = json.loads((root / ".pepr/ci/check.json").read_text())
+        assert check["threshold"] == pytest.approx(0.05)
+        assert check["config_path"] == "pepr.toml"
+        body = repo.gh.comments[(REPO, 2)][0]["body"]
+        assert "config=pepr.toml" in body and "loose.toml" not in body
+    finally:
+        repo.gh.stop()
