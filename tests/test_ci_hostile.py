@@ -5,14 +5,29 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 try:
+    from tests.github_server import FakeGitHub
     from tests.test_ci_checkout import REPO, _toml, make_repo, plain
+    from tests.test_ci_cmd import HEAD_SHA, Project, write_project
 except ImportError:
+    from github_server import FakeGitHub  # type: ignore[no-redef]
     from test_ci_checkout import REPO, _toml, make_repo, plain  # type: ignore[no-redef]
+    from test_ci_cmd import HEAD_SHA, Project, write_project  # type: ignore[no-redef]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    gh = FakeGitHub().start()
+    gh.add_pull(REPO, 2, head_sha=HEAD_SHA)
+    root = tmp_path / "proj"
+    write_project(root)
+    yield Project(root, f"sqlite:///{tmp_path / 'history.db'}", gh, tmp_path)
+    gh.stop()
 
 
 def test_a_pepr_toml_turned_into_a_link_is_judged_by_the_bases_file(
@@ -42,3 +57,15 @@ def test_a_pepr_toml_turned_into_a_link_is_judged_by_the_bases_file(
         assert "config=pepr.toml" in body and "loose.toml" not in body
     finally:
         repo.gh.stop()
+
+
+def test_performance_falling_to_exactly_zero_fails(project: Project) -> None:
+    project.baseline("0.80")
+    res = project.ci(SELFTEST_ACCURACY="0.0")
+    assert res.code == 1, res.stdout + res.stderr
+    assert res.outputs["verdict"] == "fail"
+    assert res.outputs["pepr"] == "0" and float(res.outputs["pepr-change"]) == -1.0
+    check = json.loads((project.root / ".pepr/ci/check.json").read_text())
+    said = " ".join(check["reasons"])
+    assert "cannot be computed" not in said
+    assert "fell to 0" in said and "the performance was 0 in 3 of 3 candidate runs" in said

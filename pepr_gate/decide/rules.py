@@ -234,6 +234,15 @@ def _moved(f: Facts, comp: Comparison) -> str:
     return f"{f.variant} {verb} {pct(change)} ({shown_b} -> {shown_c}{label})"
 
 
+def _to_zero(f: Facts, moved: str, limit: str) -> Reason:
+    runs = f.comparison.runs[1] if f.comparison else len(f.ok_cands)
+    zero = sum(1 for c in f.ok_cands if c.performance.value == 0)
+    return Reason("fail", "pepr-drop",
+                  f"{moved}: the performance was 0 in {zero} of {runs} candidate runs, so "
+                  f"{f.variant} fell to 0; more than the {limit} allowed, and no run-to-run "
+                  "noise turns a positive score into 0.")
+
+
 def multiples(times: float, needed: float) -> tuple[str, str]:
     """`times` and `needed` with as many decimals (1 to 3) as it takes to tell them apart,
     so "2.5 x the noise (fail needs 2.5 x)" cannot be printed."""
@@ -250,12 +259,16 @@ def pepr_change(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
     if not f.ok_cands or f.base_side is None:
         return []
     if f.comparison is None:
-        return [Reason("unsure", "no-score",
-                       f"{f.variant} cannot be computed: the {s.resource} or the performance "
-                       "value is missing.")]
+        zero = f.base_side.pepr == 0  # a change from 0 has no ratio
+        return [Reason("unsure", "no-score", (
+            f"the change in {f.variant} cannot be computed: the baseline's performance is 0"
+            if zero else f"{f.variant} cannot be computed: the {s.resource} or the "
+            "performance value is missing") + ".")]
     j, noise, change = f.comparison.judgement, f.comparison.noise, f.comparison.change
     moved = _moved(f, f.comparison)
     limit = pct_limit(s.max_pepr_drop)
+    if math.isinf(j.drop):
+        return [_to_zero(f, moved, limit)]
     times, q = multiples(j.drop / j.sigma if j.sigma > 0 else math.inf, j.q)
     spread = f"per-run spread {pct(noise.spread)} {noise.label()}"
     if j.verdict == "fail" and f.all_cands_shared:
