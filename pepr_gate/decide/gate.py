@@ -185,7 +185,8 @@ def _decide(facts: rules.Facts, score: _Scorer, settings: Settings,
             ctx: Context) -> CheckResult:
     """Every rule over the facts, the accept label, and the result."""
     found = [r for rule in rules.RULES for r in rule(facts, settings, ctx)]
-    found, differ = cond.history_can_decide(found, facts, settings.resource, ctx.base_branch)
+    found, differ = cond.history_can_decide(found, facts, settings.resource,
+                                            ctx.base_branch, settings.max_pepr_drop)
     found.sort(key=lambda r: rules.ORDER[r.level])
     verdict = rules.verdict_of(found)
     accepted = _accept(verdict, settings, ctx)
