@@ -280,22 +280,28 @@ def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRec
     """The PePR judgement on the per-pair changes; None when no pair can be scored."""
     from pepr_gate.decide.paired import decide_paired
 
-    scored = [(b, h) for b, h in zip(score(base), score(head), strict=True)
-              if b is not None and h is not None and b > 0]
+    scored = _scored_pairs(score(base), score(head))
     pairs = [(b, h) for b, h in scored if h > 0]
     key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
                               facts.primary.meter.startswith("replay"))
-    if facts.base and facts.ok_cands and len(pairs) < len(scored):  # a head scored 0
+    if not (facts.base and facts.ok_cands and scored):
+        return None
+    if len(pairs) < len(scored):  # a head scored 0
         return _fell_to_zero([b for b, _ in scored], [h for _, h in pairs], [], key,
                              len(scored))
-    if not (facts.base and facts.ok_cands and pairs):
-        return None
     sessions = _older_sessions(facts, score)
     bs, hs = [b for b, _ in pairs], [h for _, h in pairs]
     done = decide_paired(bs, hs, settings.max_pepr_drop, prior_key=key,
                          widen=bool(facts.flagged), sessions=sessions)
     return rules.Comparison(done.change, done.judgement, done.noise,
                             (geomean(bs), geomean(hs)), (len(bs), len(hs)))
+
+
+def _scored_pairs(base: Sequence[float | None],
+                  head: Sequence[float | None]) -> list[tuple[float, float]]:
+    """The pairs with both scores, the base's positive (a head may score 0)."""
+    return [(b, h) for b, h in zip(base, head, strict=True)
+            if b is not None and h is not None and b > 0]
 
 
 def _older_sessions(facts: rules.Facts, score: _Scorer) -> list[list[float]]:
