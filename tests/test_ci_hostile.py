@@ -69,3 +69,47 @@ def test_performance_falling_to_exactly_zero_fails(project: Project) -> None:
     said = " ".join(check["reasons"])
     assert "cannot be computed" not in said
     assert "fell to 0" in said and "the performance was 0 in 3 of 3 candidate runs" in said
+
+
+def test_a_cosmetic_performance_name_keeps_the_baseline(tmp_path: Path,
+                                                        git_env: dict[str, str]) -> None:
+    named = _toml(tmp_path).replace('key = "accuracy"\n', 'key = "accuracy"\nname = "accuracy"\n')
+    repo = make_repo(tmp_path, pr_toml=named)
+    try:
+        repo.project(repo.checkout("refs/heads/main", name="main-ck")).baseline("0.99")
+        root = repo.checkout("refs/pull/2/merge")
+        res = repo.ci_pr(root, SELFTEST_ACCURACY="0.80")
+        assert res.code == 1, res.stdout + res.stderr
+        assert res.outputs["verdict"] == "fail"  # was: inconclusive, no baseline, exit 0
+        assert "No baseline" not in plain(res.summary)
+    finally:
+        repo.gh.stop()
+
+
+def test_a_pr_changing_what_is_measured_is_not_silently_green(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    pue = _toml(tmp_path).replace("[meter]\n", "[carbon]\npue = 1.2\n\n[meter]\n")
+    repo = make_repo(tmp_path, pr_toml=pue)
+    try:
+        repo.project(repo.checkout("refs/heads/main", name="main-ck")).baseline("0.99")
+        root = repo.checkout("refs/pull/2/merge")
+        res = repo.ci_pr(root, SELFTEST_ACCURACY="0.80")
+        assert res.code == 1, res.stdout + res.stderr
+        assert res.outputs["verdict"] == "inconclusive"
+        said = ("No baseline because this pull request changes what is measured: carbon.pue "
+                "in pepr.toml differ from the base's")
+        assert said in plain(res.summary)
+        assert said in plain(repo.gh.comments[(REPO, 2)][0]["body"])
+        assert "until a reviewer adds the label 'pepr-gate: accept'" in plain(res.summary)
+        # The base's accept label is the reviewer's way through.
+        data = json.loads(repo.pr_event().read_text())
+        data["pull_request"]["labels"] = [{"name": "pepr-gate: accept"}]
+        labelled = repo.tmp / "labelled.json"
+        labelled.write_text(json.dumps(data))
+        ok = repo.ci_pr(root, SELFTEST_ACCURACY="0.80", payload=labelled)
+        assert ok.code == 0, ok.stdout + ok.stderr
+        assert ok.outputs["verdict"] == "accepted"
+        # The same config measured on the base branch gives a baseline again: judged as usual.
+    finally:
+        repo.gh.stop()

@@ -125,6 +125,11 @@ def _measure_and_publish(
         assert measured.result is not None
         result = measured.result.model_copy(
             update={"notes": [*measured.result.notes, *judge.notes]})
+        if ctx.kind == "pull_request":
+            from pepr_gate.services.ci_own_config import judge_own_change
+
+            result = judge_own_change(result, judge.measured_changes,
+                                      _config_name(config, opts, env), config.gate.accept_label)
         out.notices += measured.notices
         if not ctx.fork:  # like the store: a fork's runs go nowhere
             from pepr_gate.services.export import export_runs

@@ -38,6 +38,8 @@ class Judged:
     config: Config
     notes: list[str] = field(default_factory=list)  # shown in the comment and the summary
     record_note: str | None = None  # added to each run record (a merge commit was measured)
+    # The hashed keys the pull request changes: no stored run of the base compares.
+    measured_changes: list[str] = field(default_factory=list)
 
 
 def judged(ctx: EventContext, config: Config, env: Mapping[str, str],
@@ -54,8 +56,12 @@ def judged(ctx: EventContext, config: Config, env: Mapping[str, str],
     if ctx.kind == "pull_request":
         out.record_note = _check_pull_head(ctx, head, env, where)
         out.notes += [out.record_note] if out.record_note else []
-        out.config, notes = base_settings(ctx, config, where)
+        theirs, notes = base_config(ctx, config, where)
         out.notes += notes
+        if theirs is not None:
+            out.config, changed = _judged_by(theirs, config)
+            out.notes += changed
+            out.measured_changes = measured_changes(theirs, out.config)
     else:
         _check_push_head(ctx, head)
     return out
@@ -130,29 +136,52 @@ def commit_parents(where: Path, sha: str) -> list[str]:
 
 def base_settings(ctx: EventContext, config: Config, where: Path) -> tuple[Config, list[str]]:
     """`config` with `[gate]` and `[score]` from the base commit's copy of the same file."""
+    theirs, notes = base_config(ctx, config, where)
+    if theirs is None:
+        return config, notes
+    judged_by, changed = _judged_by(theirs, config)
+    return judged_by, notes + changed
+
+
+def _judged_by(base: Config, pr: Config) -> tuple[Config, list[str]]:
+    """The PR's config with the base's judging sections, and what the PR changed there."""
+    update = {section: getattr(base, section) for section in JUDGING_SECTIONS}
+    return pr.model_copy(update=update), changed_settings(base, pr)
+
+
+def measured_changes(base: Config, judged_by: Config) -> list[str]:
+    """The hashed keys ([performance], [carbon], [meter]) this pull request changes: its
+    runs then measure otherwise than the base's, and no stored run compares with them."""
+    if base.config_hash() == judged_by.config_hash():
+        return []
+    old, new = base.config_keys(), judged_by.config_keys()
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)) \
+        or ["(the metric, carbon or meter settings)"]
+
+
+def base_config(ctx: EventContext, config: Config,
+                where: Path) -> tuple[Config | None, list[str]]:
+    """The base commit's copy of the config file (None when there is none to read)."""
     if not config.source:
-        return config, []
+        return None, []
     base = (ctx.base_sha or "").lower()
     name = _repo_path(where, Path(config.source))
     if not base or name is None:
         why = "the event names no base commit" if not base else "it lies outside the repository"
-        return config, [f"{config.source}: {why}, so this pull request's own [gate] and "
-                        "[score] settings judge it"]
+        return None, [f"{config.source}: {why}, so this pull request's own [gate] and "
+                      "[score] settings judge it"]
     notes = _ensure_commit(where, base)
     text = _git(where, "show", f"{base}:{name}", strip=False)
     if text is None or not _holds_config(text, name):
         notes.append(f"{name} is new in this pull request (the base {base[:12]} has none): "
                      "its own [gate] and [score] settings judge it")
-        return config, notes
+        return None, notes
     try:
-        theirs = _load_text(text, name)
+        return _load_text(text, name), notes
     except ConfigError as exc:
         notes.append(f"the base's {name} does not load ({exc.message}): this pull request's "
                      "own [gate] and [score] settings judge it")
-        return config, notes
-    notes += changed_settings(theirs, config)
-    update = {section: getattr(theirs, section) for section in JUDGING_SECTIONS}
-    return config.model_copy(update=update), notes
+        return None, notes
 
 
 def changed_settings(base: Config, pr: Config) -> list[str]:
