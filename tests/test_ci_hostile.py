@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 try:
     from tests.github_server import FakeGitHub
-    from tests.test_ci_checkout import REPO, _toml, make_repo, plain
+    from tests.test_ci_checkout import REPO, Repo, _toml, make_repo, plain
     from tests.test_ci_cmd import HEAD_SHA, Project, write_project
 except ImportError:
     from github_server import FakeGitHub  # type: ignore[no-redef]
-    from test_ci_checkout import REPO, _toml, make_repo, plain  # type: ignore[no-redef]
+    from test_ci_checkout import REPO, Repo, _toml, make_repo, plain  # type: ignore[no-redef]
     from test_ci_cmd import HEAD_SHA, Project, write_project  # type: ignore[no-redef]
 
 
@@ -111,5 +112,80 @@ def test_a_pr_changing_what_is_measured_is_not_silently_green(
         assert ok.code == 0, ok.stdout + ok.stderr
         assert ok.outputs["verdict"] == "accepted"
         # The same config measured on the base branch gives a baseline again: judged as usual.
+    finally:
+        repo.gh.stop()
+
+
+def _payload(repo: Repo, edit: Callable[[dict[str, Any]], None]) -> Path:
+    data = json.loads(repo.pr_event().read_text())
+    edit(data)
+    path = repo.tmp / "hostile-event.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_payload_sha_that_is_a_git_option_is_refused(tmp_path: Path,
+                                                       git_env: dict[str, str]) -> None:
+    pwned = tmp_path / "PWNED"
+    repo = make_repo(tmp_path)
+    try:
+        root = repo.checkout("refs/pull/2/merge")  # depth 1: the base would be fetched
+        for field in ("base", "head"):
+            def edit(data: dict[str, Any], side: str = field) -> None:
+                data["pull_request"][side]["sha"] = f"--upload-pack=touch {pwned}"
+
+            res = repo.ci_pr(root, payload=_payload(repo, edit))
+            assert res.code == 2, res.stderr
+            assert res.outputs["verdict"] == "error"
+            assert f"pull_request.{field}.sha" in res.stderr
+            assert "not a commit SHA (40 or 64 hexadecimal characters)" in res.stderr
+            assert not pwned.exists()
+        assert repo.runs_stored() == 0 and repo.gh.comments == {}
+    finally:
+        repo.gh.stop()
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("base.sha", 12345, "pull_request.base.sha is 12345 (int), not a commit SHA"),
+    ("head.sha", 12345, "pull_request.head.sha is 12345 (int), not a commit SHA"),
+    ("head", "feature", "pull_request.head is 'feature' (str), not an object"),
+    ("base", ["main"], "pull_request.base is ['main'] (list), not an object"),
+    ("labels", "pepr-gate: accept", "pull_request.labels is 'pepr-gate: accept' (str)"),
+    ("head.ref", 7, "pull_request.head.ref is 7 (int), not a string"),
+])
+def test_payload_fields_of_the_wrong_type_exit_2_naming_the_field(
+    tmp_path: Path, git_env: dict[str, str], field: str, value: Any, said: str
+) -> None:
+    repo = make_repo(tmp_path)
+    try:
+        root = repo.checkout("refs/pull/2/head")
+
+        def edit(data: dict[str, Any]) -> None:
+            where = data["pull_request"]
+            *parents, last = field.split(".")
+            for key in parents:
+                where = where[key]
+            where[last] = value
+
+        res = repo.ci_pr(root, payload=_payload(repo, edit))
+        assert res.code == 2, res.stderr  # was 4: 'int' object has no attribute 'lower'
+        assert said in res.stderr
+        assert "Traceback" not in res.stderr
+        assert res.outputs["verdict"] == "error"
+    finally:
+        repo.gh.stop()
+
+
+def test_a_malformed_push_after_is_refused(tmp_path: Path, git_env: dict[str, str]) -> None:
+    repo = make_repo(tmp_path)
+    try:
+        root = repo.checkout("refs/heads/feature")
+        event = tmp_path / "push.json"
+        event.write_text(json.dumps({"ref": "refs/heads/feature", "before": repo.base,
+                                     "after": "--exec=id", "repository": {"full_name": REPO}}))
+        res = repo.project(root).ci(event="push", ref="refs/heads/feature", payload=event,
+                                   GITHUB_SHA=repo.head)
+        assert res.code == 2, res.stderr
+        assert "the event payload's after is '--exec=id' (str), not a commit SHA" in res.stderr
     finally:
         repo.gh.stop()

@@ -250,7 +250,9 @@ def _ensure_commit(where: Path, sha: str) -> list[str]:
     if origin is not None:
         auth = remote_auth(Path(_git(where, "rev-parse", "--show-toplevel") or where), origin)
         try:
-            done = subprocess.run(["git", "fetch", "--no-tags", "--depth=1", "origin", sha],
+            # `sha` was checked as hexadecimal (publish.github.payload); `--` ends the
+            # options all the same, so no value can ever become one.
+            done = subprocess.run(["git", "fetch", "--no-tags", "--depth=1", "--", "origin", sha],
                                   cwd=where, capture_output=True, env=git_env(auth),
                                   timeout=300, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
