@@ -155,6 +155,19 @@ def test_a_drop_from_the_performance_alone_fails_whatever_the_load() -> None:
     assert "max_performance_drop" in " ".join(guarded.reasons)
 
 
+def test_a_paired_head_scoring_zero_fails() -> None:
+    def paired(side: str, p: float) -> list[RunRecord]:
+        return [make_record(branch="main" if side == "base" else "feature", energy_kwh=0.007,
+                            performance=p, paired=Pairing(session="s", side=side, index=i))
+                for i in range(4)]
+
+    result = gate.evaluate_paired(paired("base", 0.8), paired("head", 0.0), [], settings(),
+                                  ctx())
+    assert result.verdict == "fail", result.reasons
+    assert result.pepr_change == -1.0
+    assert "the performance was 0 in 4 of 4 candidate runs" in " ".join(result.reasons)
+
+
 def test_like_conditions_and_unaffected_resources_decide_as_before() -> None:
     base = runs(5, QUIET, 0.0070)
     same = gate.evaluate(runs(3, QUIET, 0.0089, branch="feature"), base, base, settings(), ctx())
