@@ -356,6 +356,10 @@ class Config(_Section):
         # Without [meter.prometheus] the hash stays what it was before that table existed
         # (stored baselines keep matching); its timeout changes no figure.
         perf = relevant.get("performance")
+        if perf is not None:
+            # The metric's display name changes no figure: hashed as unset, so adding
+            # `name = "accuracy"` keeps the baseline (and unnamed configs keep their hash).
+            perf["name"] = None
         if perf is not None and perf["better"] == "higher":  # as before these keys existed
             for key in ("better", "to_p", "best", "worst"):
                 perf.pop(key)

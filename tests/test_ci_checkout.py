@@ -11,7 +11,7 @@ import html
 import json
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +80,10 @@ class Repo:
             return int(con.execute("select count(*) from pepr_runs").fetchone()[0])
 
 
-def make_repo(tmp: Path, pr_toml: str | None = None, base_toml: str | None = "same") -> Repo:
-    """main (the base) and a PR branch; `pr_toml` replaces pepr.toml on the branch."""
+def make_repo(tmp: Path, pr_toml: str | None = None, base_toml: str | None = "same",
+              pr_change: Callable[[Path], None] | None = None) -> Repo:
+    """main (the base) and a PR branch; `pr_toml` replaces pepr.toml on the branch and
+    `pr_change` edits the branch's files (given the checkout's root) before its commit."""
     origin = tmp / "origin.git"
     git("init", "-q", "--bare", "-b", "main", str(origin), cwd=tmp)
     # Like GitHub: a commit may be fetched by its SHA (the base, from a depth-1 clone).
@@ -98,6 +100,8 @@ def make_repo(tmp: Path, pr_toml: str | None = None, base_toml: str | None = "sa
     git("checkout", "-q", "-b", "feature", cwd=seed)
     if pr_toml is not None:
         (seed / "pepr.toml").write_text(pr_toml)
+    if pr_change is not None:
+        pr_change(seed)
     (seed / "NOTES.md").write_text("the PR's change\n")
     git("add", "-A", cwd=seed)
     git("commit", "-q", "-m", "feature", cwd=seed)

@@ -137,6 +137,37 @@ def test_budgets_and_the_guardrail_still_fail_under_other_conditions() -> None:
     assert "over the budget" in said and "max_performance_drop" in said
 
 
+def test_a_drop_from_the_performance_alone_fails_whatever_the_load() -> None:
+    # The load moves energy, never P: P 0.80 -> 0.60 with identical energy is the code's.
+    base = runs(5, QUIET, 0.0070, performance=0.80)
+    cand = runs(3, BUSY, 0.0070, branch="feature", performance=0.60)
+    result = gate.evaluate(cand, base, base, settings(), ctx())
+    assert result.verdict == "fail", result.reasons
+    assert result.conditions_differ is not None
+    assert any("never the performance" in n and "so the verdict stands" in n
+               for n in result.notes), result.notes
+    # A small P drop (2%) with a busy runner's extra energy stays the load's to explain.
+    small = runs(3, BUSY, 0.0089, branch="feature", performance=0.784)
+    assert gate.evaluate(small, base, base, settings(), ctx()).verdict == "inconclusive"
+    # The guardrail fails on its own too.
+    guarded = gate.evaluate(cand, base, base, settings(max_performance_drop=0.05), ctx())
+    assert guarded.verdict == "fail"
+    assert "max_performance_drop" in " ".join(guarded.reasons)
+
+
+def test_a_paired_head_scoring_zero_fails() -> None:
+    def paired(side: str, p: float) -> list[RunRecord]:
+        return [make_record(branch="main" if side == "base" else "feature", energy_kwh=0.007,
+                            performance=p, paired=Pairing(session="s", side=side, index=i))
+                for i in range(4)]
+
+    result = gate.evaluate_paired(paired("base", 0.8), paired("head", 0.0), [], settings(),
+                                  ctx())
+    assert result.verdict == "fail", result.reasons
+    assert result.pepr_change == -1.0
+    assert "the performance was 0 in 4 of 4 candidate runs" in " ".join(result.reasons)
+
+
 def test_like_conditions_and_unaffected_resources_decide_as_before() -> None:
     base = runs(5, QUIET, 0.0070)
     same = gate.evaluate(runs(3, QUIET, 0.0089, branch="feature"), base, base, settings(), ctx())

@@ -292,6 +292,18 @@ def test_config_hash_follows_what_makes_runs_comparable(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, STAGE + other_key)).config_hash() != h0
 
 
+def test_cosmetic_keys_leave_the_config_hash_alone(tmp_path: Path) -> None:
+    base = '[performance]\nfile = "m.json"\nkey = "acc"\n'
+    unnamed = load_config(write(tmp_path, STAGE + base))
+    assert unnamed.config_hash() == "b9876e8c66abe578"  # as before the name was left out
+    named = load_config(write(tmp_path, STAGE + base + 'name = "accuracy"\n'))
+    assert named.config_hash() == unnamed.config_hash()
+    assert named.config_keys() == unnamed.config_keys()
+    timeout = '[meter.prometheus]\nurl = "http://p:9090"\nnodes = ["a"]\n'
+    assert load_config(write(tmp_path, STAGE + timeout)).config_hash() == load_config(
+        write(tmp_path, STAGE + timeout + "timeout_s = 30\n")).config_hash()
+
+
 def test_the_prometheus_table_leaves_other_configs_hashes_alone(tmp_path: Path) -> None:
     # the hash every config without [meter.prometheus] had before the table existed:
     # stored baselines must keep matching after an upgrade

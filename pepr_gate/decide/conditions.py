@@ -163,12 +163,33 @@ def _compared(facts: rules.Facts, resource: str) -> tuple[str, int, float] | Non
     return text, towards, facts.comparison.change
 
 
+def performance_drop(facts: rules.Facts) -> float | None:
+    """The PePR drop with the candidate's resource replaced by the baseline's:
+    1 - (P_c / (1 + R_b)) / (P_b / (1 + R_b)) = 1 - P_c / P_b. The load moves the
+    resource, never P, so this part of a drop is the code's whatever the runner did."""
+    b = facts.base_side.performance if facts.base_side else None
+    c = facts.cand.performance
+    if b is None or c is None or b <= 0:
+        return None
+    return 1.0 - c / b
+
+
+def _p_alone_fails(said: Sequence[rules.Reason], facts: rules.Facts, threshold: float) -> bool:
+    """A failed drop that the performance alone puts past the threshold stands."""
+    drop = performance_drop(facts)
+    return (any(r.level == "fail" for r in said) and drop is not None
+            and drop > threshold)
+
+
 def history_can_decide(found: list[rules.Reason], facts: rules.Facts, resource: str,
-                       base_branch: str | None) -> tuple[list[rules.Reason], str | None]:
+                       base_branch: str | None, threshold: float,
+                       ) -> tuple[list[rules.Reason], str | None]:
     """(the reasons, the difference): in history mode, a change measured under other
     conditions than the window's is not judged on the resource alone. Its verdict is
     inconclusive, naming the difference and the next step; what history alone said
-    stays as a note. Budgets and the guardrail still fail."""
+    stays as a note. Budgets and the guardrail still fail, and so does a drop that the
+    performance alone (the resource held at the baseline's) puts past `threshold`: the
+    load can excuse only the part of a change that the resource explains."""
     compared = _compared(facts, resource)
     if compared is None:
         return found, None
@@ -176,6 +197,15 @@ def history_can_decide(found: list[rules.Reason], facts: rules.Facts, resource: 
     moved = f"{facts.variant} {'fell' if change < 0 else 'rose'} {rules.pct(change)}"
     kept = [r for r in found if r.code not in _CHANGE_CODES]
     said = [r for r in found if r.code in _CHANGE_CODES]
+    if _p_alone_fails(said, facts, threshold):
+        drop = performance_drop(facts) or 0.0
+        held = rules.Reason(
+            "note", "conditions-held",
+            f"The runner's conditions differ ({text}), but the load moves the {resource}, "
+            f"never the performance: with the baseline's {resource} in both, "
+            f"{facts.variant} still falls {rules.pct(drop)} (the performance's own fall), "
+            f"more than the {rules.pct_limit(threshold)} allowed, so the verdict stands.")
+        return [*found, held], text
     if verdict_stands(said, towards):
         busier = "busier" if towards > 0 else "quieter"
         held = rules.Reason(

@@ -16,15 +16,17 @@ The rule (docs/gate.md states it for users):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from pepr_gate.decide import conditions as cond
 from pepr_gate.decide import noise as noise_mod
 from pepr_gate.decide import rules, sequential
+from pepr_gate.decide.rule import ALPHA, Judgement
 from pepr_gate.decide.select import NoBaseline, diagnose_given, hardware_label, newest_first
 from pepr_gate.decide.settings import Context, Settings
-from pepr_gate.decide.stats import geomean, median, side
+from pepr_gate.decide.stats import geomean, median, noise_sigma, side, t_quantile
 from pepr_gate.records import VARIANTS, CheckResult, Normalization, RunRecord
 from pepr_gate.score import rescore, resource_value
 
@@ -86,16 +88,29 @@ def _compare(facts: rules.Facts, score: _Scorer, settings: Settings,
     """The PePR judgement, when both sides have scores to compare."""
     window_ids = {b.id for b in facts.base}
     bp, cp = _positive(score(facts.base)), _positive(cand_peprs)
-    if not (facts.ok_cands and bp and cp):
-        return None
     older = _positive(score([r for r in facts.history if r.id not in window_ids]))
     replayed = facts.primary.meter.startswith("replay")
     key = noise_mod.prior_key(settings.resource, facts.cand.energy_method, replayed)
+    if facts.ok_cands and bp and any(p == 0.0 for p in cand_peprs):
+        return _fell_to_zero(bp, cp, older, key, len(cand_peprs))
+    if not (facts.ok_cands and bp and cp):
+        return None
     judgement, noise, change = sequential.decided_yet(
         bp, cp, threshold=settings.max_pepr_drop, max_looks=settings.looks,
         history=older, prior_key=key, widen=bool(facts.flagged))
     return rules.Comparison(change, judgement, noise, (geomean(bp), geomean(cp)),
                             (len(bp), len(cp)))
+
+
+def _fell_to_zero(bp: Sequence[float], cp: Sequence[float], older: Sequence[float],
+                  key: str, runs: int) -> rules.Comparison:
+    """A candidate run scored PePR 0 (its performance was 0): a fall of 100%. No
+    run-to-run noise turns a positive PePR into 0 (the spread is on a log scale, and the
+    resource cannot do it: R is at most 1), so the drop is past any threshold and decided."""
+    noise = noise_mod.estimate([[*older, *bp], cp], key)
+    j = Judgement("fail", "significant", math.inf, noise_sigma(noise.spread, len(bp), runs),
+                  t_quantile(1 - ALPHA, noise.dof if noise.measured else None))
+    return rules.Comparison(-1.0, j, noise, (geomean(bp), 0.0), (len(bp), runs))
 
 
 def _baseline(primary: RunRecord, ok: bool, baselines: Sequence[RunRecord],
@@ -170,7 +185,8 @@ def _decide(facts: rules.Facts, score: _Scorer, settings: Settings,
             ctx: Context) -> CheckResult:
     """Every rule over the facts, the accept label, and the result."""
     found = [r for rule in rules.RULES for r in rule(facts, settings, ctx)]
-    found, differ = cond.history_can_decide(found, facts, settings.resource, ctx.base_branch)
+    found, differ = cond.history_can_decide(found, facts, settings.resource,
+                                            ctx.base_branch, settings.max_pepr_drop)
     found.sort(key=lambda r: rules.ORDER[r.level])
     verdict = rules.verdict_of(found)
     accepted = _accept(verdict, settings, ctx)
@@ -264,18 +280,28 @@ def _paired_comparison(facts: rules.Facts, score: _Scorer, base: Sequence[RunRec
     """The PePR judgement on the per-pair changes; None when no pair can be scored."""
     from pepr_gate.decide.paired import decide_paired
 
-    pairs = [(b, h) for b, h in zip(score(base), score(head), strict=True)
-             if b is not None and h is not None and b > 0 and h > 0]
-    if not (facts.base and facts.ok_cands and pairs):
-        return None
-    sessions = _older_sessions(facts, score)
+    scored = _scored_pairs(score(base), score(head))
+    pairs = [(b, h) for b, h in scored if h > 0]
     key = noise_mod.prior_key(settings.resource, facts.cand.energy_method,
                               facts.primary.meter.startswith("replay"))
+    if not (facts.base and facts.ok_cands and scored):
+        return None
+    if len(pairs) < len(scored):  # a head scored 0
+        return _fell_to_zero([b for b, _ in scored], [h for _, h in pairs], [], key,
+                             len(scored))
+    sessions = _older_sessions(facts, score)
     bs, hs = [b for b, _ in pairs], [h for _, h in pairs]
     done = decide_paired(bs, hs, settings.max_pepr_drop, prior_key=key,
                          widen=bool(facts.flagged), sessions=sessions)
     return rules.Comparison(done.change, done.judgement, done.noise,
                             (geomean(bs), geomean(hs)), (len(bs), len(hs)))
+
+
+def _scored_pairs(base: Sequence[float | None],
+                  head: Sequence[float | None]) -> list[tuple[float, float]]:
+    """The pairs with both scores, the base's positive (a head may score 0)."""
+    return [(b, h) for b, h in zip(base, head, strict=True)
+            if b is not None and h is not None and b > 0]
 
 
 def _older_sessions(facts: rules.Facts, score: _Scorer) -> list[list[float]]:

@@ -235,6 +235,35 @@ def _moved(f: Facts, comp: Comparison) -> str:
     return f"{f.variant} {verb} {pct(change)} ({shown_b} -> {shown_c}{label})"
 
 
+def _unjudged(f: Facts, s: Settings) -> list[Reason] | None:
+    """The reasons when the change has no ratio to judge (nothing to compare, a score
+    missing, a baseline at 0, a fall to 0); None when `pepr_change` judges it."""
+    if not f.ok_cands or f.base_side is None:
+        return []
+    if f.comparison is None:
+        return [_no_score(f, s)]
+    if math.isinf(f.comparison.judgement.drop):
+        return [_to_zero(f, _moved(f, f.comparison), pct_limit(s.max_pepr_drop))]
+    return None
+
+
+def _no_score(f: Facts, s: Settings) -> Reason:
+    if f.base_side is not None and f.base_side.pepr == 0:  # a change from 0 has no ratio
+        return Reason("unsure", "no-score", f"the change in {f.variant} cannot be computed: "
+                      "the baseline's performance is 0.")
+    return Reason("unsure", "no-score", f"{f.variant} cannot be computed: the {s.resource} "
+                  "or the performance value is missing.")
+
+
+def _to_zero(f: Facts, moved: str, limit: str) -> Reason:
+    runs = f.comparison.runs[1] if f.comparison else len(f.ok_cands)
+    zero = sum(1 for c in f.ok_cands if c.performance.value == 0)
+    return Reason("fail", "pepr-drop",
+                  f"{moved}: the performance was 0 in {zero} of {runs} candidate runs, so "
+                  f"{f.variant} fell to 0; more than the {limit} allowed, and no run-to-run "
+                  "noise turns a positive score into 0.")
+
+
 def multiples(times: float, needed: float) -> tuple[str, str]:
     """`times` and `needed` with as many decimals (1 to 3) as it takes to tell them apart,
     so "2.5 x the noise (fail needs 2.5 x)" cannot be printed."""
@@ -248,12 +277,9 @@ def multiples(times: float, needed: float) -> tuple[str, str]:
 
 
 def pepr_change(f: Facts, s: Settings, ctx: Context) -> list[Reason]:
-    if not f.ok_cands or f.base_side is None:
-        return []
-    if f.comparison is None:
-        return [Reason("unsure", "no-score",
-                       f"{f.variant} cannot be computed: the {s.resource} or the performance "
-                       "value is missing.")]
+    early = _unjudged(f, s)
+    if early is not None or f.comparison is None:
+        return early or []
     j, noise, change = f.comparison.judgement, f.comparison.noise, f.comparison.change
     moved = _moved(f, f.comparison)
     limit = pct_limit(s.max_pepr_drop)

@@ -89,7 +89,7 @@ def _from_origin(top: Path, ref: str, url: str, announce: Callable[[str], None])
                      "of history from origin to find it")
         return sha
     got = git("fetch", "-q", "--no-tags", *([f"--depth={depth + 1}"] if shallow else []),
-              "origin", f"+{name}:{PRIVATE_REF}", cwd=top, check=False, config=auth)
+              "--", "origin", f"+{name}:{PRIVATE_REF}", cwd=top, check=False, config=auth)
     sha = _rev(top, PRIVATE_REF + steps) if got.returncode == 0 else None
     git("update-ref", "-d", PRIVATE_REF, cwd=top, check=False)
     if sha is not None:

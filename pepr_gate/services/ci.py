@@ -8,6 +8,7 @@ written first; only then is the exit code decided.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,11 @@ def _measure_and_publish(
         assert measured.result is not None
         result = measured.result.model_copy(
             update={"notes": [*measured.result.notes, *judge.notes]})
+        if ctx.kind == "pull_request":
+            from pepr_gate.services.ci_own_config import judge_own_change
+
+            result = judge_own_change(result, judge.measured_changes,
+                                      _config_name(config, opts, env), config.gate.accept_label)
         out.notices += measured.notices
         if not ctx.fork:  # like the store: a fork's runs go nowhere
             from pepr_gate.services.export import export_runs
@@ -218,7 +224,11 @@ def _config_name(config: Config, opts: CiOptions, env: Mapping[str, str]) -> str
     workspace = env.get("GITHUB_WORKSPACE")
     if workspace and config.source:
         try:
-            return Path(config.source).resolve().relative_to(Path(workspace).resolve()).as_posix()
+            # The folders resolved, the file itself not: a pepr.toml that links to
+            # loose.toml is still pepr.toml's comment.
+            given = Path(os.path.abspath(config.source))
+            return (given.parent.resolve() / given.name).relative_to(
+                Path(workspace).resolve()).as_posix()
         except (OSError, ValueError):
             pass
     return config.source or opts.config

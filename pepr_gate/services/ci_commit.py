@@ -13,6 +13,8 @@ Two things a team must be able to trust before any runs are made:
 
 from __future__ import annotations
 
+import os
+import posixpath
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -36,6 +38,8 @@ class Judged:
     config: Config
     notes: list[str] = field(default_factory=list)  # shown in the comment and the summary
     record_note: str | None = None  # added to each run record (a merge commit was measured)
+    # The hashed keys the pull request changes: no stored run of the base compares.
+    measured_changes: list[str] = field(default_factory=list)
 
 
 def judged(ctx: EventContext, config: Config, env: Mapping[str, str],
@@ -52,8 +56,12 @@ def judged(ctx: EventContext, config: Config, env: Mapping[str, str],
     if ctx.kind == "pull_request":
         out.record_note = _check_pull_head(ctx, head, env, where)
         out.notes += [out.record_note] if out.record_note else []
-        out.config, notes = base_settings(ctx, config, where)
+        theirs, notes = base_config(ctx, config, where)
         out.notes += notes
+        if theirs is not None:
+            out.config, changed = _judged_by(theirs, config)
+            out.notes += changed
+            out.measured_changes = measured_changes(theirs, out.config)
     else:
         _check_push_head(ctx, head)
     return out
@@ -128,29 +136,52 @@ def commit_parents(where: Path, sha: str) -> list[str]:
 
 def base_settings(ctx: EventContext, config: Config, where: Path) -> tuple[Config, list[str]]:
     """`config` with `[gate]` and `[score]` from the base commit's copy of the same file."""
+    theirs, notes = base_config(ctx, config, where)
+    if theirs is None:
+        return config, notes
+    judged_by, changed = _judged_by(theirs, config)
+    return judged_by, notes + changed
+
+
+def _judged_by(base: Config, pr: Config) -> tuple[Config, list[str]]:
+    """The PR's config with the base's judging sections, and what the PR changed there."""
+    update = {section: getattr(base, section) for section in JUDGING_SECTIONS}
+    return pr.model_copy(update=update), changed_settings(base, pr)
+
+
+def measured_changes(base: Config, judged_by: Config) -> list[str]:
+    """The hashed keys ([performance], [carbon], [meter]) this pull request changes: its
+    runs then measure otherwise than the base's, and no stored run compares with them."""
+    if base.config_hash() == judged_by.config_hash():
+        return []
+    old, new = base.config_keys(), judged_by.config_keys()
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)) \
+        or ["(the metric, carbon or meter settings)"]
+
+
+def base_config(ctx: EventContext, config: Config,
+                where: Path) -> tuple[Config | None, list[str]]:
+    """The base commit's copy of the config file (None when there is none to read)."""
     if not config.source:
-        return config, []
+        return None, []
     base = (ctx.base_sha or "").lower()
     name = _repo_path(where, Path(config.source))
     if not base or name is None:
         why = "the event names no base commit" if not base else "it lies outside the repository"
-        return config, [f"{config.source}: {why}, so this pull request's own [gate] and "
-                        "[score] settings judge it"]
+        return None, [f"{config.source}: {why}, so this pull request's own [gate] and "
+                      "[score] settings judge it"]
     notes = _ensure_commit(where, base)
     text = _git(where, "show", f"{base}:{name}", strip=False)
     if text is None or not _holds_config(text, name):
         notes.append(f"{name} is new in this pull request (the base {base[:12]} has none): "
                      "its own [gate] and [score] settings judge it")
-        return config, notes
+        return None, notes
     try:
-        theirs = _load_text(text, name)
+        return _load_text(text, name), notes
     except ConfigError as exc:
         notes.append(f"the base's {name} does not load ({exc.message}): this pull request's "
                      "own [gate] and [score] settings judge it")
-        return config, notes
-    notes += changed_settings(theirs, config)
-    update = {section: getattr(theirs, section) for section in JUDGING_SECTIONS}
-    return config.model_copy(update=update), notes
+        return None, notes
 
 
 def changed_settings(base: Config, pr: Config) -> list[str]:
@@ -219,7 +250,9 @@ def _ensure_commit(where: Path, sha: str) -> list[str]:
     if origin is not None:
         auth = remote_auth(Path(_git(where, "rev-parse", "--show-toplevel") or where), origin)
         try:
-            done = subprocess.run(["git", "fetch", "--no-tags", "--depth=1", "origin", sha],
+            # `sha` was checked as hexadecimal (publish.github.payload); `--` ends the
+            # options all the same, so no value can ever become one.
+            done = subprocess.run(["git", "fetch", "--no-tags", "--depth=1", "--", "origin", sha],
                                   cwd=where, capture_output=True, env=git_env(auth),
                                   timeout=300, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -238,12 +271,30 @@ def _ensure_commit(where: Path, sha: str) -> list[str]:
 
 
 def _repo_path(where: Path, source: Path) -> str | None:
-    top = _git(where, "rev-parse", "--show-toplevel")
-    if top is None:
+    """The config's path from the repository's top, as configured: never resolved.
+
+    A `pepr.toml` that the pull request turns into a link to its own `loose.toml` is still
+    judged by the base's `pepr.toml`; following the link would let the PR pick the file
+    whose [gate] and [score] judge it.
+    """
+    if source.is_absolute():
+        top = _git(where, "rev-parse", "--show-toplevel")
+        if top is None:
+            return None
+        # The folders above the file may be links (/tmp on some systems); the file is not.
+        return _inside(Path(os.path.normpath(source.parent)).resolve() / source.name,
+                       Path(top).resolve())
+    prefix = _git(where, "rev-parse", "--show-prefix")
+    if prefix is None:
         return None
+    name = posixpath.normpath(posixpath.join(prefix, source.as_posix()))
+    return None if name == ".." or name.startswith("../") or name == "." else name
+
+
+def _inside(path: Path, top: Path) -> str | None:
     try:
-        return (where / source).resolve().relative_to(Path(top).resolve()).as_posix()
-    except (OSError, ValueError):
+        return path.relative_to(top).as_posix()
+    except ValueError:
         return None
 
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pepr_gate.errors import InputError
+from pepr_gate.publish.github import payload
+from pepr_gate.publish.github.payload import obj
+from pepr_gate.publish.github.payload import sha as sha_field
 from pepr_gate.readfile import read_text_limited
 
 ZERO_SHA = "0" * 40
@@ -62,17 +65,20 @@ class EventContext:
 
 
 def _pull_fields(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
-    base = pr.get("base") or {}
-    head = pr.get("head") or {}
-    base_repo = ((base.get("repo") or {}).get("full_name")) or repo
+    base = payload.obj(pr.get("base"), "pull_request.base")
+    head = payload.obj(pr.get("head"), "pull_request.head")
+    base_repo = payload.text(payload.obj(base.get("repo"), "pull_request.base.repo").get(
+        "full_name"), "pull_request.base.repo.full_name") or repo
     # A deleted fork shows `head.repo: null`; it is still not this repository.
-    head_repo_obj = head.get("repo")
-    head_repo = head_repo_obj.get("full_name") if head_repo_obj else None
+    head_repo = payload.text(payload.obj(head.get("repo"), "pull_request.head.repo").get(
+        "full_name"), "pull_request.head.repo.full_name")
     fork = head_repo is None or head_repo.lower() != base_repo.lower()
-    head_ref = head.get("ref")
+    head_ref = payload.text(head.get("ref"), "pull_request.head.ref")
     # Runs of a fork's branch are stored under its `owner:branch` label, so a fork's
     # `main` never lands in this repository's `main` history (the baseline of every PR).
-    branch = (head.get("label") or f"{head_repo}:{head_ref}") if fork else head_ref
+    label = payload.text(head.get("label"), "pull_request.head.label")
+    branch = (label or f"{head_repo}:{head_ref}") if fork else head_ref
+    head_sha = payload.sha(head.get("sha"), "pull_request.head.sha")
     number = pr.get("number")
     if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
         raise InputError(
@@ -81,25 +87,25 @@ def _pull_fields(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
             "pull_request webhook payload; run on `pull_request` events",
         )
     labels = tuple(
-        str(label["name"]) for label in (pr.get("labels") or [])
+        str(label["name"]) for label in payload.items(pr.get("labels"), "pull_request.labels")
         if isinstance(label, dict) and isinstance(label.get("name"), str)
     )
     return {
         "labels": labels,
         "pr_number": number,
-        "base_ref": base.get("ref"),
-        "base_sha": base.get("sha"),
+        "base_ref": payload.text(base.get("ref"), "pull_request.base.ref"),
+        "base_sha": payload.sha(base.get("sha"), "pull_request.base.sha"),
         "head_ref": head_ref,
-        "head_sha": head.get("sha"),
+        "head_sha": head_sha,
         "head_repo": head_repo,
         "fork": fork,
         "branch": branch,
-        "sha": head.get("sha"),
+        "sha": head_sha,
     }
 
 
 def _dispatch_pr_number(payload: Mapping[str, Any]) -> int | None:
-    inputs = payload.get("inputs") or {}
+    inputs = obj(payload.get("inputs"), "inputs")
     for name in DISPATCH_PR_INPUTS:
         raw = inputs.get(name)
         if raw is None or str(raw).strip() == "":
@@ -122,12 +128,13 @@ def load_event(env: Mapping[str, str]) -> EventContext:
             "GITHUB_EVENT_NAME is not set: `pepr-gate ci` runs inside GitHub Actions",
             hint="outside Actions use `pepr-gate run` and `pepr-gate check`",
         )
-    payload = _read_payload(env)
-    repo = env.get("GITHUB_REPOSITORY") or ((payload.get("repository") or {}).get("full_name", ""))
+    event = _read_payload(env)
+    repo = env.get("GITHUB_REPOSITORY") or payload.text(payload.obj(
+        event.get("repository"), "repository").get("full_name"), "repository.full_name") or ""
     server_url = env.get("GITHUB_SERVER_URL") or "https://github.com"
     api_url = env.get("GITHUB_API_URL") or default_api_url(server_url)
-    ref = env.get("GITHUB_REF") or payload.get("ref")
-    sha = env.get("GITHUB_SHA") or None
+    ref = env.get("GITHUB_REF") or payload.text(event.get("ref"), "ref")
+    sha = _env_sha(env)
     common: dict[str, Any] = {
         "event_name": event_name,
         "repo": repo,
@@ -138,9 +145,9 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         "run_attempt": env.get("GITHUB_RUN_ATTEMPT") or None,
     }
     if event_name in PR_EVENTS:
-        pull = _pull_object(event_name, payload, env)
+        pull = _pull_object(event_name, event, env)
         return EventContext(kind="pull_request", **common, **_pull_fields(pull, repo))
-    number = _dispatch_pr_number(payload) if event_name == "workflow_dispatch" else None
+    number = _dispatch_pr_number(event) if event_name == "workflow_dispatch" else None
     if number is not None:
         return EventContext(kind="pull_request", sha=sha, branch=None, pr_number=number,
                             needs_pr_lookup=True, **common)
@@ -153,8 +160,17 @@ def load_event(env: Mapping[str, str]) -> EventContext:
         and ref
         and ref.startswith("refs/heads/")
     ):
-        return _branch_event(payload, ref, sha, common)
+        return _branch_event(event, ref, sha, common)
     return EventContext(kind="other", sha=sha, branch=None, **common)
+
+
+def _env_sha(env: Mapping[str, str]) -> str | None:
+    value = env.get("GITHUB_SHA") or None
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", value):
+        raise InputError(f"GITHUB_SHA={value[:60]!r} is not a commit SHA (40 or 64 "
+                         "hexadecimal characters)", hint="GitHub Actions sets GITHUB_SHA; "
+                         "leave it as the runner set it")
+    return None if value is None else value.lower()
 
 
 def _pull_object(event_name: str, payload: Mapping[str, Any],
@@ -175,7 +191,7 @@ def _pull_object(event_name: str, payload: Mapping[str, Any],
 def _branch_event(payload: Mapping[str, Any], ref: str, sha: str | None,
                   common: dict[str, Any]) -> EventContext:
     """A push (or dispatch/schedule) on a branch; a deleted branch is nothing to measure."""
-    after = payload.get("after")
+    after = sha_field(payload.get("after"), "after")
     deleted = bool(payload.get("deleted")) or after == ZERO_SHA
     new_branch = payload.get("before") == ZERO_SHA or bool(payload.get("created"))
     return EventContext(
