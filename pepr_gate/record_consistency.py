@@ -55,6 +55,10 @@ def check_problem(result: CheckResult) -> Problem | None:
     if result.verdict == "pass" and change is not None and change < -result.threshold - 1e-9:
         return ("verdict", f"'pass' with a PePR change of {change:+.1%}, a drop past the "
                 f"{result.threshold:.1%} threshold (that is a fail or a warn)")
+    codes = result.reason_codes
+    if codes and len(codes) != len(result.reasons):
+        return ("reason_codes", f"{len(codes)} code(s) for {len(result.reasons)} reason(s); "
+                "each reason has one code, in the same order (or none in older results)")
     if result.verdict == "accepted":
         label = result.accepted_by
         if not label or label not in result.labels:

@@ -364,6 +364,9 @@ class CheckResult(_Finite):
     created_at: datetime
     verdict: VerdictName
     reasons: list[str]
+    reason_codes: list[str] = Field(
+        default_factory=list, description="each reason's code (`decide.rules`), in the order "
+        "of `reasons`; empty in check results written before codes were kept")
     variant: VariantName
     resource: Resource
     performance_name: str

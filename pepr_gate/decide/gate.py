@@ -234,6 +234,7 @@ def _result(f: rules.Facts, score: _Scorer, settings: Settings, ctx: Context, ve
         "created_at": ctx.created_at,
         "verdict": verdict,
         "reasons": [r.text for r in found if r.level != "note"],
+        "reason_codes": [r.code for r in found if r.level != "note"],
         "variant": f.variant,
         "resource": settings.resource,
         "performance_name": settings.performance_name or primary.performance.name,

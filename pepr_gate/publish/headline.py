@@ -2,30 +2,28 @@
 
 `headline` names what decided it: the budget that was exceeded, the guardrail, or the
 PePR change; a budget failure never reads "PePR-E -0.0%". `next_step` ends an
-inconclusive result with what to do about it. Both read the gate's reasons, which name
-their config key (`[gate.budgets] energy_kwh`, `[gate] max_performance_drop`).
+inconclusive result with what to do about it. Both ask the gate's reasons by their
+codes (`publish.said`), never by their wording.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pepr_gate import units
+from pepr_gate.publish.said import Said
 from pepr_gate.records import CheckResult
 
 BUDGET_NAMES = {"energy_kwh": "energy", "carbon_kg": "carbon", "duration_s": "wall time",
                 "gpu_memory_gb": "GPU memory"}
-_BUDGET = re.compile(r"\[gate\.budgets\] (\w+)")
-_GUARDRAIL = "[gate] max_performance_drop"
 
 
 def headline(result: CheckResult) -> str:
     """Plain text (the caller escapes it): `energy over budget`, `PePR-E -11.1%`, or both."""
-    budgets = [BUDGET_NAMES.get(key, key) for reason in result.reasons
-               for key in _BUDGET.findall(reason)]
+    said = Said(result)
+    budgets = [BUDGET_NAMES.get(key, key) for key in said.budgets()]
     parts = [f"{' and '.join(budgets)} over budget"] if budgets else []
-    if any(_GUARDRAIL in reason for reason in result.reasons):
+    if said.guardrail():
         parts.append(f"{result.performance_name} below the guardrail")
     change = None if result.pepr_change is None else f"{result.pepr_change * 100:+.1f}%"
     if change is not None and (not parts or change not in ("+0.0%", "-0.0%")):
@@ -50,69 +48,69 @@ def next_step(result: CheckResult, quote: Callable[[str], str] = str,
 
 def _local_step(result: CheckResult, base: str) -> str | None:
     """The steps that differ on a workstation; None where the CI wording already fits."""
-    said = " ".join(result.reasons)
+    said = Said(result)
 
     def seed(why: str, then: str) -> str:
         return (f"check out {base} and store a baseline{why} of several runs "
                 f"(`pepr-gate run --repeats 5`), then check out your branch again and {then}")
 
-    if result.conditions_differ and "conditions differ" in said:  # before "History alone
+    if result.conditions_differ and said.conditions_differ():  # before "History alone
         # said: ... too noisy", which the runner's load made so: pairs cancel the load
         return (f"compare in pairs on this runner, where the load cancels: `pepr-gate ab "
                 f"--base {base}` runs {base} and your branch alternately, then decides.")
-    if "too noisy to decide" in said and "`pepr-gate ab --pairs" not in said:
+    if said.too_noisy():
         n = result.repeats_needed
         if n:
             return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`), then "
                     "run `pepr-gate check` again.")
         return seed("", "run `pepr-gate run --repeats 3` and `pepr-gate check`.")
-    if "another process used the GPU" in said:
+    if said.shared_gpu():
         return "run again when nothing else uses the GPU, then `pepr-gate check`."
-    if "candidate run" in said and " failed" in said:
+    if said.candidate_failed():
         return "fix the failed run (`pepr-gate run` printed its output), then run it again."
-    if result.no_baseline is not None or "No baseline:" in said.replace("No comparable", "No"):
+    if result.no_baseline is not None or said.no_baseline():
         kind = result.no_baseline or ""
         why = (" for the new config" if "config" in kind else
                " on this machine" if "hardware" in kind else "")
         return seed(why, "run `pepr-gate check` (or measure both sides here: `pepr-gate ab`).")
-    if "Energy was" in said:
+    if said.energy_differs():
         return ("measure both sides the same way (same meter and permissions): `pepr-gate ab` "
                 "runs the base and your branch here, one after the other.")
-    if "telemetry" in said or "cannot be computed" in said or "ab --pairs" in said:
+    if said.telemetry() or said.no_score() or said.paired_pairs():
         return None
     return "store more runs (`pepr-gate run --repeats 3`), then run `pepr-gate check` again."
 
 
 def _ci_step(result: CheckResult, base: str, quote: Callable[[str], str]) -> str:
-    said = " ".join(result.reasons)
-    if "candidate run" in said and " failed" in said:
+    said = Said(result)
+    if said.candidate_failed():
         return "fix the failed run (this job's log shows its output), then push again."
-    if result.conditions_differ and "conditions differ" in said:
+    if result.conditions_differ and said.conditions_differ():
         return ("compare in pairs on this runner, where the load cancels: set [gate] "
                 "baseline = \"auto\" (pairs only when the conditions differ) or \"paired\", "
                 f"or run `pepr-gate ab --base {base}` locally.")
-    if "telemetry" in said:
+    if said.telemetry():
         return ("run `pepr-gate probe` on the runner: it names the sensor that measured "
                 "nothing and how to enable it.")
-    if "too noisy to decide" in said and "`pepr-gate ab --pairs" in said:  # paired A/B
+    if said.too_noisy_paired():
         n = result.repeats_needed
         return (f"run the A/B again with {n} pairs (`pepr-gate ab --pairs {n}`)." if n else
                 "re-run `pepr-gate ab` on a quieter runner (an idle GPU, one job at a time): "
                 "more pairs would not decide it.")
-    if "too noisy to decide" in said:
+    if said.too_noisy():
         n = result.repeats_needed
         return (f"measure the candidate {n} times (`pepr-gate run --repeats {n}`, or the "
                 f"Action's `repeats: {n}`), then re-run this job." if n else
                 f"store more runs on {base} (each push measures one; a manual run of the "
                 "seeding workflow stores several at once), then re-run this job.")
-    if "another process used the GPU" in said:
+    if said.shared_gpu():
         return "re-run this job on an idle GPU (a runner that runs one job at a time)."
-    if "Energy was" in said:
+    if said.energy_differs():
         return ("measure the baseline and the candidate the same way (same meter and "
                 f"permissions), e.g. by re-running {base}'s job on this runner.")
-    if result.no_baseline is not None or "No baseline:" in said.replace("No comparable", "No"):
+    if result.no_baseline is not None or said.no_baseline():
         return _baseline_step(result, base, quote)
-    if "cannot be computed" in said:
+    if said.no_score():
         return ("check that the metrics file holds the performance key and that the "
                 "scored resource was measured (`pepr-gate run` prints both).")
     return "re-run this job for more runs; `pepr-gate check` prints the same details locally."
