@@ -21,8 +21,6 @@ examples:
 
 
 def register(sub: Any) -> None:
-    from pepr_gate.publish.exports.model_card import TRAINING_TYPES
-
     p = sub.add_parser("report", help="re-render a check result, or a run as a model card",
                        description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,7 +34,7 @@ def register(sub: Any) -> None:
                       "branch's newest ok run)")
     card.add_argument("--update", metavar="README.md",
                       help="merge the co2_eq_emissions block into this card's front matter")
-    card.add_argument("--training-type", choices=TRAINING_TYPES,
+    card.add_argument("--training-type", choices=("pre-training", "fine-tuning"),
                       help="the card's training_type (left out unless given)")
     card.add_argument("--location", metavar="TEXT",
                       help="geographical_location (default: the country of the run's "
