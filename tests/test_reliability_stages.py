@@ -131,3 +131,33 @@ def test_sigterm_outside_a_stage_exits_143_with_a_message(tmp_path: Path) -> Non
     _, err = runner.communicate(timeout=30)
     assert runner.returncode == 143, err
     assert "interrupted by SIGTERM" in err and "Traceback" not in err
+
+
+def test_the_grace_a_leftover_gets_is_not_metered(tmp_path: Path) -> None:
+    """A job leaves a child that ignores SIGTERM: pepr-gate waits the 5 s grace before it
+    kills it, and that wait is not part of the run's window (issue 20, Low)."""
+    code = (
+        "import json, subprocess\n"
+        "subprocess.Popen(['sh', '-c', 'trap \"\" TERM; exec sleep 60'])\n"
+        "json.dump({'acc': 0.9}, open('metrics.json', 'w'))\n"
+    )
+    write_config(tmp_path, f"""\
+        [[run.stages]]
+        name = "train"
+        cmd = {job(code)}
+
+        [performance]
+        file = "metrics.json"
+        key = "acc"
+
+        [meter]
+        kind = "process"
+        """)
+    started = time.monotonic()
+    proc = pepr_gate("run", "--no-store", "--out", "run.json", cwd=tmp_path)
+    took = time.monotonic() - started
+    assert_exit(proc, 0)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert took >= 5.0  # the grace was waited for ...
+    assert record["resources"]["duration_s"] < 3.0, record["resources"]  # ... not metered
+    assert any("sleep" in note for note in record["notes"]), record["notes"]

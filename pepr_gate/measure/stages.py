@@ -78,8 +78,11 @@ def run_stage(
     env: Mapping[str, str],
     on_start: Callable[[int], None] | None = None,
     grace_s: float = KILL_GRACE_S,
+    on_exit: Callable[[], None] | None = None,
 ) -> StageOutcome:
-    """Run one stage to completion; raises CommandFailed only when it cannot start."""
+    """Run one stage to completion; raises CommandFailed only when it cannot start.
+    `on_exit` is called right after the job's process is reaped, before what it left
+    running is stopped (the meter ends its window there)."""
     argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else spec.argv
     timed_out = threading.Event()
     interrupted = threading.Event()
@@ -124,6 +127,8 @@ def run_stage(
             timer.start()
         _, status, usage = os.wait4(proc.pid, 0)
         duration = time.monotonic() - t0
+        if on_exit is not None:
+            on_exit()
         # Whatever the job left running (in its group, or escaped with setsid) is stopped
         # now, after a normal exit too, so that nothing outlives the stage unmetered.
         leftovers = sweep(proc.pid, before, grace_s)

@@ -35,7 +35,7 @@ from pepr_gate.measure.conditions import ConditionsProbe, gpu_start_temperature
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.hardware import describe
 from pepr_gate.measure.jobenv import job_environment
-from pepr_gate.measure.meter.base import MeterResult, Window
+from pepr_gate.measure.meter.base import MeterResult, MeterSession, Window
 from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.meter.factory import build_session
 from pepr_gate.measure.metrics import mapping_of, read_metrics
@@ -134,6 +134,13 @@ def execute(
         if store is not None:
             store.close()
     return outcome
+
+
+def _stop(session: MeterSession) -> float:
+    """Close the meter's window now (the last job just exited); returns the time."""
+    t = time.monotonic()
+    session.stop(t)
+    return t
 
 
 def _check_inputs(config: Config, meter: str | None, record_trace: Path | None) -> Intensity:
@@ -239,6 +246,7 @@ def _one_run(
     max_rss = 0
     error: PeprError | None = None
     budget = config.run.timeout_s
+    ended: list[float] = []  # when the last stage's job exited
     session.open()
     t0 = session.t_start  # after the meters' start-up: the window is the job's alone
     probe = ConditionsProbe.start()
@@ -252,8 +260,10 @@ def _one_run(
                 if timeout is None or left < timeout:
                     timeout, limit = left, f"[run] timeout_s = {budget:g} s for all stages"
             spec = StageSpec(spec.name, spec.argv, spec.shell, timeout)
+            last = k == len(stages)
             try:
-                res = run_stage(spec, cwd=config.workdir, env=env, on_start=session.track)
+                res = run_stage(spec, cwd=config.workdir, env=env, on_start=session.track,
+                                on_exit=(lambda: ended.append(_stop(session))) if last else None)
             except CommandFailed as exc:
                 done.append(Stage(name=spec.name, argv=spec.argv, shell=spec.shell))
                 error = exc
@@ -270,7 +280,8 @@ def _one_run(
             if why:
                 error = CommandFailed(why, hint="see the job's output above; fix it and re-run")
                 break
-    t1 = time.monotonic()
+    # The window ends when the last stage's job exited, before its leftovers' grace.
+    t1 = ended[0] if ended else time.monotonic()
     window = Window(t0, t1, user, sys_, max_rss)
     conditions = probe.finish(window.duration_s, window.cpu_time_s)
     result = session.close(window)

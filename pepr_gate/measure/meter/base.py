@@ -135,6 +135,7 @@ class MeterSession:
         self.t_start = 0.0
         self.keep_live = False  # set by the live line before `open`
         self._live: tuple[LiveReading, ...] = ()
+        self._stopped = False
 
     def open(self) -> None:
         for src in self.sources:
@@ -152,13 +153,22 @@ class MeterSession:
             self._pids.add(pid)
         self._wake.set()  # take a first sample of the new process right away
 
-    def close(self, window: Window) -> MeterResult:
+    def stop(self, t: float) -> None:
+        """End sampling and snapshot every counter at `t` (the job's exit); once. A stage
+        calls it before it stops what the job left running, so the grace those leftovers
+        get is not metered as part of the run."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
         for src in self.sources:
-            src.stop(window.end)
+            src.stop(t)
+
+    def close(self, window: Window) -> MeterResult:
+        self.stop(window.end)
         return combine([s.result(window) for s in self.sources], window, self)
 
     def _loop(self) -> None:
