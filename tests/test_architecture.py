@@ -142,3 +142,58 @@ def test_no_rule_in_decide_is_above_complexity_15() -> None:
         for block in cc_visit(path.read_text(encoding="utf-8")) if block.complexity > 15
     ]
     assert not too_complex, "split these into smaller functions:\n" + "\n".join(too_complex)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the pepr_gate modules it imports (every import: top level, lazy,
+    TYPE_CHECKING; `from pkg import module` points at the module)."""
+    return {module_name(path): {target for _, target in imports(path)
+                                if target != module_name(path)} for path in SOURCES}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of two or more modules, each sorted (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    graph = import_graph()
+    assert "pepr_gate.records.load" in graph["pepr_gate.records"]
+    circles = cycles(graph)
+    assert not circles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
