@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pepr_gate.records import CheckResult, RunRecord
+    from pepr_gate.records.check import CheckResult
+    from pepr_gate.records.model import RunRecord
 
 Problem = tuple[str, str]
 FUTURE_SLACK = timedelta(days=1)  # clocks of runners disagree, but not by more

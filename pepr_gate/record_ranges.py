@@ -17,7 +17,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pepr_gate.records import RunRecord
+    from pepr_gate.records.model import RunRecord
 
 Problem = tuple[str, str]  # (dotted field, what is wrong)
 

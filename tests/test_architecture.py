@@ -5,7 +5,8 @@ top < measure < store < decide < leaderboard < publish < services < commands.
 A module may import its own layer and the layers before it, never a later one; on top
 of that, decide never imports measure (a decision needs no hardware) and store imports
 only the top modules. Every import counts: at module level, inside functions (the lazy
-ones) and under TYPE_CHECKING.
+ones) and under TYPE_CHECKING. The import graph has no cycles, and modules (<= 330 lines)
+and functions (<= 60 lines) stay small.
 """
 
 from __future__ import annotations
@@ -142,3 +143,100 @@ def test_no_rule_in_decide_is_above_complexity_15() -> None:
         for block in cc_visit(path.read_text(encoding="utf-8")) if block.complexity > 15
     ]
     assert not too_complex, "split these into smaller functions:\n" + "\n".join(too_complex)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the pepr_gate modules it imports (every import: top level, lazy,
+    TYPE_CHECKING; `from pkg import module` points at the module)."""
+    return {module_name(path): {target for _, target in imports(path)
+                                if target != module_name(path)} for path in SOURCES}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of two or more modules, each sorted (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    graph = import_graph()
+    assert "pepr_gate.records.load" in graph["pepr_gate.records"]
+    circles = cycles(graph)
+    assert not circles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+MAX_MODULE_LINES = 330
+MAX_FUNCTION_LINES = 60
+
+
+def too_long(path: Path) -> list[str]:
+    """The module if it has more than MAX_MODULE_LINES lines, and every function (method,
+    nested function) longer than MAX_FUNCTION_LINES: end_lineno - lineno + 1 with ast, from
+    the `def` line (decorators not counted) to the body's last line."""
+    text = path.read_text(encoding="utf-8")
+    rel = path.relative_to(PACKAGE.parent).as_posix()
+    out = []
+    lines = len(text.splitlines())
+    if lines > MAX_MODULE_LINES:
+        out.append(f"{rel}: {lines} lines (at most {MAX_MODULE_LINES}): split it")
+    for node in ast.walk(ast.parse(text, str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                out.append(f"{rel}:{node.lineno} {node.name}: {length} lines "
+                           f"(at most {MAX_FUNCTION_LINES})")
+    return out
+
+
+def test_modules_and_functions_stay_small() -> None:
+    found = [problem for path in SOURCES for problem in too_long(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_size_checker_catches_a_long_module_and_function(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(f"{__name__}.PACKAGE", tmp_path / "pepr_gate")
+    fake = tmp_path / "pepr_gate" / "x.py"
+    fake.parent.mkdir(parents=True)
+    body = "".join(f"    a{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    fake.write_text(f"def long():\n{body}\n\ndef short():\n    return 1\n", encoding="utf-8")
+    assert [p.split(" ")[1] for p in too_long(fake)] == ["long:"]
+    fake.write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    assert len(too_long(fake)) == 1
+    fake.write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
+    assert too_long(fake) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import signal
 import subprocess
 import threading
@@ -18,11 +19,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pepr_gate.errors import CommandFailed, Interrupted
 from pepr_gate.measure.leftovers import Leftover, Subreaper, own_descendants, sweep
 from pepr_gate.record_ranges import printable
 from pepr_gate.records import Stage
+
+if TYPE_CHECKING:
+    import resource
 
 KILL_GRACE_S = 5.0
 
@@ -96,9 +101,7 @@ def run_stage(
         elif interrupted.is_set():
             _signal_group(killer.pgid, signal.SIGKILL)  # a second Ctrl-C: stop now
         else:
-            interrupted.set()
-            received.append(signum)
-            killer.terminate(signum)
+            _interrupt(killer, signum, interrupted, received)
 
     # Handlers go in before Popen, so a Ctrl-C at any moment reaches the job's group.
     previous = _install_handlers(_forward)
@@ -111,20 +114,9 @@ def run_stage(
         killer = _GroupKiller(proc.pid, grace_s)
         if on_start is not None:
             on_start(proc.pid)
-        if pending:
-            interrupted.set()
-            received.append(pending[0])
-            killer.terminate(pending[0])
-        if spec.timeout_s is not None:
-            group_killer = killer
-
-            def _expire() -> None:
-                timed_out.set()
-                group_killer.terminate()
-
-            timer = threading.Timer(spec.timeout_s, _expire)
-            timer.daemon = True
-            timer.start()
+        if pending:  # a signal that came before the job existed stops it now
+            _interrupt(killer, pending[0], interrupted, received)
+        timer = _arm_timer(spec.timeout_s, killer, timed_out)
         _, status, usage = os.wait4(proc.pid, 0)
         duration = time.monotonic() - t0
         if on_exit is not None:
@@ -141,14 +133,44 @@ def run_stage(
             killer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
 
-    code = proc.returncode
+    return _outcome(spec, proc.returncode, usage, duration, timed_out.is_set(),
+                    received[0] if received else None,
+                    interrupted.is_set(), leftovers)
+
+
+def _interrupt(killer: _GroupKiller, signum: int, interrupted: threading.Event,
+               received: list[int]) -> None:
+    interrupted.set()
+    received.append(signum)
+    killer.terminate(signum)
+
+
+def _arm_timer(timeout_s: float | None, killer: _GroupKiller,
+               timed_out: threading.Event) -> threading.Timer | None:
+    """Stop the job's group once `timeout_s` has passed (None: no limit)."""
+    if timeout_s is None:
+        return None
+
+    def _expire() -> None:
+        timed_out.set()
+        killer.terminate()
+
+    timer = threading.Timer(timeout_s, _expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _outcome(spec: StageSpec, code: int, usage: resource.struct_rusage, duration: float,
+             timed_out: bool, signum: int | None, interrupted: bool,
+             leftovers: list[Leftover]) -> StageOutcome:
     stage = Stage(
         name=spec.name,
         argv=spec.argv,
         shell=spec.shell,
         exit_code=code if code >= 0 else None,
         signal=-code if code < 0 else None,
-        timed_out=timed_out.is_set(),
+        timed_out=timed_out,
         duration_s=duration,
     )
     outcome = StageOutcome(
@@ -156,8 +178,8 @@ def run_stage(
         cpu_user_s=usage.ru_utime,
         cpu_sys_s=usage.ru_stime,
         max_rss_bytes=usage.ru_maxrss * 1024,  # Linux reports KiB
-        interrupted=interrupted.is_set(),
-        interrupt_signal=received[0] if received else None,
+        interrupted=interrupted,
+        interrupt_signal=signum,
         leftovers=leftovers,
     )
     return outcome

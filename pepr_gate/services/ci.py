@@ -11,32 +11,30 @@ import contextlib
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
-from pepr_gate.publish.github import MAX_SUMMARY_BYTES
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.text import escape_md as md_text
 from pepr_gate.publish.text import plain_text
 from pepr_gate.services.ci_failure import CI_DIR, PUBLISHED, publish_failure
 from pepr_gate.services.ci_options import CiOptions
+from pepr_gate.services.ci_report import (
+    Published,
+    headline,
+    outputs,
+    post_comment,
+    summary_markdown,
+)
 
 if TYPE_CHECKING:
     from pepr_gate.config import Config
     from pepr_gate.publish.github.api import GitHubClient
     from pepr_gate.records import CheckResult, RunRecord
 
-
-
-@dataclass
-class Published:
-    notices: list[str] = field(default_factory=list)
-    comment_url: str | None = None
-    error: PeprError | None = None  # raised once the result is published (exit 2)
 
 
 def run_ci(opts: CiOptions, env: Mapping[str, str]) -> int:
@@ -131,13 +129,7 @@ def _measure_and_publish(
             result = judge_own_change(result, judge.measured_changes,
                                       _config_name(config, opts, env), config.gate.accept_label)
         out.notices += measured.notices
-        if not ctx.fork:  # like the store: a fork's runs go nowhere
-            from pepr_gate.services.export import export_runs
-
-            out.notices += export_runs(config, records, env, verdict=result.verdict)
-        if opts.dashboard and not ctx.fork:
-            out.notices.append(_dashboard_or_notice(records, result, config, opts, store.url,
-                                                    env))
+        out.notices += _export_and_dashboard(ctx, records, result, config, opts, store.url, env)
     except BaseException as exc:
         # A failed job's runs still join the history (the git store held them back for the
         # one-commit dashboard); an interrupt or a store failure stores nothing more.
@@ -149,6 +141,20 @@ def _measure_and_publish(
     return _publish_result(ctx, result, config, opts, env, client, out, paths)
 
 
+def _export_and_dashboard(ctx: EventContext, records: list[RunRecord], result: CheckResult,
+                          config: Config, opts: CiOptions, store_url: str,
+                          env: Mapping[str, str]) -> list[str]:
+    """The runs exported and the dashboard built (never for a fork); their notices."""
+    notices: list[str] = []
+    if not ctx.fork:  # like the store: a fork's runs go nowhere
+        from pepr_gate.services.export import export_runs
+
+        notices += export_runs(config, records, env, verdict=result.verdict)
+    if opts.dashboard and not ctx.fork:
+        notices.append(_dashboard_or_notice(records, result, config, opts, store_url, env))
+    return notices
+
+
 def _publish_result(ctx: EventContext, result: CheckResult, config: Config, opts: CiOptions,
                     env: Mapping[str, str], client: GitHubClient | None, out: Published,
                     paths: list[Path]) -> int:
@@ -158,18 +164,18 @@ def _publish_result(ctx: EventContext, result: CheckResult, config: Config, opts
     if ctx.kind == "pull_request" and ctx.pr_number is not None:
         _write(CI_DIR / "pr-number", f"{ctx.pr_number}\n")
     if ctx.kind == "pull_request":
-        _comment(ctx, result, opts, client, out)
+        post_comment(ctx, result, opts, client, out)
     from pepr_gate.services.check import exit_code_for
 
     code = exit_code_for(result)
     gated = code == EXIT_GATE_FAILED and not opts.fail_on_regression
     if gated:
         out.notices.append("fail-on-regression is false: the failed gate does not fail this job")
-    report = _summary_markdown(ctx, result, out)
+    report = summary_markdown(ctx, result, out)
     report_path = _write(CI_DIR / "report.md", report)
     publish.write_summary(report, env)
-    publish.set_outputs(_outputs(result, report_path, paths, out.comment_url), env)
-    publish.annotation(publish.level_for(result.verdict), _headline(result))
+    publish.set_outputs(outputs(result, report_path, paths, out.comment_url), env)
+    publish.annotation(publish.level_for(result.verdict), headline(result))
     for notice in out.notices:  # the log is plain text: no Markdown escapes
         print(f"pepr-gate: {plain_text(notice)}")
     if out.error is not None:  # GitHub's API is misconfigured: the result stands, exit 2
@@ -250,113 +256,6 @@ def _lookup_pull(ctx: EventContext, client: GitHubClient | None) -> EventContext
             hint="check the dispatch input `pr` and the token's `pull-requests: read` permission",
         ) from None
     return ctx.with_pull(pull)
-
-
-def _comment(
-    ctx: EventContext,
-    result: CheckResult,
-    opts: CiOptions,
-    client: GitHubClient | None,
-    out: Published,
-) -> None:
-    if opts.comment == "never":
-        return
-    if ctx.fork and ctx.event_name != "pull_request_target":  # _target's token can write
-        out.notices.append(
-            f"pull request from a fork ({md_text(ctx.head_repo or 'deleted repository')}): its "
-            "token is read-only, so no comment was posted. Use the two-workflow pattern "
-            "(`pepr-gate comment --from .pepr/ci/check.json`) to comment from the artifact."
-        )
-        return
-    if client is None:
-        out.notices.append("no GitHub token (input `github-token`): no comment was posted")
-        return
-    from pepr_gate.publish.github.api import GitHubAccessError, GitHubError, GitHubReplyError
-    from pepr_gate.publish.markdown import comment_marker, render_markdown
-
-    marker = comment_marker(result.config_path or opts.config)
-    body = publish.compose_body(
-        render_markdown(result, run_url=ctx.run_url),
-        marker=marker,
-        head_sha=ctx.head_sha,
-        verdict=result.verdict,
-    )
-    try:
-        done = publish.upsert_comment(
-            client,
-            ctx.repo,
-            ctx.pr_number or 0,
-            body,
-            marker=marker,
-            mode=opts.comment,
-            verdict=result.verdict,
-            head_sha=ctx.head_sha,
-            created_at=result.created_at.isoformat(),
-        )
-    except GitHubAccessError as exc:
-        out.notices.append(
-            f"no comment: GitHub answered {exc.status} (read-only token or missing "
-            "`pull-requests: write` permission); the check result stands"
-        )
-        return
-    except GitHubError as exc:
-        out.notices.append(f"no comment: {md_text(exc.message)}; the check result stands")
-        if isinstance(exc, GitHubReplyError):
-            out.error = exc
-        return
-    if done.action == "skipped":  # the output `comment-url` names a comment posted now
-        out.notices.append(f"comment not changed: {md_text(done.reason)}")
-    else:
-        out.comment_url = done.url
-
-
-def _summary_markdown(ctx: EventContext, result: CheckResult, out: Published) -> str:
-    from pepr_gate.publish.markdown import render_markdown
-
-    text = render_markdown(result, max_chars=MAX_SUMMARY_BYTES // 2,
-                           candidate="this commit" if ctx.kind == "push" else "this PR")
-    # Blocks are separated by blank lines: two `> [!NOTE]` quotes on adjacent lines
-    # would merge into one alert. The branch is escaped text, never in a code span
-    # (where the escapes would show as backslashes).
-    blocks = [text.rstrip()]
-    if ctx.kind == "push":
-        blocks.append(
-            f"_Push to {md_text(ctx.branch or '')}: compared with this branch's own history._"
-        )
-    if out.comment_url:
-        blocks.append(f"[Pull request comment]({out.comment_url})")
-    for notice in out.notices:
-        blocks.append(f"> [!NOTE]\n> {notice}")
-    if ctx.run_url:
-        blocks.append(f"[Workflow run]({ctx.run_url})")
-    return "\n\n".join(blocks) + "\n"
-
-
-def _headline(result: CheckResult) -> str:
-    reasons = "; ".join(r.rstrip(". ") for r in result.reasons) or "no reason given"
-    return f"{result.variant} {result.verdict}: {reasons}"
-
-
-def _outputs(
-    result: CheckResult, report: Path, records: list[Path], comment_url: str | None
-) -> dict[str, str | None]:
-    cand, base = result.candidate, result.baseline
-    return {
-        "verdict": result.verdict,
-        "pepr": _num(cand.pepr),
-        "baseline-pepr": _num(base.pepr if base else None),
-        "pepr-change": _num(result.pepr_change),
-        "performance": _num(cand.performance),
-        "energy-kwh": _num(cand.energy_kwh),
-        "report-path": str(report),
-        "record-path": "\n".join(str(p) for p in records),
-        "comment-url": comment_url or "",
-        "repeats-needed": "" if result.repeats_needed is None else str(result.repeats_needed),
-    }
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
 
 
 def _copy_records(paths: list[Path]) -> list[Path]:

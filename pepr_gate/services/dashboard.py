@@ -143,6 +143,15 @@ def stores_site(store_url: str) -> bool:
     return store_url.strip().lower().startswith("git:")
 
 
+def _site_file(path: Path | None) -> Callable[[str], bytes | None]:
+    """A reader of the site already written at `path` (None when there is none)."""
+    def read_old(name: str) -> bytes | None:
+        old = (path / name) if path is not None else None
+        return old.read_bytes() if old is not None and old.is_file() else None
+
+    return read_old
+
+
 def publish_ci(
     records: list[RunRecord],
     result: CheckResult | None,
@@ -193,11 +202,7 @@ def publish_ci(
             store.publish(records, folder="site", build=build)
             where.append(f"the site/ folder of branch {store.branch!r}")
         else:
-            def read_old(name: str) -> bytes | None:
-                old = (path / name) if path is not None else None
-                return old.read_bytes() if old is not None and old.is_file() else None
-
-            build(store.summaries(), read_old)
+            build(store.summaries(), _site_file(path))
     if path is not None:
         try:
             write_site(built, path)

@@ -21,13 +21,10 @@ environment only, so `persist-credentials: false` works and nothing is left behi
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +33,8 @@ from pepr_gate.errors import StoreError
 from pepr_gate.records import RunRecord
 from pepr_gate.redact import redact_url
 from pepr_gate.store.base import Store
-from pepr_gate.store.codec import DuplicateRun, check_version, decode_record
+from pepr_gate.store.codec import DuplicateRun, decode_record
 from pepr_gate.store.gitcmd import (
-    STALE_KEYS,
     ConfigPairs,
     git,
     last_line,
@@ -46,6 +42,22 @@ from pepr_gate.store.gitcmd import (
     refused_for_good,
     remote_auth,
 )
+from pepr_gate.store.gitlayout import (
+    check_branch_name,
+    check_marker,
+    locate,
+    locked_cache,
+    matches,
+    tries_text,
+)
+from pepr_gate.store.gitlayout import (
+    run_path as run_path,
+)
+from pepr_gate.store.gitlayout import (
+    safe_name as safe_name,
+)
+from pepr_gate.store.gitpublish import FolderBuilder as FolderBuilder
+from pepr_gate.store.gitpublish import folder_commit
 from pepr_gate.store.gitsummary import all_entries, updated
 from pepr_gate.store.gittree import MARKER, commit_files, read_blobs, record_names
 from pepr_gate.store.summary import RunSummary
@@ -55,10 +67,6 @@ if TYPE_CHECKING:
 
 TRIES = 6
 BACKOFF_S = 0.25
-# Builds a folder's files from every run at the tip (new ones included) and a reader of
-# the tip's files (path -> bytes, None when absent): see GitStore.publish.
-FolderBuilder = Callable[[list["RunSummary | RunRecord"], Callable[[str], "bytes | None"]],
-                         dict[str, bytes]]
 
 
 class _Unreachable(StoreError):
@@ -73,59 +81,19 @@ class _PushRefusedForGood(StoreError):
     """A push the remote will refuse every time (the token may not push): no retry."""
 
 
-def safe_name(name: str | None) -> str:
-    """A path component for a branch or id; names that had to change get a hash suffix.
-
-    The suffix keeps `feature/x` and `feature_x` apart; the original name stays in the
-    record itself.
-    """
-    if not name:
-        return "_no-branch"
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".")[:80] or "_"
-    if safe != name:
-        safe = f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return safe
-
-
-def run_path(record: RunRecord) -> str:
-    stamp = record.created_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"runs/{safe_name(record.branch)}/{stamp}-{safe_name(record.id)}.json"
-
-
 class GitStore(Store):
     def __init__(self, branch: str, *, root: Path, tries: int = TRIES,
                  backoff_s: float = BACKOFF_S, must_exist: bool = False) -> None:
         self.url = f"git:{branch}"
         self.branch = branch
         self._must_exist = must_exist
-        _check_branch_name(branch, root)
         self._root = Path(root)
         self._tries = tries
         self._attempts = 0
         self._backoff = backoff_s
-        ok = git("check-ref-format", "--branch", branch, cwd=self._root, check=False)
-        # check-ref-format accepts `refs/heads/main` (pushed as refs/heads/refs/heads/main)
-        # and expands `@{-1}`: the store takes a plain branch name, exactly as written.
-        if not branch or ok.returncode != 0 or ok.stdout.decode().strip() != branch:
-            raise StoreError(f"store URL {self.url!r}: {branch!r} is not a valid branch name",
-                             hint="write git:BRANCH, for example git:pepr-data")
-        if branch.startswith("refs/"):
-            raise StoreError(f"store URL {self.url!r}: write the data branch's name, not a ref",
-                             hint="write a plain branch name of its own for the history, "
-                             "e.g. git:pepr-data (pepr-gate adds refs/heads/)")
-        top = git("rev-parse", "--show-toplevel", cwd=self._root, check=False)
-        if top.returncode != 0:
-            raise StoreError(f"store {self.url}: {self._root} is not inside a git repository",
-                             hint="run pepr-gate inside your repository's checkout, "
-                             "or use a sqlite:/// store")
-        self._top = Path(top.stdout.decode().strip())
-        origin = git("config", "--get", "remote.origin.url", cwd=self._top, check=False)
-        if origin.returncode != 0:
-            raise StoreError(f"store {self.url}: the repository {self._top} has no remote "
-                             "'origin' to keep the history on",
-                             hint="add one with `git remote add origin URL`, or use a "
-                             "sqlite:/// or postgresql:// store")
-        self.origin = self._resolve(origin.stdout.decode().strip())
+        check_branch_name(branch, root)
+        self._top, origin = locate(self.url, self._root)
+        self.origin = self._resolve(origin)
         self.shown_origin = redact_url(self.origin)  # the only form messages may carry
         self._cache = self._top / ".pepr" / "git-store" / f"{safe_name(branch)}.git"
         self._remote: ConfigPairs = (("remote.origin.url", self.origin),
@@ -141,31 +109,8 @@ class GitStore(Store):
     @contextmanager
     def _session(self) -> Iterator[None]:
         """Create the private repository once and hold a lock on it while using it."""
-        folder = self._cache.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / ".gitignore").write_text("*\n")  # keeps `git status` of the user clean
-        except OSError as exc:
-            raise StoreError(f"cannot create {folder} for the git store: {exc.strerror}",
-                             hint="make .pepr/ in your checkout writable") from None
-        with (folder / f"{self._cache.name}.lock").open("a") as lock:
-            try:
-                import fcntl
-
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            except ImportError:  # Windows: concurrent jobs rely on push retries alone
-                pass
-            if not (self._cache / "HEAD").exists():
-                git("init", "-q", "--bare", str(self._cache), cwd=folder)
-            self._scrub_config()
+        with locked_cache(self._cache):
             yield
-
-    def _scrub_config(self) -> None:
-        # Versions before 0.2 copied the checkout's credentials and origin URL here.
-        found = git("config", "--local", "--name-only", "--get-regexp", STALE_KEYS,
-                     cwd=self._cache, check=False)
-        for key in sorted(set(found.stdout.decode().split())):
-            git("config", "--local", "--unset-all", key, cwd=self._cache, check=False)
 
     def _fetch(self) -> str | None:
         """The data branch's tip on origin, or None when it does not exist yet."""
@@ -181,7 +126,7 @@ class GitStore(Store):
                 hint="check that origin is reachable and this runner may read it")
         tip = git("rev-parse", "--verify", ref, cwd=self._cache)
         tip_sha = tip.stdout.decode().strip()
-        self._check_marker(tip_sha)
+        check_marker(self._cache, tip_sha, self.branch, self.shown_origin)
         return tip_sha
 
     def _missing(self) -> None:
@@ -193,26 +138,6 @@ class GitStore(Store):
                 f"{self.branch!r}, so there is no history to read",
                 hint="check the branch name in --store or [store] url; the first "
                 "`pepr-gate run` or `pepr-gate ci` that stores a run creates it")
-
-    def _check_marker(self, tip: str) -> None:
-        shown = git("cat-file", "-p", f"{tip}:{MARKER}", cwd=self._cache, check=False)
-        if shown.returncode != 0:
-            raise StoreError(
-                f"branch {self.branch!r} of {self.shown_origin} exists but is not a pepr-gate "
-                f"store (no {MARKER}); refusing to read or write it",
-                hint="pick another branch for the store, e.g. --store git:pepr-data")
-        try:
-            version = json.loads(shown.stdout)["schema_version"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            version = None
-        # Exactly a whole number from 1: "1", 1.5, -1 or true are not versions.
-        if type(version) is not int or version < 1:
-            found = json.dumps(version)[:40]
-            raise StoreError(
-                f"branch {self.branch!r}: {MARKER} is unreadable (schema_version must be a "
-                f"whole number from 1; found {found})",
-                hint="restore it from the branch's history") from None
-        check_version(version, f"git store {self.branch!r} on {self.shown_origin}")
 
     def check_writable(self) -> None:
         """Before a job: origin answers, and the branch is a data branch (or a new one)."""
@@ -234,7 +159,7 @@ class GitStore(Store):
         data = (record.to_json() + "\n").encode()
 
         def commit(parent: str | None) -> str:
-            self._new_runs(parent, [record])  # refuses an id that is already stored
+            self._refuse_stored(parent, [record])
             files = {path: data, **updated(self._cache, parent, [(path, data, record)],
                                            self._label)}
             message = f"pepr-gate: run {record.id} on {record.branch or '(no branch)'}"
@@ -247,7 +172,7 @@ class GitStore(Store):
         kept = self._keep_locally(record)
         raise StoreError(
             f"could not store run {record.id!r} on branch {self.branch!r} of {self.shown_origin} "
-            f"after {_tries(self._attempts)}: {last}",
+            f"after {tries_text(self._attempts)}: {last}",
             hint=f"nothing is lost: the record is in {kept}; once origin accepts pushes, "
             f"store it with `pepr-gate history --store {self.url} --import {kept}`")
 
@@ -321,7 +246,7 @@ class GitStore(Store):
             for start in range(0, len(names), chunk):
                 for name, blob in self._read(tip, names[start:start + chunk]):
                     record = decode_record(blob, f"file {name} on branch {self.branch!r}")
-                    if record is not None and _matches(
+                    if record is not None and matches(
                             record, branch, status, fingerprint, config_hash):
                         out.append(record)
                 if limit is not None and len(out) >= limit:
@@ -359,16 +284,9 @@ class GitStore(Store):
         """
 
         def commit(parent: str | None) -> str:
-            files = self._new_runs(parent, records)
-            found = {} if parent is None else all_entries(self._cache, parent, self._label)
-            stored = [s for entries in found.values() for _, s in entries.values()]
-            made = build([*stored, *records], self._reader(parent, folder))
-            files.update(updated(self._cache, parent, [
-                (path, files[path], r) for path, r in zip(map(run_path, records), records,
-                                                          strict=True)], self._label, found))
-            files.update({f"{folder}/{name}": data for name, data in made.items()})
-            # Other files in the folder (a CNAME for GitHub Pages, a 404 page) are kept.
-            return commit_files(self._cache, parent, files, message=self._message(records, folder))
+            self._refuse_stored(parent, records)
+            return folder_commit(self._cache, parent, records, folder=folder, build=build,
+                                 label=self._label)
 
         with self._session():
             last = self._push_until(commit)
@@ -377,7 +295,7 @@ class GitStore(Store):
         kept = [self._keep_locally(r) for r in records]
         raise StoreError(
             f"could not store {len(records)} run(s) and the {folder}/ folder on branch "
-            f"{self.branch!r} of {self.shown_origin} after {_tries(self._attempts)}: {last}",
+            f"{self.branch!r} of {self.shown_origin} after {tries_text(self._attempts)}: {last}",
             hint="nothing is lost: the records are in " + ", ".join(map(str, kept))
             + f"; once origin accepts pushes, store them with `pepr-gate history --store "
             f"{self.url} --import FILE...`")
@@ -391,52 +309,11 @@ class GitStore(Store):
             shown = git("cat-file", "blob", f"{tip}:{path}", cwd=self._cache, check=False)
             return shown.stdout if shown.returncode == 0 else None
 
-    def _new_runs(self, parent: str | None, records: list[RunRecord]) -> dict[str, bytes]:
+    def _refuse_stored(self, parent: str | None, records: list[RunRecord]) -> None:
+        """A DuplicateRun for an id already stored at `parent`: runs are never overwritten."""
         for record in records:
             if parent is not None and self._has_id(parent, record.id):
                 raise DuplicateRun(
                     f"git store {self.branch!r}: run {record.id!r} is already stored; "
                     "pepr-gate never overwrites a stored run",
                     hint="each run needs a new id; re-run `pepr-gate run`")
-        return {run_path(r): (r.to_json() + "\n").encode() for r in records}
-
-    @staticmethod
-    def _message(records: list[RunRecord], folder: str) -> str:
-        runs = ", ".join(f"{r.id} on {r.branch or '(no branch)'}" for r in records)
-        return f"pepr-gate: run {runs}; {folder}/ rebuilt" if runs else f"pepr-gate: {folder}/"
-
-    def _reader(self, tip: str | None, folder: str) -> Callable[[str], bytes | None]:
-        def read(name: str) -> bytes | None:
-            if tip is None:
-                return None
-            shown = git("cat-file", "blob", f"{tip}:{folder}/{name}", cwd=self._cache,
-                        check=False)
-            return shown.stdout if shown.returncode == 0 else None
-
-        return read
-
-def _check_branch_name(branch: str, root: Path) -> None:
-    """Names git's check-ref-format --branch lets through but a ref cannot hold (`@`),
-    or a file system cannot (a ref is a file: 255 bytes at most for a name)."""
-    full = git("check-ref-format", f"refs/heads/{branch}", cwd=root, check=False)
-    # `@` alone passes git's checks, yet means HEAD to every git command that reads it.
-    if branch == "@" or (branch and full.returncode != 0):
-        raise StoreError(f"store URL 'git:{branch}': {branch!r} is not a valid branch name",
-                         hint="write git:BRANCH, for example git:pepr-data")
-    if len(branch.encode()) > 200:
-        raise StoreError(
-            f"store URL 'git:{branch[:40]}...': the branch name is {len(branch.encode())} "
-            "bytes long; data branch names have at most 200",
-            hint="pick a short name, for example git:pepr-data")
-
-
-def _tries(n: int) -> str:
-    return "1 try" if n == 1 else f"{n} tries"
-
-
-def _matches(record: RunRecord, branch: str | None, status: str | None,
-             fingerprint: str | None, config_hash: str | None) -> bool:
-    """The filters of `Store.runs`: each one given must equal the record's value."""
-    wanted = (branch, status, fingerprint, config_hash)
-    found = (record.branch, record.status, record.hardware.fingerprint, record.config_hash)
-    return all(w is None or w == f for w, f in zip(wanted, found, strict=True))

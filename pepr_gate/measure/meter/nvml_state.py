@@ -13,12 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from pepr_gate.measure.meter.devices import PhysicalGpu
 from pepr_gate.measure.meter.nvml_errors import Nvml, NvmlFailure
-
-if TYPE_CHECKING:
-    from pepr_gate.measure.meter.nvml_device import Device
 
 TEMPERATURE_GPU = 0  # NVML_TEMPERATURE_GPU
 CLOCK_SM = 1  # NVML_CLOCK_SM
@@ -92,6 +90,18 @@ class Cooldown:
         return {"max_temp_c": self.max_temp_c, "timeout_s": self.timeout_s,
                 "waited_s": round(self.waited_s, 1), "reached": self.reached,
                 "start_temps_c": self.start_temps, "end_temps_c": self.end_temps}
+
+
+class Device(Protocol):
+    """What cooling down reads of a GPU (`nvml_device.Device` has it): no import of that
+    module, which reads its state from here."""
+
+    @property
+    def gpu(self) -> PhysicalGpu: ...
+    @property
+    def handle(self) -> Any: ...
+    @property
+    def visible(self) -> bool: ...
 
 
 def cool_down(lib: Nvml, devices: Sequence[Device], max_temp_c: float, timeout_s: float, *,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 from pepr_gate import units
@@ -30,11 +29,14 @@ from pepr_gate.measure.meter.promresult import cross_check, not_energy, series_n
 from pepr_gate.measure.meter.promseries import (
     UNIT_PER_KWH,
     Device,
-    MetricSpec,
+    Metric,
     Raw,
+    Readings,
+    Series,
     device_key,
     drop_inner_zones,
     keep_changes,
+    label_int,
     merge,
     metric_specs,
     refresh_period,
@@ -48,54 +50,6 @@ PROBE_RANGE_S = 150.0
 
 def _stderr(line: str) -> None:
     print(f"pepr-gate: {line}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class Metric:
-    spec: MetricSpec
-    sel: str
-
-    @property
-    def kind(self) -> str:
-        return self.spec.kind
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-
-@dataclass
-class Series:
-    metric: Metric
-    dev: Device
-
-    @property
-    def node(self) -> str:
-        return self.dev.node
-
-    def label(self, key: str, default: str = "") -> str:
-        return self.dev.label(key, default)
-
-    @property
-    def device(self) -> str:
-        if self.metric.kind == "gpu":
-            return self.dev.key
-        return self.dev.key.rpartition(":")[2] or self.dev.key
-
-    @property
-    def title(self) -> str:
-        if self.metric.kind == "gpu":
-            return f"{self.node} GPU {self.label('gpu', '?')} {self.label('modelName')}".strip()
-        zone = self.label("zone")
-        return f"{self.node} cpu {zone or 'package'} {self.device}"
-
-
-@dataclass
-class Readings:
-    series: list[Series] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    waited_s: float = 0.0
-    wait_bound_s: float = 0.0
 
 
 class PrometheusSource(Source):
@@ -245,7 +199,7 @@ class PrometheusSource(Source):
             res.components.append(self._component(s, res, start, end))
             if s.metric.kind == "gpu":
                 res.gpus.append(GpuInfo(name=s.label("modelName") or "GPU", uuid=s.label("UUID")
-                                        or None, index=_int(s.label("gpu"))))
+                                        or None, index=label_int(s.label("gpu"))))
                 res.driver_version = res.driver_version or s.label("DCGM_FI_DRIVER_VERSION") or None
         self._missing_nodes(readings, res)
         per_node: dict[str, float] = {}
@@ -327,7 +281,3 @@ class PrometheusSource(Source):
         res.notes.extend(f"{s.title}: {n}" for n in notes if n.startswith(("no scrape",
                                                                              "no sample")))
         return notes
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None

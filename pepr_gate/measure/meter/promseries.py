@@ -184,3 +184,55 @@ def drop_inner_zones(devices: list[Device]) -> list[str]:
             keep.append(d)
     devices[:] = keep
     return notes
+
+
+@dataclass
+class Metric:
+    spec: MetricSpec
+    sel: str
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class Series:
+    metric: Metric
+    dev: Device
+
+    @property
+    def node(self) -> str:
+        return self.dev.node
+
+    def label(self, key: str, default: str = "") -> str:
+        return self.dev.label(key, default)
+
+    @property
+    def device(self) -> str:
+        if self.metric.kind == "gpu":
+            return self.dev.key
+        return self.dev.key.rpartition(":")[2] or self.dev.key
+
+    @property
+    def title(self) -> str:
+        if self.metric.kind == "gpu":
+            return f"{self.node} GPU {self.label('gpu', '?')} {self.label('modelName')}".strip()
+        zone = self.label("zone")
+        return f"{self.node} cpu {zone or 'package'} {self.device}"
+
+
+@dataclass
+class Readings:
+    series: list[Series] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    waited_s: float = 0.0
+    wait_bound_s: float = 0.0
+
+
+def label_int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None

@@ -12,76 +12,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from pepr_gate import __version__
-from pepr_gate.errors import PeprError
+from pepr_gate.publish.github.replies import (
+    Comment as Comment,
+)
+from pepr_gate.publish.github.replies import (
+    GitHubAccessError as GitHubAccessError,
+)
+from pepr_gate.publish.github.replies import (
+    GitHubError as GitHubError,
+)
+from pepr_gate.publish.github.replies import (
+    GitHubReplyError as GitHubReplyError,
+)
+from pepr_gate.publish.github.replies import (
+    RetryableFailure,
+    api_message,
+    reply_json,
+    retry_after_s,
+    url_origin,
+    url_path,
+)
+from pepr_gate.publish.github.replies import (
+    redact as redact,
+)
 
 RETRY_BUDGET_S = 60.0
-
-
-class GitHubError(PeprError):
-    """A GitHub API call failed after retries."""
-
-
-class GitHubReplyError(GitHubError):
-    """GitHub (or what answers at GITHUB_API_URL) sent a redirect or a malformed reply: a
-    setup problem, not an outage, so `ci` exits 2 for it (after publishing the result)."""
-
-
-class _Retry(Exception):
-    """A failed attempt worth retrying: server error, timeout, rate limit."""
-
-    def __init__(self, detail: str, wait: float | None, *, rate_limited: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.wait = wait
-        self.rate_limited = rate_limited
-
-
-class GitHubAccessError(GitHubError):
-    """403 or 404: the token may not read or write here (fork PR, missing permission)."""
-
-    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Comment:
-    id: int
-    body: str
-    html_url: str
-    created_at: str
-    updated_at: str
-    user: str | None = None
-
-    @classmethod
-    def from_api(cls, data: Any) -> Comment:
-        if not isinstance(data, dict) or not _is_id(data.get("id")):
-            raise GitHubReplyError(
-                f"GitHub sent a comment without a numeric id: {str(data)[:100]!r}",
-                hint="check GITHUB_API_URL: it must be the REST API's address")
-        return cls(
-            id=int(data["id"]),
-            body=data.get("body") or "",
-            html_url=data.get("html_url") or "",
-            created_at=data.get("created_at") or "",
-            updated_at=data.get("updated_at") or data.get("created_at") or "",
-            user=(data.get("user") or {}).get("login"),
-        )
-
-
-def redact(text: str, token: str | None) -> str:
-    if token:
-        text = text.replace(token, "***")
-    return text
 
 
 class GitHubClient:
@@ -99,7 +60,7 @@ class GitHubClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
-        self._origin = _origin(self.api_url)
+        self._origin = url_origin(self.api_url)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
@@ -135,29 +96,29 @@ class GitHubClient:
         url: str | None = f"{self.api_url}/repos/{repo}/issues/{number}/comments?per_page=100"
         while url:
             response = self._request("GET", url)
-            for item in _json(response, list, "GET", url):
+            for item in reply_json(response, list, "GET", url):
                 yield Comment.from_api(item)
             url = self._next_link(response)
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         url = f"{self.api_url}/repos/{repo}/issues/{number}/comments"
         response = self._request("POST", url, json={"body": body})
-        return Comment.from_api(_json(response, dict, "POST", url))
+        return Comment.from_api(reply_json(response, dict, "POST", url))
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
         url = f"{self.api_url}/repos/{repo}/issues/comments/{comment_id}"
         response = self._request("PATCH", url, json={"body": body})
-        return Comment.from_api(_json(response, dict, "PATCH", url))
+        return Comment.from_api(reply_json(response, dict, "PATCH", url))
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         url = f"{self.api_url}/repos/{repo}/pulls/{number}"
-        data: dict[str, Any] = _json(self._request("GET", url), dict, "GET", url)
+        data: dict[str, Any] = reply_json(self._request("GET", url), dict, "GET", url)
         return data
 
     def compare_status(self, repo: str, base: str, head: str) -> str:
         """'ahead' when `head` descends from `base`, else 'behind', 'identical' or 'diverged'."""
         url = f"{self.api_url}/repos/{repo}/compare/{base}...{head}?per_page=1"
-        status = _json(self._request("GET", url), dict, "GET", url).get("status", "")
+        status = reply_json(self._request("GET", url), dict, "GET", url).get("status", "")
         return str(status)
 
     def iter_issues(self, repo: str, label: str) -> Iterator[dict[str, Any]]:
@@ -167,7 +128,7 @@ class GitHubClient:
                            f"&labels={quote(label)}")
         while url:
             response = self._request("GET", url)
-            for item in _json(response, list, "GET", url):
+            for item in reply_json(response, list, "GET", url):
                 if isinstance(item, dict) and "pull_request" not in item:
                     yield item
             url = self._next_link(response)
@@ -176,13 +137,14 @@ class GitHubClient:
                      labels: list[str]) -> dict[str, Any]:
         url = f"{self.api_url}/repos/{repo}/issues"
         payload = {"title": title, "body": body, "labels": labels}
-        data: dict[str, Any] = _json(self._request("POST", url, json=payload), dict, "POST", url)
+        data: dict[str, Any] = reply_json(self._request("POST", url, json=payload), dict,
+                                          "POST", url)
         return data
 
     def update_issue(self, repo: str, number: int, title: str, body: str) -> dict[str, Any]:
         url = f"{self.api_url}/repos/{repo}/issues/{number}"
         payload = {"title": title, "body": body}
-        data: dict[str, Any] = _json(self._request("PATCH", url, json=payload), dict, "PATCH",
+        data: dict[str, Any] = reply_json(self._request("PATCH", url, json=payload), dict, "PATCH",
                                      url)
         return data
 
@@ -192,8 +154,8 @@ class GitHubClient:
         if not url:
             return None
         # The token goes only to the API host it was given for.
-        if _origin(url) != self._origin:
-            raise GitHubError(f"GitHub pagination pointed at another host: {_origin(url)}")
+        if url_origin(url) != self._origin:
+            raise GitHubError(f"GitHub pagination pointed at another host: {url_origin(url)}")
         return url
 
     def _request(self, method: str, url: str, json: Any = None) -> httpx.Response:
@@ -204,7 +166,7 @@ class GitHubClient:
 
         if self._budget_left() <= 0:
             raise GitHubError(
-                self._scrub(f"GitHub API {method} {_path(url)} not tried: earlier calls used "
+                self._scrub(f"GitHub API {method} {url_path(url)} not tried: earlier calls used "
                             f"the {self.retry_budget_s:g} s allowed for retries ({self._last})"),
                 hint="GitHub's API was down or rate-limited; re-run the job later")
 
@@ -218,7 +180,7 @@ class GitHubClient:
                             > client.retry_budget_s)
 
         retrying = Retrying(
-            retry=retry_if_exception_type(_Retry),
+            retry=retry_if_exception_type(RetryableFailure),
             stop=stop_any(stop_after_attempt(self.max_attempts), _OverBudget()),
             wait=self._wait_for,
             sleep=self._sleep_counted,
@@ -226,15 +188,15 @@ class GitHubClient:
         )
         try:
             response: httpx.Response = retrying(self._attempt, method, url, json)
-        except _Retry as exc:
+        except RetryableFailure as exc:
             if exc.rate_limited:
                 raise GitHubError(
-                    self._scrub(f"GitHub rate limit on {method} {_path(url)}: {exc.detail}"),
+                    self._scrub(f"GitHub rate limit on {method} {url_path(url)}: {exc.detail}"),
                     hint="wait and re-run the job; many jobs commenting at once trip "
                     "GitHub's secondary rate limit",
                 ) from None
             raise GitHubError(
-                self._scrub(f"GitHub API {method} {_path(url)} failed: {exc.detail}")
+                self._scrub(f"GitHub API {method} {url_path(url)} failed: {exc.detail}")
             ) from None
         return response
 
@@ -247,7 +209,7 @@ class GitHubClient:
         except httpx.TransportError as exc:
             self._spent += time.monotonic() - t0
             self._last = f"{type(exc).__name__}: {exc}"
-            raise _Retry(self._last, None) from None
+            raise RetryableFailure(self._last, None) from None
         status = response.status_code
         if status < 300:
             return response
@@ -255,36 +217,36 @@ class GitHubClient:
             where = response.headers.get("location", "")
             raise GitHubReplyError(
                 self._scrub(f"GitHub answered {status} (a redirect"
-                            f"{' to ' + _origin(where)[1] if where else ''}) to {method} "
-                            f"{_path(url)}; pepr-gate does not follow redirects with its token"),
+                            f"{' to ' + url_origin(where)[1] if where else ''}) to {method} "
+                            f"{url_path(url)}; pepr-gate does not follow redirects with its token"),
                 hint="set GITHUB_API_URL to the REST API's own address (for GitHub "
                 "Enterprise Server: https://HOST/api/v3)")
-        message = _api_message(response)
+        message = api_message(response)
         limited, wait = self._rate_limit(response, message)
         if limited or status >= 500:
             self._spent += time.monotonic() - t0
             self._last = f"HTTP {status}: {message}"
             if wait is not None and wait > self._budget_left():
                 raise GitHubError(
-                    self._scrub(f"GitHub rate limit on {method} {_path(url)}: {message} "
+                    self._scrub(f"GitHub rate limit on {method} {url_path(url)}: {message} "
                                 f"(GitHub asks to wait {wait:.0f} s)"),
                     hint="wait and re-run the job; many jobs commenting at once trip "
                     "GitHub's secondary rate limit",
                 )
-            raise _Retry(self._last, wait, rate_limited=limited)
+            raise RetryableFailure(self._last, wait, rate_limited=limited)
         if status in (403, 404):
             raise GitHubAccessError(
-                self._scrub(f"GitHub answered {status} to {method} {_path(url)}: {message}"),
+                self._scrub(f"GitHub answered {status} to {method} {url_path(url)}: {message}"),
                 status=status,
                 hint="a pull request from a fork gets a read-only token; otherwise give "
                 "the workflow `permissions: pull-requests: write`",
             )
-        raise GitHubError(self._scrub(f"GitHub API {method} {_path(url)} failed: "
+        raise GitHubError(self._scrub(f"GitHub API {method} {url_path(url)} failed: "
                                       f"HTTP {status}: {message}"))
 
     def _wait_for(self, state: Any) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        asked = exc.wait if isinstance(exc, _Retry) else None
+        asked = exc.wait if isinstance(exc, RetryableFailure) else None
         if asked is not None:
             return float(asked)
         return float(min(self.backoff_s * 2 ** (state.attempt_number - 1), self.max_wait_s))
@@ -302,7 +264,7 @@ class GitHubClient:
             return False, None
         retry_after = response.headers.get("retry-after")
         if retry_after is not None:
-            return True, _retry_after_s(retry_after)
+            return True, retry_after_s(retry_after)
         if response.headers.get("x-ratelimit-remaining") == "0":
             reset = response.headers.get("x-ratelimit-reset", "")
             if reset.isdigit():
@@ -312,61 +274,3 @@ class GitHubClient:
 
     def _scrub(self, text: str) -> str:
         return redact(text, self._token)
-
-
-def _retry_after_s(value: str) -> float | None:
-    """`Retry-After` in either form RFC 9110 allows: delay seconds or an HTTP-date."""
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    when = when.replace(tzinfo=when.tzinfo or timezone.utc)  # "-0000": UTC too
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _json(response: httpx.Response, kind: type, method: str, url: str) -> Any:
-    """The reply's JSON when it has the shape GitHub documents; else a GitHubError (exit 2)."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, kind):
-        what = "a list" if kind is list else "an object"
-        got = type(data).__name__ if data is not None else "no JSON"
-        raise GitHubReplyError(
-            f"GitHub answered {response.status_code} to {method} {_path(url)} with {got}, "
-            f"not {what}",
-            hint="check GITHUB_API_URL (a proxy or a web page answers differently from "
-            "the REST API); re-run if GitHub had an outage")
-    return data
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
-def _path(url: str) -> str:
-    return urlsplit(url).path
-
-
-def _api_message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200].strip() or response.reason_phrase
-    if isinstance(data, dict):
-        text = str(data.get("message", ""))
-        errors = data.get("errors")
-        if errors:
-            text += f" ({errors})"
-        return text[:500]
-    return str(data)[:200]

@@ -1,4 +1,4 @@
-"""The run record and the check result: what pepr-gate writes, stores and reads back.
+"""The run record: what `pepr-gate run` writes, the store keeps and every reader loads.
 
 Records are plain data (pydantic v2). `RUN_SCHEMA` names the JSON layout; a reader
 refuses any other value so that a newer pepr-gate's records are never misread.
@@ -6,15 +6,10 @@ refuses any other value so that a newer pepr-gate's records are never misread.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from pepr_gate.errors import InputError
-from pepr_gate.readfile import read_text_limited
+from pydantic import BaseModel, ConfigDict, Field
 
 RUN_SCHEMA: Final = "pepr-gate/run/1"
 CHECK_SCHEMA: Final = "pepr-gate/check/1"
@@ -252,165 +247,3 @@ class RunRecord(_Model):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint: str) -> _M:
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: not a pepr-gate {what} (expected a JSON object)", hint=hint)
-    found = data.get("schema")
-    if found != schema:
-        raise InputError(
-            f"{source}: not a pepr-gate {what} this version reads: unknown record schema "
-            f"{found!r} (expected {schema!r})",
-            hint=hint,
-        )
-    try:
-        # Strict: `true` or "12" where a number belongs is an error, never coerced.
-        parsed = model.model_validate_json(json.dumps(data), strict=True)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        from pepr_gate.record_ranges import printable
-
-        where = printable(".".join(str(p) for p in first["loc"]))
-        raise InputError(
-            f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
-        ) from None
-    if isinstance(parsed, (RunRecord, CheckResult)):
-        from pepr_gate.record_consistency import check_problem
-        from pepr_gate.record_ranges import range_problem
-
-        problem = (range_problem(parsed) if isinstance(parsed, RunRecord)
-                   else check_problem(parsed))
-        if problem is not None:
-            raise InputError(
-                f"{source}: invalid {what} at field '{problem[0]}': {problem[1]}", hint=hint
-            )
-    return parsed
-
-
-def _load(path: str | Path, model: type[_M], schema: str, what: str, hint: str) -> _M:
-    p = Path(path)
-    try:
-        text = read_text_limited(p)
-    except FileNotFoundError:
-        raise InputError(f"{p}: {what} not found", hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read {what}: {exc}", hint=hint) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{p}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", hint=hint
-        ) from None
-    except RecursionError:
-        raise InputError(f"{p}: JSON nested too deeply to read", hint=hint) from None
-    return _parse(data, str(p), model, schema, what, hint)
-
-
-_RUN_HINT = "pass a run record written by `pepr-gate run --out` (or re-create it with this version)"
-_CHECK_HINT = "pass a file written by `pepr-gate check --json` (in CI: .pepr/ci/check.json)"
-
-
-def parse_run_record(data: Any, source: str) -> RunRecord:
-    """Validate a decoded run record; `source` names it in the error."""
-    return _parse(data, source, RunRecord, RUN_SCHEMA, "run record", _RUN_HINT)
-
-
-def load_run_record(path: str | Path) -> RunRecord:
-    return _load(path, RunRecord, RUN_SCHEMA, "run record", _RUN_HINT)
-
-
-def load_check_result(path: str | Path) -> CheckResult:
-    return _load(path, CheckResult, CHECK_SCHEMA, "check result", _CHECK_HINT)
-
-
-class _Finite(_Model):
-    # A check result may come from an untrusted artifact (the fork comment job): every
-    # number in it must be a real number before it is rendered.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
-
-
-class Side(_Finite):
-    """One side of a comparison: the median over its runs."""
-
-    run_ids: list[str]
-    pepr: float | None
-    pepr_spread: float | None = None
-    performance: float | None
-    resource_value: float | None
-    R: float | None
-    over_scale: bool = Field(
-        default=False, description="the resource was over the scale, so R is capped at 1")
-    energy_kwh: float | None = None
-    carbon_kg: float | None = None
-    duration_s: float | None = None
-    gpu_peak_memory_bytes: int | None = None
-    energy_method: EnergyMethod | None = None
-    branch: str | None = None
-    sha: str | None = None
-    conditions: Conditions | None = Field(
-        default=None, description="median conditions over the side's runs that recorded them")
-    oldest_at: datetime | None = Field(default=None, description="when its oldest run ran")
-    newest_at: datetime | None = Field(default=None, description="when its newest run ran")
-
-
-class CheckResult(_Finite):
-    """The verdict of `pepr-gate check`, re-renderable by `pepr-gate report`."""
-
-    schema_: Literal["pepr-gate/check/1"] = Field(default=CHECK_SCHEMA, alias="schema")
-    created_at: datetime
-    verdict: VerdictName
-    reasons: list[str]
-    reason_codes: list[str] = Field(
-        default_factory=list, description="each reason's code (`decide.rules`), in the order "
-        "of `reasons`; empty in check results written before codes were kept")
-    variant: VariantName
-    resource: Resource
-    performance_name: str
-    candidate: Side
-    baseline: Side | None = None
-    pepr_change: float | None = Field(default=None, description="relative change, -0.05 = -5%")
-    noise: float | None = Field(default=None, description="noise band on the relative change")
-    threshold: float
-    normalization: Normalization | None = None
-    base_branch: str | None = None
-    head_branch: str | None = None
-    head_sha: str | None = None
-    hardware: Hardware | None = None
-    methods: list[str] = Field(default_factory=list)
-    trend: list[tuple[str, float]] = Field(default_factory=list)
-    strict: bool = False
-    config_path: str | None = None
-    noise_z: float | None = Field(default=None, description="fail needs a drop > noise_z x noise")
-    spread: float | None = Field(default=None, description="per-run relative spread used")
-    noise_run_ids: list[str] = Field(default_factory=list)
-    repeats_needed: int | None = None
-    notes: list[str] = Field(default_factory=list)
-    noise_source: Literal["measured", "assumed"] | None = Field(
-        default=None, description="spread measured from the runs, or assumed from a prior")
-    noise_runs: int | None = Field(
-        default=None, description="runs the spread was measured from (or available, if assumed)")
-    no_baseline: str | None = Field(
-        default=None, description="why no baseline: empty-store, no-base-runs, hardware, "
-        "config, ... (None when a baseline was found)")
-    changed_config_keys: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list, description="the pull request's labels")
-    accepted_by: str | None = Field(
-        default=None, description="the label that turned a fail into accepted")
-    conditions_differ: str | None = Field(
-        default=None, description="how the candidate's conditions differ from the baseline "
-        "window's beyond the bound (`decide.conditions`); None when they match or are unknown")
-    baseline_mode: Literal["history", "paired"] | None = Field(
-        default=None, description="how the baseline was measured: stored history or pairs")
-
-    @model_validator(mode="after")
-    def _variant_matches_resource(self) -> CheckResult:
-        if VARIANTS[self.resource] != self.variant:
-            raise ValueError(f"variant {self.variant} does not score resource {self.resource}")
-        return self
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2)
