@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pepr_gate.atomic import write_atomic
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.measure.leftovers import Subreaper, own_descendants, sweep
 from pepr_gate.publish.github.api import GitHubClient, GitHubError
 from tests.github_server import FakeGitHub

@@ -218,7 +218,7 @@ def _write_crash_log(argv: list[str]) -> Path:
     # Imported here: only a crash needs them, and every command pays for top-level imports.
     import os
 
-    from pepr_gate.atomic import write_atomic
+    from pepr_gate.fileio.atomic import write_atomic
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     text = f"pepr-gate {__version__}\nargv: {argv}\n\n{traceback.format_exc()}"

@@ -240,3 +240,13 @@ def test_the_size_checker_catches_a_long_module_and_function(
     assert len(too_long(fake)) == 1
     fake.write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
     assert too_long(fake) == []
+
+
+MAX_TOP_MODULES = 8  # issue 22: what stays at the package top is what every layer shares
+
+
+def test_few_modules_at_the_package_top() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_MODULES, (
+        f"{len(top)} modules at the package top (at most {MAX_TOP_MODULES}): {top}; move "
+        "one into the package of the layer that owns it")

@@ -145,7 +145,7 @@ def test_init_and_probe_name_an_unset_thread_count(
 ) -> None:
     import os
 
-    from pepr_gate.threads import THREAD_VARS
+    from pepr_gate.measure.threads import THREAD_VARS
 
     for name in THREAD_VARS:
         monkeypatch.delenv(name, raising=False)

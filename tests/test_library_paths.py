@@ -159,8 +159,8 @@ def test_the_git_store_keeps_a_refused_record_as_a_whole_file(
 def test_an_atomic_write_into_an_unwritable_folder_is_the_callers_error(tmp_path: Path) -> None:
     """The temporary file cannot be made (a read-only or missing folder): the caller's
     error type (exit 2) naming the path, never an OSError (exit 4)."""
-    from pepr_gate.atomic import write_atomic
     from pepr_gate.errors import InputError
+    from pepr_gate.fileio.atomic import write_atomic
 
     with pytest.raises(InputError, match=r"cannot write .*missing"):
         write_atomic(tmp_path / "missing" / "out.json", "{}", error=InputError)

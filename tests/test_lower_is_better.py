@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pepr_gate import metric_map
-from pepr_gate.config import parse_config
+from pepr_gate.config import metric_map, parse_config
 from pepr_gate.errors import ConfigError
 
 try:

@@ -50,7 +50,7 @@ def _print(analysis: object, branch: str, url: str) -> None:
     from rich.text import Text
 
     from pepr_gate.decide.changepoints import Analysis
-    from pepr_gate.record_ranges import printable
+    from pepr_gate.records.ranges import printable
     from pepr_gate.services.changes import boundary_line, change_line
 
     assert isinstance(analysis, Analysis)

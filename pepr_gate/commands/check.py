@@ -39,8 +39,8 @@ def register(sub: Any) -> None:
 
 
 def write_output(path: str, text: str) -> None:
-    from pepr_gate.atomic import write_atomic
     from pepr_gate.errors import InputError
+    from pepr_gate.fileio.atomic import write_atomic
 
     out = Path(path)
     try:

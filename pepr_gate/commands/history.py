@@ -186,7 +186,7 @@ def _print_table(records: list[RunRecord], branch: str | None, url: str,
     from rich.text import Text
 
     from pepr_gate.publish.history_table import print_history
-    from pepr_gate.record_ranges import printable
+    from pepr_gate.records.ranges import printable
 
     where = "any branch" if branch is None else f"branch {printable(branch, None)}"
     if records:

@@ -111,7 +111,7 @@ def ignore_outputs(here: Path, metrics_file: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import find_config, parse_config, tomllib
     from pepr_gate.errors import ConfigError, InputError
-    from pepr_gate.threads import unset_thread_note
+    from pepr_gate.measure.threads import unset_thread_note
 
     try:
         cmd = shlex.split(args.cmd)

@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pepr_gate.measure.probe import collect
-    from pepr_gate.threads import unset_thread_note
+    from pepr_gate.measure.threads import unset_thread_note
 
     findings = collect(args.powercap, dict(os.environ))
     threads = unset_thread_note(os.environ, os.cpu_count(), _run_env(args.config))

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from pepr_gate.config import load_config
     from pepr_gate.errors import InputError
     from pepr_gate.publish.run_table import print_repeats, print_run
-    from pepr_gate.record_ranges import require_branch
+    from pepr_gate.records.ranges import require_branch
     from pepr_gate.services.export import check_export
     from pepr_gate.services.run import execute
 

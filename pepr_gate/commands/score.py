@@ -184,7 +184,7 @@ def _prepare(path: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    from pepr_gate.atomic import write_atomic
+    from pepr_gate.fileio.atomic import write_atomic
 
     _prepare(path)
     write_atomic(path, text, error=InputError, hint="choose a writable path")

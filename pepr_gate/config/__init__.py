@@ -2,7 +2,7 @@
 
 Every model forbids unknown keys and is frozen. `load_config` turns any problem into a
 `ConfigError` that names the file, the field and what to do (the wording is
-`pepr_gate.config_errors`'s); nothing is coerced silently.
+`pepr_gate.config.errors`'s); nothing is coerced silently.
 Relative paths (`run.workdir`, a relative SQLite store) are resolved against the
 directory holding the config file, so `pepr-gate run` behaves the same from any cwd.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from pepr_gate.config.errors import describe
 from pepr_gate.config.meter import (
     MAX_QUERY_TIMEOUT_S as MAX_QUERY_TIMEOUT_S,
 )
@@ -81,9 +82,8 @@ from pepr_gate.config.sections import (
 from pepr_gate.config.sections import (
     _Section as _Section,
 )
-from pepr_gate.config_errors import describe
 from pepr_gate.errors import ConfigError
-from pepr_gate.readfile import CONFIG_LIMIT, read_text_limited
+from pepr_gate.fileio.readfile import CONFIG_LIMIT, read_text_limited
 
 if sys.version_info >= (3, 11):
     import tomllib

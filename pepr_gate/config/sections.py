@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pepr_gate import metric_map
+from pepr_gate.config import metric_map
 from pepr_gate.records import Resource
 
 if sys.version_info >= (3, 11):

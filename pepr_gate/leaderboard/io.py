@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from pepr_gate.errors import InputError
+from pepr_gate.fileio.readfile import read_limited
 from pepr_gate.leaderboard.table import Table
-from pepr_gate.readfile import read_limited
 
 PERFORMANCE_DEFAULTS = ("P", "performance", "accuracy", "acc")
 NAME_DEFAULTS = ("model", "name")

@@ -8,10 +8,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from pepr_gate import metric_map
-from pepr_gate.config import PerformanceConfig
+from pepr_gate.config import PerformanceConfig, metric_map
 from pepr_gate.errors import MetricsError
-from pepr_gate.readfile import read_text_limited
+from pepr_gate.fileio.readfile import read_text_limited
 
 _ROUNDING = 1e-9  # a job's float arithmetic may land this far outside [0, 1]
 

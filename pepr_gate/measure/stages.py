@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from pepr_gate.errors import CommandFailed, Interrupted
 from pepr_gate.measure.leftovers import Leftover, Subreaper, own_descendants, sweep
-from pepr_gate.record_ranges import printable
 from pepr_gate.records import Stage
+from pepr_gate.records.ranges import printable
 
 if TYPE_CHECKING:
     import resource

@@ -15,8 +15,8 @@ from typing import Any
 
 from pepr_gate import units
 from pepr_gate.publish.sparkline import sparkline
-from pepr_gate.record_ranges import printable
 from pepr_gate.records import RunRecord
+from pepr_gate.records.ranges import printable
 
 WIDE = 110  # columns from which the time column is shown too
 

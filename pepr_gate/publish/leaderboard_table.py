@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pepr_gate import units
 from pepr_gate.leaderboard.table import Leaderboard, Variant
 from pepr_gate.publish.text import escape_md
-from pepr_gate.record_ranges import printable
+from pepr_gate.records.ranges import printable
 
 BEST_P_MARK = "★"
 

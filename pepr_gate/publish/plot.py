@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pepr_gate import units
-from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import InputError
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.leaderboard.table import Leaderboard, Variant
 
 if TYPE_CHECKING:

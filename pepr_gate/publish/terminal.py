@@ -13,8 +13,8 @@ from typing import Any
 from pepr_gate import units
 from pepr_gate.publish.headline import headline, next_step, noise_source, pepr_change
 from pepr_gate.publish.sparkline import sparkline
-from pepr_gate.record_ranges import printable
 from pepr_gate.records import CheckResult, Side
+from pepr_gate.records.ranges import printable
 
 STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "cyan",
           "accepted": "magenta"}

@@ -1,7 +1,7 @@
 """Reading a run record or a check result back: schema, strict types, ranges, consistency.
 
 Every reader goes through here, so a file, a store row and an imported record pass the
-same checks (`record_ranges`, `record_consistency`).
+same checks (`records.ranges`, `records.consistency`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pepr_gate.errors import InputError
-from pepr_gate.readfile import read_text_limited
+from pepr_gate.fileio.readfile import read_text_limited
 from pepr_gate.records.check import CheckResult
 from pepr_gate.records.model import CHECK_SCHEMA, RUN_SCHEMA, RunRecord
 
@@ -35,15 +35,15 @@ def _parse(data: Any, source: str, model: type[_M], schema: str, what: str, hint
         parsed = model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
-        from pepr_gate.record_ranges import printable
+        from pepr_gate.records.ranges import printable
 
         where = printable(".".join(str(p) for p in first["loc"]))
         raise InputError(
             f"{source}: invalid {what} at field '{where}': {first['msg']}", hint=hint
         ) from None
     if isinstance(parsed, (RunRecord, CheckResult)):
-        from pepr_gate.record_consistency import check_problem
-        from pepr_gate.record_ranges import range_problem
+        from pepr_gate.records.consistency import check_problem
+        from pepr_gate.records.ranges import range_problem
 
         problem = (range_problem(parsed) if isinstance(parsed, RunRecord)
                    else check_problem(parsed))

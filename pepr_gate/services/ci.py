@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_GATE_FAILED, InputError, PeprError, StoreError
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext, load_event
 from pepr_gate.publish.text import escape_md as md_text

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import EXIT_COMMAND_FAILED, EXIT_INTERNAL, PeprError, signal_of
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.publish.github import writers as publish
 from pepr_gate.publish.github.context import EventContext
 from pepr_gate.publish.text import code_block

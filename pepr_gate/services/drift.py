@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pepr_gate.decide.changepoints import analyse
-from pepr_gate.record_ranges import printable
 from pepr_gate.records import RunRecord
+from pepr_gate.records.ranges import printable
 from pepr_gate.store import Store
 
 DRIFT_RUNS = 30

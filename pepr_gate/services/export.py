@@ -147,8 +147,8 @@ def update_card(path_text: str, block: str) -> None:
     """Merge the emissions block into a model card file in place (written atomically)."""
     from pathlib import Path
 
-    from pepr_gate.atomic import write_atomic
     from pepr_gate.errors import InputError
+    from pepr_gate.fileio.atomic import write_atomic
     from pepr_gate.publish.exports.model_card import merge_front_matter
 
     path = Path(path_text)

@@ -21,7 +21,7 @@ class Imported:
 def _consistent(record: RunRecord, path: Path) -> RunRecord:
     """An imported file enters the history for good: one whose PePR is not P / (1 + R),
     or dated in the future (it would head every baseline window), is refused."""
-    from pepr_gate.record_consistency import run_problem
+    from pepr_gate.records.consistency import run_problem
 
     problem = run_problem(record)
     if problem is not None:

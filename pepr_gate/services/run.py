@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pepr_gate.atomic import write_atomic
 from pepr_gate.config import Config
 from pepr_gate.errors import (
     ConfigError,
@@ -27,14 +26,15 @@ from pepr_gate.errors import (
     StoreError,
     signal_of,
 )
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.measure.gitinfo import git_info
 from pepr_gate.measure.jobenv import job_environment
 from pepr_gate.measure.meter.base import MeterResult
 from pepr_gate.measure.meter.estimate import Intensity, carbon_intensity
 from pepr_gate.measure.stages import StageSpec
 from pepr_gate.publish.live import open_live
-from pepr_gate.record_ranges import require_branch
 from pepr_gate.records import RunRecord
+from pepr_gate.records.ranges import require_branch
 from pepr_gate.services.preflight import runs_dir_for, withheld_note, writable_store
 from pepr_gate.services.run_one import one_run
 from pepr_gate.services.stops import kept_after_interrupt

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import StoreError
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.records import RunRecord
 from pepr_gate.redact import redact_url
 from pepr_gate.store.base import Store

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 from sys import intern
 from typing import Any, NamedTuple, get_args
 
-from pepr_gate.record_ranges import MAX_BRANCH
 from pepr_gate.records import RUN_SCHEMA, EnergyMethod, Resource, RunRecord
+from pepr_gate.records.ranges import MAX_BRANCH
 from pepr_gate.store.codec import decode_record
 
 # The drawn fields as paths into the stored JSON, in the order every reader returns them.
@@ -107,7 +107,7 @@ def _micros(text: object) -> int | None:
     return (when - _EPOCH) // _MICRO
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # category Cc, as record_ranges refuses
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # category Cc, as records.ranges refuses
 
 
 def _name(value: object, limit: int) -> bool:

@@ -67,7 +67,7 @@ class Trace(_M):
 
 def write_trace(path: Path, trace: dict[str, Any]) -> None:
     """Write a trace (from `NvmlSource.trace()`); InputError naming the file on failure."""
-    from pepr_gate.atomic import write_atomic
+    from pepr_gate.fileio.atomic import write_atomic
 
     hint = "pass a writable path to --record-trace"
     try:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
-from pepr_gate.atomic import write_atomic
 from pepr_gate.errors import InputError
+from pepr_gate.fileio.atomic import write_atomic
 from pepr_gate.publish.dashboard.data import (
     NO_BRANCH,
     Site,

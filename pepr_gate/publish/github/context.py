@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pepr_gate.errors import InputError
+from pepr_gate.fileio.readfile import read_text_limited
 from pepr_gate.publish.github import payload
 from pepr_gate.publish.github.payload import obj
 from pepr_gate.publish.github.payload import sha as sha_field
-from pepr_gate.readfile import read_text_limited
 
 ZERO_SHA = "0" * 40
 Kind = Literal["pull_request", "push", "tag", "other"]

@@ -1,4 +1,4 @@
-"""Facts a record must agree with, beyond each field's range (see `record_ranges`).
+"""Facts a record must agree with, beyond each field's range (see `records.ranges`).
 
 A hand-made or forged file can hold numbers that each look fine but contradict each
 other: a PePR that is not P / (1 + R), a run dated centuries ahead (it would head every

@@ -1,0 +1,1 @@
+"""Files written whole or not at all (`atomic`), and input files read with bounds (`readfile`)."""
