@@ -20,16 +20,21 @@ def register(sub: Any) -> None:
                    help="the commit to compare with: a branch, tag or SHA (e.g. main)")
     p.add_argument("--pairs", metavar="N", type=int,
                    help="base/head pairs to run (default 4: 8 runs)")
-    p.add_argument("--config", metavar="PATH", help="pepr.toml (default: found in cwd)")
-    p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
-    p.add_argument("--no-store", action="store_true", help="do not store the runs")
-    p.add_argument("--meter", metavar="KIND",
-                   help="auto | process | replay:TRACE.json (default: [meter] kind)")
+    add_run_options(p)
     p.add_argument("--threshold", metavar="X",
                    help="largest allowed PePR drop, 0.05 or 5%% (default: [gate] max_pepr_drop)")
     p.add_argument("--markdown", metavar="OUT.md", help="write the PR comment body here")
     p.add_argument("--json", metavar="OUT.json", help="write the check result here")
     p.set_defaults(func=run)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The flags every command that runs both sides shares (`ab`, `bisect`)."""
+    p.add_argument("--config", metavar="PATH", help="pepr.toml (default: found in cwd)")
+    p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
+    p.add_argument("--no-store", action="store_true", help="do not store the runs")
+    p.add_argument("--meter", metavar="KIND",
+                   help="auto | process | replay:TRACE.json (default: [meter] kind)")
 
 
 def run(args: argparse.Namespace) -> int:

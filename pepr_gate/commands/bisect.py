@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pepr_gate.commands.ab import add_run_options
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -28,11 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("--threshold", metavar="T",
                    help="the PePR drop that makes a commit bad, 0.05 or 5%% "
                    "(default: [gate] max_pepr_drop)")
-    p.add_argument("--config", metavar="PATH", help="pepr.toml (default: found in cwd)")
-    p.add_argument("--store", metavar="URL", help="history store URL (default: [store] url)")
-    p.add_argument("--no-store", action="store_true", help="do not store the runs")
-    p.add_argument("--meter", metavar="KIND",
-                   help="auto | process | replay:TRACE.json (default: [meter] kind)")
+    add_run_options(p)
     p.add_argument("--markdown", metavar="OUT.md",
                    help="write the report here (default: .pepr/bisect.md beside pepr.toml)")
     p.set_defaults(func=run)
